@@ -1,0 +1,167 @@
+"""Estimates with an error budget: fusion, sums and nominal 90 % intervals.
+
+An :class:`Estimate` is a value (containers) with its error split into named *groups*:
+errors in the same group are fully correlated (e.g. ``model:bias``, the model's count bias
+shared by every scene), errors in different groups are independent (e.g. one scene's counting
+noise). So the variance of a sum is ``sum_g (sum_i sd_ig)^2`` and fusion is generalised least
+squares with covariance ``C_ij = sum_g sd_ig * sd_jg``. Assumed ranges that are not random
+errors (under-deck cargo) enter as offsets ``add_low <= 0 <= add_high`` added to the interval
+ends; they add linearly in sums.
+
+The interval is ``value -+ z * sd`` plus the offsets, with ``z = 1.645`` (two-sided 90 % of a
+normal), low end clipped at 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Z90", "Estimate", "fuse", "total", "pooled_spread", "predictive"]
+
+Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """``value`` with error groups ``sd`` ((group, sd) pairs, sd >= 0) and assumption
+    offsets ``add_low`` (<= 0) and ``add_high`` (>= 0) for the interval ends."""
+
+    value: float
+    sd: tuple[tuple[str, float], ...] = field(default=())
+    add_low: float = 0.0
+    add_high: float = 0.0
+
+    def groups(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for g, s in self.sd:
+            out[g] = out.get(g, 0.0) + float(s)
+        return out
+
+    @property
+    def total_sd(self) -> float:
+        return math.sqrt(sum(s * s for s in self.groups().values()))
+
+    def interval(self, z: float = Z90) -> tuple[float, float]:
+        """(low, high) nominal interval; low clipped at 0."""
+        half = z * self.total_sd
+        return max(0.0, self.value - half + self.add_low), self.value + half + self.add_high
+
+    def scaled(self, k: float) -> Estimate:
+        """The estimate of ``k`` times the quantity (e.g. containers -> TEU)."""
+        return Estimate(
+            self.value * k, tuple((g, s * abs(k)) for g, s in self.sd), self.add_low * k,
+            self.add_high * k,
+        )  # fmt: skip
+
+    def plus_group(self, group: str, sd: float) -> Estimate:
+        return Estimate(self.value, (*self.sd, (group, float(sd))), self.add_low, self.add_high)
+
+
+def _cov(ests: Sequence[Estimate]) -> np.ndarray:
+    gs = [e.groups() for e in ests]
+    keys = sorted(set().union(*gs)) if gs else []
+    m = np.array([[g.get(k, 0.0) for k in keys] for g in gs], float).reshape(len(ests), len(keys))
+    return m @ m.T
+
+
+def fuse(ests: Sequence[Estimate], *, tag: str = "fuse", inflate: bool = True) -> Estimate:
+    """Best linear unbiased combination of estimates of one quantity.
+
+    Weights ``w = C^-1 1 / (1' C^-1 1)`` (inverse-variance weighting generalised to shared
+    error groups); each group's sd in the result is ``sum_i w_i sd_ig`` (exact, as the weights
+    sum to 1). When the estimates disagree more than their errors allow (Birge ratio
+    ``B = r' C^-1 r / (n - 1) > 1``), a group ``<tag>:scatter`` widens the result so its
+    variance is ``B`` times the fused variance.
+    """
+    if not ests:
+        raise ValueError("fuse() needs at least one estimate")
+    if len(ests) == 1:
+        return ests[0]
+    x = np.array([e.value for e in ests], float)
+    cov = _cov(ests)
+    cov = cov + np.eye(len(x)) * max(1e-9, 1e-9 * float(np.trace(cov)))
+    ones = np.ones(len(x))
+    cinv1 = np.linalg.solve(cov, ones)
+    w = cinv1 / cinv1.sum()
+    value = float(w @ x)
+    groups: dict[str, float] = {}
+    for wi, e in zip(w, ests, strict=True):
+        for g, s in e.groups().items():
+            groups[g] = groups.get(g, 0.0) + float(wi) * s
+    groups = {g: abs(s) for g, s in groups.items()}
+    fused = Estimate(
+        value,
+        tuple(sorted(groups.items())),
+        float(w @ [e.add_low for e in ests]),
+        float(w @ [e.add_high for e in ests]),
+    )
+    if inflate:
+        r = x - value
+        chi2 = float(r @ np.linalg.solve(cov, r))
+        birge = chi2 / (len(x) - 1)
+        if birge > 1.0:
+            var = fused.total_sd**2
+            fused = fused.plus_group(f"{tag}:scatter", math.sqrt(var * (birge - 1.0)))
+    return fused
+
+
+def total(ests: Iterable[Estimate]) -> Estimate:
+    """The estimate of a sum: values and same-group sds add; offsets add."""
+    ests = list(ests)
+    groups: dict[str, float] = {}
+    for e in ests:
+        for g, s in e.groups().items():
+            groups[g] = groups.get(g, 0.0) + s
+    return Estimate(
+        float(sum(e.value for e in ests)),
+        tuple(sorted(groups.items())),
+        float(sum(e.add_low for e in ests)),
+        float(sum(e.add_high for e in ests)),
+    )
+
+
+def pooled_spread(
+    groups: Sequence[Sequence[float]], *, prior_sd: float, prior_dof: float = 4.0,
+    floor: float = 0.0,
+) -> float:
+    """Spread (sd) of one draw around its group's mean, pooled over ``groups`` (e.g. each
+    ship's observed voyage loads) and a prior ``prior_sd`` worth ``prior_dof`` degrees of
+    freedom: ``sqrt((SS + prior_dof * prior_sd^2) / (dof + prior_dof))`` with ``SS`` the sum
+    of squared deviations from each group's mean and ``dof = sum(n_g - 1)``; at least
+    ``floor``."""
+    ss, dof = 0.0, 0
+    for g in groups:
+        v = np.asarray(g, float)
+        if len(v) >= 2:
+            ss += float(((v - v.mean()) ** 2).sum())
+            dof += len(v) - 1
+    return max(math.sqrt((ss + prior_dof * prior_sd**2) / (dof + prior_dof)), floor)
+
+
+def predictive(
+    values: Sequence[float],
+    *,
+    prior_mean: float,
+    prior_mean_sd: float,
+    spread: float,
+    group: str,
+) -> Estimate:
+    """Estimate of a group's mean (e.g. a ship's mean load) for imputing one more draw.
+
+    Precision-weighted mean of the prior (``prior_mean`` with sd ``prior_mean_sd``) and the
+    observed ``values`` (their mean has sd ``spread / sqrt(n)``). The result's error is the
+    mean's uncertainty, in group ``<group>:mean``: shared by every draw imputed from it. The
+    caller adds each draw's own ``spread`` as an independent group.
+    """
+    v = np.asarray(values, float)
+    n = len(v)
+    if n == 0:
+        return Estimate(prior_mean, ((f"{group}:mean", prior_mean_sd),))
+    w_prior = 1.0 / prior_mean_sd**2
+    w_data = n / spread**2
+    mean = (w_prior * prior_mean + w_data * float(v.mean())) / (w_prior + w_data)
+    return Estimate(mean, ((f"{group}:mean", 1.0 / math.sqrt(w_prior + w_data)),))

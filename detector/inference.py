@@ -1,0 +1,247 @@
+"""Tiled inference over one scene: batches, prefetching reads, merge by ownership.
+
+Frames: tiles are planned in the scene's *model frame* (``SceneReader.grid``: the scene
+resampled to the model's GSD). A predictor turns a batch of tile images into detections in
+*tile pixels*; :func:`owned` keeps a detection only when its centre lies in its tile's core
+(cores partition the scene, so every object is counted by exactly one tile and the result
+does not depend on the tile size; no NMS across seams) and shifts it to *scene model-frame
+pixels*. Detections centred on invalid (nodata) pixels are dropped. Hull and bridge
+probabilities are pasted, core by core, into scene-level maps of stride ``map_stride_px``
+(cell (i, j) covers scene pixels [j*s, (j+1)*s) x [i*s, (i+1)*s)), stored as uint8 (p * 255).
+
+Memory: at most ``prefetch + 2`` batches of tiles, the detections and the two low-res maps
+are held; the scene itself never is.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ._prefetch import Prefetcher
+from .detections import Detections
+
+__all__ = [
+    "TileOutput",
+    "TilePredictor",
+    "InferenceSettings",
+    "SceneMaps",
+    "SceneInference",
+    "owned",
+    "paste_core",
+    "core_cells",
+    "infer_scene",
+]
+
+PAD_MULTIPLE_PX = 32  # batch images are padded to a multiple of the network's total stride
+
+
+@dataclass(frozen=True)
+class TileOutput:
+    """What a predictor returns for one tile.
+
+    ``dets``: containers in tile pixels. ``hull_prob``/``bridge_prob``: float [h/t, w/t]
+    probabilities 0..1 at the model's output stride t (cell (a, b) covers tile pixels
+    [b*t, (b+1)*t) x [a*t, (a+1)*t)), or None when the model has no such head.
+    """
+
+    dets: Detections
+    hull_prob: np.ndarray | None = None
+    bridge_prob: np.ndarray | None = None
+
+
+class TilePredictor(Protocol):
+    """Callable: float32 [B, 3, H, W] tile images (0..1) -> B :class:`TileOutput`."""
+
+    def __call__(self, images: np.ndarray) -> list[TileOutput]: ...
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    tile_px: int = 512
+    overlap_px: int = 64
+    batch_size: int = 8
+    map_stride_px: int = 4
+    prefetch_batches: int = 2
+
+
+@dataclass(frozen=True)
+class SceneMaps:
+    """Scene-level uint8 probability maps (p * 255), shape [ceil(H/s), ceil(W/s)]."""
+
+    hull: np.ndarray
+    bridge: np.ndarray
+    stride_px: int
+
+    def prob(self, name: str) -> np.ndarray:
+        """float32 probabilities 0..1 of ``hull`` or ``bridge``."""
+        return getattr(self, name).astype(np.float32) / 255.0
+
+
+@dataclass(frozen=True)
+class SceneInference:
+    """Merged result: ``dets`` in scene model-frame pixels, maps, tiles run, seconds spent."""
+
+    dets: Detections
+    maps: SceneMaps
+    tiles_run: int
+    read_s: float
+    model_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class _Batch:
+    tiles: tuple  # tuple[Tile, ...]
+    images: np.ndarray  # float32 [B, 3, H, W]
+    valid: np.ndarray  # bool [B, H, W]
+
+
+def owned(dets: Detections, tile, valid: np.ndarray | None = None) -> Detections:
+    """Detections of one tile that the tile owns, shifted to scene pixels.
+
+    ``dets`` in tile pixels (origin at ``tile.window``'s top-left); kept when the centre,
+    in scene pixels, lies in ``tile.core`` (half-open: col_off <= cx < col_off + width) and,
+    if ``valid`` (bool [h, w], tile pixels) is given, on a valid pixel.
+    """
+    if not len(dets):
+        return Detections.empty()
+    w, c = tile.window, tile.core
+    cx, cy = dets.cx + w.col_off, dets.cy + w.row_off
+    keep = (
+        (cx >= c.col_off)
+        & (cx < c.col_off + c.width)
+        & (cy >= c.row_off)
+        & (cy < c.row_off + c.height)
+    )
+    if valid is not None:
+        h, wd = valid.shape
+        r = np.clip(np.floor(dets.cy).astype(np.int64), 0, h - 1)
+        q = np.clip(np.floor(dets.cx).astype(np.int64), 0, wd - 1)
+        keep &= valid[r, q]
+    return dets.select(keep).shifted(w.col_off, w.row_off)
+
+
+def core_cells(offset_px: int, size_px: int, stride_px: int) -> tuple[int, int]:
+    """Map cells [i0, i1) whose centres ((i + 0.5) * s) lie in [offset, offset + size)."""
+    s = stride_px
+
+    def first(edge: int) -> int:  # smallest i with (i + 0.5) * s >= edge
+        return -((s - 2 * edge) // (2 * s))
+
+    return first(offset_px), first(offset_px + size_px)
+
+
+def paste_core(
+    scene_map: np.ndarray,
+    tile_map: np.ndarray,
+    tile,
+    *,
+    scene_stride_px: int,
+    tile_stride_px: float,
+) -> None:
+    """Write ``tile_map`` over ``tile.core`` into ``scene_map`` (in place, uint8 p * 255).
+
+    ``scene_map`` uint8 [ceil(H/s), ceil(W/s)] at stride s = ``scene_stride_px`` scene
+    pixels; ``tile_map`` float [h/t, w/t] probabilities at stride t = ``tile_stride_px``
+    tile pixels. Nearest sampling: each scene cell whose centre lies in the core takes the
+    tile cell holding that centre.
+    """
+    w, c, s = tile.window, tile.core, scene_stride_px
+    i0, i1 = core_cells(c.row_off, c.height, s)
+    j0, j1 = core_cells(c.col_off, c.width, s)
+    i1, j1 = min(i1, scene_map.shape[0]), min(j1, scene_map.shape[1])
+    if i1 <= i0 or j1 <= j0:
+        return
+    ys = (np.arange(i0, i1) + 0.5) * s - w.row_off
+    xs = (np.arange(j0, j1) + 0.5) * s - w.col_off
+    a = np.clip(np.floor(ys / tile_stride_px).astype(np.int64), 0, tile_map.shape[0] - 1)
+    b = np.clip(np.floor(xs / tile_stride_px).astype(np.int64), 0, tile_map.shape[1] - 1)
+    vals = tile_map[np.ix_(a, b)]
+    scene_map[i0:i1, j0:j1] = np.clip(np.rint(vals * 255.0), 0, 255).astype(np.uint8)
+
+
+def _batch_hw(tiles: Sequence) -> tuple[int, int]:
+    h = max(t.window.height for t in tiles)
+    w = max(t.window.width for t in tiles)
+    m = PAD_MULTIPLE_PX
+    return math.ceil(h / m) * m, math.ceil(w / m) * m
+
+
+def _reader_fn(reader) -> Callable[[Sequence], _Batch]:
+    def read_batch(tiles: Sequence) -> _Batch:
+        h, w = _batch_hw(tiles)
+        images = np.zeros((len(tiles), 3, h, w), np.float32)
+        valid = np.zeros((len(tiles), h, w), bool)
+        for k, t in enumerate(tiles):
+            img = reader.read(t.window)
+            th, tw = img.valid.shape
+            images[k, :, :th, :tw] = img.image
+            valid[k, :th, :tw] = img.valid
+        return _Batch(tuple(tiles), images, valid)
+
+    return read_batch
+
+
+def infer_scene(
+    predictor: TilePredictor,
+    reader,
+    tiles: Sequence,
+    settings: InferenceSettings,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SceneInference:
+    """Run ``predictor`` over ``tiles`` of ``reader``'s model frame and merge by ownership.
+
+    ``reader``: object with ``grid`` (width, height of the model frame) and
+    ``read(window) -> TileImage`` (float32 [3, h, w] 0..1, bool valid [h, w]).
+    ``tiles``: the tiles to run (cores of all planned tiles partition the frame; skipped
+    tiles simply contribute nothing). ``progress(n)`` is called with tiles done per batch.
+    """
+    t_start = time.perf_counter()
+    height, width = reader.grid.height, reader.grid.width
+    s = settings.map_stride_px
+    shape = (math.ceil(height / s), math.ceil(width / s))
+    hull_map = np.zeros(shape, np.uint8)
+    bridge_map = np.zeros(shape, np.uint8)
+    parts: list[Detections] = []
+    model_s = 0.0
+    bs = max(1, settings.batch_size)
+    chunks = [tuple(tiles[i : i + bs]) for i in range(0, len(tiles), bs)]
+    prefetch = Prefetcher(chunks, _reader_fn(reader), depth=max(1, settings.prefetch_batches))
+    with prefetch as batches:
+        for batch in batches:
+            t0 = time.perf_counter()
+            outputs = predictor(batch.images)
+            model_s += time.perf_counter() - t0
+            if len(outputs) != len(batch.tiles):
+                raise RuntimeError(
+                    f"predictor returned {len(outputs)} outputs for {len(batch.tiles)} tiles"
+                )
+            bh = batch.images.shape[2]
+            for k, (tile, out) in enumerate(zip(batch.tiles, outputs, strict=True)):
+                parts.append(owned(out.dets, tile, batch.valid[k]))
+                for prob, target in ((out.hull_prob, hull_map), (out.bridge_prob, bridge_map)):
+                    if prob is not None:
+                        paste_core(
+                            target,
+                            np.asarray(prob, np.float32),
+                            tile,
+                            scene_stride_px=s,
+                            tile_stride_px=bh / prob.shape[0],
+                        )
+            if progress is not None:
+                progress(len(batch.tiles))
+    return SceneInference(
+        dets=Detections.concat(parts),
+        maps=SceneMaps(hull=hull_map, bridge=bridge_map, stride_px=s),
+        tiles_run=len(tiles),
+        read_s=prefetch.read_s,
+        model_s=model_s,
+        total_s=time.perf_counter() - t_start,
+    )

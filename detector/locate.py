@@ -1,0 +1,313 @@
+"""Where each container is: on a ship's deck (which ship), on rail, on a quay, or in a yard.
+
+Frames: detections, hull polygons and AOI polygons here are all in the scene's *model frame*
+pixels (x = column, y = row; see :mod:`detector.inference`). Hull probability maps are at
+stride ``s`` (cell (i, j) covers pixels [j*s, (j+1)*s) x [i*s, (i+1)*s)).
+
+Ships: the hull map is thresholded and split into connected components; each one's
+minimum-area rectangle gives length and beam (metres via the model GSD); the bow is the
+narrower (tapered) end of the mask's width profile; the bridge position is the bridge map's
+centroid inside the hull projected on the long axis, as a fraction of length from the bow.
+The ship is the registry entry nearest in (length, beam, bridge) normalised by
+:class:`ShipTolerance`, or ``"unknown"`` when none is within tolerance.
+
+Regions, by precedence: centre on a hull -> ``deck`` of that ship; else in an AOI ``rail``
+polygon -> ``rail``; in a ``pier`` or ``quay`` polygon -> ``quay``; else ``yard``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import shapely
+from affine import Affine
+from rasterio.features import shapes
+from scipy import ndimage
+from shapely.affinity import affine_transform
+from shapely.geometry import Polygon, shape
+from shapely.ops import unary_union
+
+from .aoi import PortAOI, project
+from .detections import Detections, Hull
+from .ships import ShipSpec
+
+__all__ = [
+    "REGIONS",
+    "PixelAOI",
+    "ShipTolerance",
+    "ShipHulls",
+    "Regions",
+    "aoi_pixels",
+    "hull_geometry",
+    "identify_ship",
+    "find_hulls",
+    "berth_of",
+    "assign_regions",
+]
+
+REGIONS = ("deck", "quay", "yard", "rail")
+_QUAY_KINDS = ("pier", "quay")
+
+
+@dataclass(frozen=True)
+class PixelAOI:
+    """One AOI feature with its polygon in model-frame pixels (x = col, y = row)."""
+
+    name: str
+    kind: str
+    polygon: Polygon
+
+
+@dataclass(frozen=True)
+class ShipTolerance:
+    """How far a measured hull may be from a registry ship and still be that ship.
+
+    Each cue is divided by its tolerance; the ship is accepted when the root mean square of
+    the available normalised differences is <= ``max_rms``.
+    """
+
+    length_m: float = 6.0
+    beam_m: float = 2.0
+    bridge_frac: float = 0.12
+    max_rms: float = 1.0
+
+
+@dataclass(frozen=True)
+class ShipHulls:
+    """Hulls found in a scene and the component label map they came from.
+
+    ``labels`` int32 [Hm, Wm] at stride ``stride_px``: 0 = no hull, k = ``hulls[k - 1]``.
+    ``berths[k]`` is the AOI berth the hull overlaps most (None if none).
+    """
+
+    hulls: tuple[Hull, ...]
+    labels: np.ndarray
+    stride_px: int
+    berths: tuple[str | None, ...] = ()
+
+    @staticmethod
+    def empty(shape: tuple[int, int] = (0, 0), stride_px: int = 4) -> ShipHulls:
+        return ShipHulls((), np.zeros(shape, np.int32), stride_px, ())
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Per-container location, all arrays [N] in detection order.
+
+    ``region`` str (one of :data:`REGIONS`); ``ship_index`` int64 (index into the hulls, -1
+    off deck); ``ship`` names (None off deck); ``in_aoi`` name -> bool [N] membership.
+    """
+
+    region: np.ndarray
+    ship_index: np.ndarray
+    ship: tuple[str | None, ...]
+    in_aoi: dict[str, np.ndarray]
+
+
+def aoi_pixels(port_aoi: PortAOI, grid) -> tuple[PixelAOI, ...]:
+    """The port's AOI polygons in ``grid``'s pixel frame (``grid.crs``, ``grid.transform``)."""
+    inv = ~grid.transform
+    coeffs = [inv.a, inv.b, inv.d, inv.e, inv.c, inv.f]
+    out = []
+    for f in port_aoi.features:
+        poly = affine_transform(project(f.polygon, grid.crs), coeffs)
+        out.append(PixelAOI(f.name, f.kind, poly))
+    return tuple(out)
+
+
+def _axis_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre, long-axis unit vector and across unit vector of points [N, 2] (minAreaRect)."""
+    rect = cv2.minAreaRect(points.astype(np.float32))
+    box = cv2.boxPoints(rect).astype(np.float64)
+    e1, e2 = box[1] - box[0], box[2] - box[1]
+    long_edge = e1 if np.hypot(*e1) >= np.hypot(*e2) else e2
+    n = np.hypot(*long_edge)
+    u = long_edge / n if n > 0 else np.array([1.0, 0.0])
+    return np.asarray(rect[0], np.float64), u, np.array([-u[1], u[0]])
+
+
+def hull_geometry(
+    cells: np.ndarray,
+    bridge_cells: np.ndarray,
+    *,
+    stride_px: int,
+    gsd_m: float,
+) -> tuple[float, float, float, bool]:
+    """Length, beam, bridge position and bow certainty of one hull component.
+
+    ``cells`` int [N, 2] (row, col) map cells of the hull; ``bridge_cells`` int [M, 2] the
+    bridge cells inside it (M may be 0). Returns ``(length_m, beam_m, bridge_from_bow,
+    bow_known)``: bridge_from_bow is NaN without bridge cells; ``bow_known`` is False when
+    the two ends are equally wide (the bow could be either end).
+    """
+    s = float(stride_px)
+    pts = (cells[:, ::-1].astype(np.float64) + 0.5) * s  # (x, y) cell centres, pixels
+    centre, u, _ = _axis_frame(pts)
+    t = (pts - centre) @ u
+    # cell centres fill the hull up to a fraction of a cell from its ends (a quarter cell
+    # each side on average over headings)
+    t_min, t_max = t.min() - s / 4, t.max() + s / 4
+    length_px = t_max - t_min
+    # width profile along the axis from areas (cells per slab x cell area / slab length),
+    # unbiased at any heading, unlike the extent of cell centres across the axis
+    nbins = max(int(round(length_px / s)), 1)
+    idx = np.clip(((t - t_min) / length_px * nbins).astype(np.int64), 0, nbins - 1)
+    width = np.bincount(idx, minlength=nbins) * (s * s) / (length_px / nbins)
+    body = width[nbins // 4 : max(nbins - nbins // 4, nbins // 4 + 1)]
+    beam_px = float(body.mean())
+    end = max(int(round(nbins * 0.15)), 1)
+    head, tail = width[:end].mean(), width[-end:].mean()
+    bow_at_min = head <= tail
+    bow_known = abs(head - tail) > 0.05 * max(head, tail, 1e-9)
+    frac = float("nan")
+    if len(bridge_cells):
+        bpts = (bridge_cells[:, ::-1].astype(np.float64) + 0.5) * s
+        tb = float(((bpts - centre) @ u).mean())
+        frac = (tb - t_min) / length_px if bow_at_min else (t_max - tb) / length_px
+        frac = float(np.clip(frac, 0.0, 1.0))
+    return float(length_px * gsd_m), float(beam_px * gsd_m), frac, bool(bow_known)
+
+
+def identify_ship(
+    length_m: float,
+    beam_m: float,
+    bridge_from_bow: float,
+    registry: Sequence[ShipSpec],
+    *,
+    bow_known: bool = True,
+    tolerance: ShipTolerance = ShipTolerance(),
+) -> tuple[str, float]:
+    """The registry ship nearest to the measured hull, or ``"unknown"``; and its RMS distance.
+
+    A NaN ``bridge_from_bow`` leaves the bridge out; with ``bow_known`` False both
+    orientations of the bridge are tried.
+    """
+    best, best_d = "unknown", float("inf")
+    for spec in registry:
+        terms = [
+            (length_m - spec.loa_m) / tolerance.length_m,
+            (beam_m - spec.beam_m) / tolerance.beam_m,
+        ]
+        if np.isfinite(bridge_from_bow):
+            db = abs(bridge_from_bow - spec.bridge_from_bow)
+            if not bow_known:
+                db = min(db, abs(1.0 - bridge_from_bow - spec.bridge_from_bow))
+            terms.append(db / tolerance.bridge_frac)
+        d = float(np.sqrt(np.mean(np.square(terms))))
+        if d < best_d:
+            best, best_d = spec.name, d
+    return (best if best_d <= tolerance.max_rms else "unknown"), best_d
+
+
+def _outline(mask: np.ndarray, row0: int, col0: int, stride_px: int) -> np.ndarray:
+    """Polygon [K, 2] (x, y) pixels tracing the cell edges of a bool mask crop."""
+    s = stride_px
+    tr = Affine(s, 0, col0 * s, 0, s, row0 * s)
+    geoms = [shape(g) for g, val in shapes(mask.astype(np.uint8), mask=mask, transform=tr) if val]
+    poly = unary_union(geoms)
+    if poly.geom_type != "Polygon":
+        poly = max(poly.geoms, key=lambda g: g.area)
+    poly = Polygon(poly.exterior).simplify(s * 0.5)
+    return np.asarray(poly.exterior.coords, np.float64)
+
+
+def find_hulls(
+    hull_prob: np.ndarray,
+    bridge_prob: np.ndarray,
+    *,
+    stride_px: int,
+    gsd_m: float,
+    registry: Sequence[ShipSpec],
+    thresh: float = 0.5,
+    min_length_m: float = 40.0,
+    max_length_m: float = 400.0,
+    min_beam_m: float = 6.0,
+    tolerance: ShipTolerance = ShipTolerance(),
+    aoi: Sequence[PixelAOI] = (),
+) -> ShipHulls:
+    """Ship hulls from scene-level probability maps (float 0..1, [Hm, Wm] at ``stride_px``).
+
+    Components shorter than ``min_length_m``, longer than ``max_length_m`` (no ship; a
+    confused map) or narrower than ``min_beam_m`` are dropped.
+    Hull polygons are in model-frame pixels.
+    """
+    mask = np.asarray(hull_prob) >= thresh
+    mask = ndimage.binary_opening(mask, iterations=1)
+    labels, n = ndimage.label(mask)
+    bridge = np.asarray(bridge_prob) >= thresh
+    hulls: list[Hull] = []
+    out = np.zeros(labels.shape, np.int32)
+    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        comp = ndimage.binary_fill_holes(labels[sl] == k)
+        rows, cols = np.nonzero(comp)
+        cells = np.stack([rows + sl[0].start, cols + sl[1].start], axis=1)
+        if len(cells) < 3:
+            continue
+        b = bridge[sl] & comp
+        br, bc = np.nonzero(b)
+        bcells = np.stack([br + sl[0].start, bc + sl[1].start], axis=1)
+        length_m, beam_m, frac, bow_known = hull_geometry(
+            cells, bcells, stride_px=stride_px, gsd_m=gsd_m
+        )
+        if not (min_length_m <= length_m <= max_length_m) or beam_m < min_beam_m:
+            continue
+        name, _ = identify_ship(
+            length_m, beam_m, frac, registry, bow_known=bow_known, tolerance=tolerance
+        )
+        score = float(np.asarray(hull_prob)[sl][comp].mean())
+        polygon = _outline(comp, sl[0].start, sl[1].start, stride_px)
+        hulls.append(Hull(polygon, length_m, beam_m, frac, name=name, score=score))
+        out[sl][comp] = len(hulls)
+    berths = tuple(berth_of(h.polygon, aoi) for h in hulls)
+    return ShipHulls(tuple(hulls), out, stride_px, berths)
+
+
+def berth_of(polygon_px: np.ndarray, aoi: Sequence[PixelAOI]) -> str | None:
+    """Name of the ``berth`` AOI feature the hull polygon overlaps most, or None."""
+    hull = Polygon(polygon_px).buffer(0)
+    best, best_a = None, 0.0
+    for f in aoi:
+        if f.kind != "berth":
+            continue
+        a = hull.intersection(f.polygon).area
+        if a > best_a:
+            best, best_a = f.name, a
+    return best
+
+
+def assign_regions(dets: Detections, hulls: ShipHulls, aoi: Sequence[PixelAOI] = ()) -> Regions:
+    """Region, ship and AOI membership of each detection (centres in model-frame pixels).
+
+    A centre is on a hull when its map cell, or a neighbouring one (one cell of slack for the
+    coarse mask's edge), belongs to that hull's component.
+    """
+    n = len(dets)
+    x, y = dets.cx, dets.cy
+    ship_index = np.full(n, -1, np.int64)
+    if n and hulls.hulls and hulls.labels.size:
+        grown = ndimage.grey_dilation(hulls.labels, size=(3, 3))
+        s = hulls.stride_px
+        r = np.clip(np.floor(y / s).astype(np.int64), 0, grown.shape[0] - 1)
+        c = np.clip(np.floor(x / s).astype(np.int64), 0, grown.shape[1] - 1)
+        inside = (y >= 0) & (x >= 0) & (y < grown.shape[0] * s) & (x < grown.shape[1] * s)
+        ship_index = np.where(inside, grown[r, c].astype(np.int64) - 1, -1)
+    in_aoi = {f.name: shapely.contains_xy(f.polygon, x, y) for f in aoi}
+
+    def any_kind(*kinds: str) -> np.ndarray:
+        m = np.zeros(n, bool)
+        for f in aoi:
+            if f.kind in kinds:
+                m |= in_aoi[f.name]
+        return m
+
+    region = np.full(n, "yard", dtype=object)
+    region[any_kind(*_QUAY_KINDS)] = "quay"
+    region[any_kind("rail")] = "rail"
+    region[ship_index >= 0] = "deck"
+    ship = tuple(hulls.hulls[i].name if i >= 0 else None for i in ship_index)
+    return Regions(region.astype(str), ship_index, ship, in_aoi)

@@ -1,0 +1,14 @@
+"""The container detector: network, targets, losses, decoding, weights files, training, export.
+
+Modules (import the one you need; importing this package imports nothing heavy):
+
+- :mod:`.net` -- :class:`CCNet` (CenterNet-style, stride-2 outputs), builders, BN folding
+- :mod:`.targets` -- encode containers and masks into training targets; D4 augmentation
+- :mod:`.losses` -- focal + L1 + BCE losses
+- :mod:`.decode` -- peaks -> :class:`~detector.detections.Detections`; hull/bridge maps
+- :mod:`.weights` -- save/load weights with checked metadata (:class:`ModelMeta`)
+- :mod:`.train` -- :func:`train` from synthetic samples and label sets
+- :mod:`.export` -- ONNX / TorchScript export
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,152 @@
+"""Training data: a pool of samples refreshed gradually, cheap augmentation, batching.
+
+Rendering a synthetic sample costs tens of milliseconds of CPU, about as much as a training
+step spends on it, so the trainer keeps a pool of ``pool_size`` samples, draws each batch from
+it at random, and replaces ``refresh_per_step`` of the oldest samples with fresh ones after
+every step. Each drawn sample gets a random element of the dihedral group D4 (exact 90-degree
+rotations and flips) and a photometric jitter, so a sample seen several times is seen in
+different ways. Everything is a deterministic function of the seeds.
+
+A *sample* is any object with ``image`` float32 [3, H, W] 0..1, ``containers``
+(:class:`~detector.detections.Detections` in its pixels), ``hull_mask`` and ``bridge_mask``
+(bool [H, W] or None when unlabelled) -- :class:`detector.synth.TrainingSample` or a
+:class:`LabelSample` cut from a labelled scene.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from ..detections import Detections
+from .losses import TargetBatch, collate_targets
+from .targets import d4_transform, encode_targets
+
+__all__ = [
+    "Sample",
+    "LabelSample",
+    "SamplePool",
+    "augment_sample",
+    "colour_jitter",
+    "make_batch",
+    "TRAIN_SEED_BASE",
+    "sample_seed",
+]
+
+#: Synthetic training samples use seeds >= this; keep test sets below it.
+TRAIN_SEED_BASE = 1_000_000
+_SEEDS_PER_RUN = 100_000_000
+
+
+def sample_seed(run_seed: int, k: int) -> int:
+    """Seed of the k-th synthetic sample of a training run seeded ``run_seed``."""
+    return TRAIN_SEED_BASE + run_seed * _SEEDS_PER_RUN + k
+
+
+class Sample(Protocol):
+    image: np.ndarray
+    containers: Detections
+    hull_mask: np.ndarray | None
+    bridge_mask: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class LabelSample:
+    """A crop of a labelled scene in the model frame (same fields as a synthetic sample)."""
+
+    image: np.ndarray
+    containers: Detections
+    hull_mask: np.ndarray | None = None
+    bridge_mask: np.ndarray | None = None
+
+
+class SamplePool:
+    """Fixed-size pool of samples from ``make(k)``, oldest replaced first.
+
+    ``make(k)`` returns the k-th sample of the stream (k = 0, 1, 2, ...). The pool is filled
+    with samples 0..pool_size-1 on construction; :meth:`refresh` replaces ``n`` of them.
+    """
+
+    def __init__(self, make: Callable[[int], Any], pool_size: int) -> None:
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be >= 1, got {pool_size}")
+        self._make = make
+        self.samples: list[Any] = [make(k) for k in range(pool_size)]
+        self.generated = pool_size
+        self._next_slot = 0
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def refresh(self, n: int) -> None:
+        for _ in range(n):
+            self.samples[self._next_slot] = self._make(self.generated)
+            self.generated += 1
+            self._next_slot = (self._next_slot + 1) % len(self.samples)
+
+
+def augment_sample(
+    sample: Sample, rng: np.random.Generator
+) -> tuple[np.ndarray, Detections, tuple]:
+    """A random D4 view of ``sample``: (image [3, H, W], containers, (hull, bridge) masks)."""
+    t, fx, fy = (bool(b) for b in rng.integers(0, 2, size=3))
+    return d4_transform(
+        sample.image,
+        sample.containers,
+        (sample.hull_mask, sample.bridge_mask),
+        transpose=t,
+        flip_x=fx,
+        flip_y=fy,
+    )
+
+
+def colour_jitter(
+    images: torch.Tensor, gen: torch.Generator, *, strength: float = 1.0
+) -> torch.Tensor:
+    """Per-image photometric jitter of ``images`` float32 [B, 3, H, W] 0..1, in place.
+
+    ``x -> clip(x ** gamma * gain + offset)`` with gamma 0.75..1.33, gain 0.8..1.2 per image
+    times +-6 % per band, offset +-0.06; ranges scaled by ``strength``. (Sensor noise, blur
+    and haze are already in the synthetic samples.) Returns ``images``.
+    """
+    b = images.shape[0]
+
+    def u(lo: float, hi: float, *shape: int) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(*shape, generator=gen)
+
+    s = float(strength)
+    gain = (1 + s * u(-0.2, 0.2, b, 1, 1, 1)) * (1 + s * u(-0.06, 0.06, b, 3, 1, 1))
+    offset = s * u(-0.06, 0.06, b, 1, 1, 1)
+    gamma = torch.exp(s * u(-0.29, 0.29, b, 1, 1, 1))
+    return images.clamp_(0, 1).pow_(gamma).mul_(gain).add_(offset).clamp_(0.0, 1.0)
+
+
+def make_batch(
+    samples: Sequence[Sample],
+    rng: np.random.Generator,
+    gen: torch.Generator,
+    *,
+    augment: bool = True,
+    jitter: float = 1.0,
+) -> tuple[torch.Tensor, TargetBatch]:
+    """Augment, encode and stack ``samples`` (equal sizes) -> (images [B,3,H,W], targets)."""
+    images, targets = [], []
+    for s in samples:
+        if augment:
+            img, dets, (hull, bridge) = augment_sample(s, rng)
+        else:
+            img, dets, hull, bridge = s.image, s.containers, s.hull_mask, s.bridge_mask
+        images.append(img)
+        targets.append(
+            encode_targets(
+                dets, height=img.shape[1], width=img.shape[2], hull_mask=hull, bridge_mask=bridge
+            )
+        )
+    x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False))
+    if augment and jitter > 0:
+        x = colour_jitter(x, gen, strength=jitter)
+    return x, collate_targets(targets)

@@ -1,0 +1,123 @@
+"""Training losses for :class:`~detector.model.net.CCNet` against batched :class:`Targets`.
+
+- centre heatmap: CenterNet's penalty-reduced focal loss (alpha 2, beta 4), normalised by the
+  number of containers in the batch;
+- offset, log size, (sin 2a, cos 2a), tiers: L1 at the cells that own a centre;
+- hull and bridge: binary cross-entropy on soft per-cell targets, on images where the mask is
+  labelled.
+
+All losses are computed in float32 (safe under CUDA autocast).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .targets import Targets
+
+__all__ = ["LOSS_WEIGHTS", "TargetBatch", "collate_targets", "focal_loss", "detection_loss"]
+
+#: Weight of each term in the total loss.
+LOSS_WEIGHTS: dict[str, float] = {
+    "heatmap": 1.0,
+    "offset": 1.0,
+    "size": 1.0,
+    "angle": 1.0,
+    "tiers": 0.2,
+    "hull": 1.0,
+    "bridge": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class TargetBatch:
+    """:class:`Targets` of B images stacked into tensors on one device (same fields, [B, ...])."""
+
+    heatmap: torch.Tensor
+    pos: torch.Tensor
+    offset: torch.Tensor
+    size: torch.Tensor
+    angle: torch.Tensor
+    tiers: torch.Tensor
+    hull: torch.Tensor
+    bridge: torch.Tensor
+    hull_known: torch.Tensor  # bool [B]
+    bridge_known: torch.Tensor  # bool [B]
+
+    def to(self, device: torch.device | str) -> TargetBatch:
+        return TargetBatch(
+            **{k: getattr(self, k).to(device, non_blocking=True) for k in self.__annotations__}
+        )
+
+
+def collate_targets(targets: Sequence[Targets]) -> TargetBatch:
+    """Stack per-image :class:`Targets` (equal sizes) into a CPU :class:`TargetBatch`."""
+
+    def st(name: str) -> torch.Tensor:
+        return torch.from_numpy(np.stack([getattr(t, name) for t in targets]))
+
+    return TargetBatch(
+        heatmap=st("heatmap"),
+        pos=st("pos"),
+        offset=st("offset"),
+        size=st("size"),
+        angle=st("angle"),
+        tiers=st("tiers"),
+        hull=st("hull"),
+        bridge=st("bridge"),
+        hull_known=torch.tensor([t.hull_known for t in targets]),
+        bridge_known=torch.tensor([t.bridge_known for t in targets]),
+    )
+
+
+def focal_loss(logits: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """CenterNet focal loss; ``logits`` and ``gt`` [B, K, h, w], gt 1 exactly at centres."""
+    logits = logits.float()
+    pos = gt >= 1.0
+    log_p = F.logsigmoid(logits)
+    log_1mp = F.logsigmoid(-logits)
+    p = torch.sigmoid(logits)
+    pos_term = (log_p * (1 - p) ** 2)[pos].sum()
+    neg_term = (log_1mp * p**2 * (1 - gt) ** 4)[~pos].sum()
+    n_pos = pos.sum().clamp(min=1)
+    return -(pos_term + neg_term) / n_pos
+
+
+def _masked_l1(pred: torch.Tensor, target: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Mean L1 over the cells in ``pos`` [B, h, w] of [B, C, h, w] maps (summed over C)."""
+    n = pos.sum()
+    if n == 0:
+        return pred.sum() * 0.0
+    p = pred.float().permute(0, 2, 3, 1)[pos]
+    t = target.permute(0, 2, 3, 1)[pos]
+    return (p - t).abs().sum() / n
+
+
+def _masked_bce(logits: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of [B, 1, h, w] logits vs [B, h, w] soft targets over images with ``known``."""
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(logits[known, 0].float(), target[known])
+
+
+def detection_loss(
+    outputs: dict[str, torch.Tensor], t: TargetBatch, *, weights: dict[str, float] | None = None
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted total loss and its parts (as floats, for logging)."""
+    w = LOSS_WEIGHTS if weights is None else weights
+    parts = {
+        "heatmap": focal_loss(outputs["heatmap"], t.heatmap),
+        "offset": _masked_l1(outputs["offset"], t.offset, t.pos),
+        "size": _masked_l1(outputs["size"], t.size, t.pos),
+        "angle": _masked_l1(outputs["angle"], t.angle, t.pos),
+        "tiers": _masked_l1(outputs["tiers"], t.tiers, t.pos),
+        "hull": _masked_bce(outputs["hull"], t.hull, t.hull_known),
+        "bridge": _masked_bce(outputs["bridge"], t.bridge, t.bridge_known),
+    }
+    total = sum(w[k] * v for k, v in parts.items())
+    return total, {k: float(v.detach()) for k, v in parts.items()}

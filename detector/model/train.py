@@ -1,0 +1,300 @@
+"""Train the detector on synthetic tiles made on the fly, optionally mixed with label sets.
+
+``train(TrainConfig(...))`` is the whole recipe: the model (new, or ``init`` weights), a pool
+of synthetic samples (``detector.synth.training_sample``, seeds from
+:func:`~detector.model.data.sample_seed`) refreshed a few per step, D4 + photometric
+augmentation, AdamW with linear warm-up and cosine decay, CUDA + AMP (float16) +
+channels_last when the device is CUDA. It is deterministic for a seed on one machine and
+thread count. At the end it scores held-out synthetic samples (seeds
+``VAL_SEED_BASE + i``, never used for training) and writes the weights with full metadata
+(:mod:`.weights`), also every ``save_every`` steps so an interrupted run leaves weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .data import SamplePool, make_batch, sample_seed
+from .losses import detection_loss
+from .net import build_model, count_parameters
+from .validate import validate
+from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device, save_weights
+
+__all__ = ["TrainConfig", "TrainResult", "train", "VAL_SEED_BASE", "generator_version"]
+
+VAL_SEED_BASE = 900_000
+SampleFn = Callable[[int, int], Any]  # (seed, size_px) -> sample (see data.Sample)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (recorded in the weights' ``recipe``).
+
+    ``sample_fn`` replaces the synthetic generator (tests); ``labels`` is a folder of label
+    sets mixed in at ``label_fraction`` of each batch; ``init`` starts from a weights file
+    (its architecture wins over ``arch``/``arch_kwargs``).
+    """
+
+    out: Path
+    steps: int = 4000
+    batch_size: int = 16
+    size_px: int = 192
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 150
+    seed: int = 0
+    device: str = "auto"
+    init: Path | None = None
+    labels: Path | None = None
+    label_fraction: float = 0.5
+    pool_size: int = 384
+    refresh_per_step: int = 3
+    jitter: float = 1.0
+    arch: str = "ccnet-v1"
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    val_samples: int = 64
+    save_every: int = 500
+    log_every: int = 50
+    threads: int | None = None
+    sample_fn: SampleFn | None = None
+
+    def recipe(self) -> dict[str, Any]:
+        d = {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in dataclasses.asdict(self).items()
+            if k not in ("out", "sample_fn", "threads", "log_every", "save_every")
+        }
+        d["sample_seeds"] = f"sample_seed(seed, k) = {sample_seed(0, 0)} + seed * 1e8 + k"
+        return d
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the weights went, their metadata, and how the run went."""
+
+    path: Path
+    meta: ModelMeta
+    loss_history: tuple[tuple[int, float], ...]  # (step, mean total loss since last log)
+    seconds: float
+    steps_per_s: float
+    samples_generated: int
+    gen_samples_per_s: float
+    device: str
+
+
+def generator_version(sample_fn: SampleFn | None = None) -> str:
+    """Version of the sample generator: ``synth-<sha256 of detector/synth/*.py>[:12]``."""
+    if sample_fn is not None:
+        return f"custom:{getattr(sample_fn, '__qualname__', repr(sample_fn))}"
+    root = Path(__file__).resolve().parents[1] / "synth"
+    h = hashlib.sha256()
+    for p in sorted(root.glob("*.py")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return f"synth-{h.hexdigest()[:12]}"
+
+
+def _code_version() -> str:
+    from .. import __version__
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "detector"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        return f"{__version__}+g{rev}{'.dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA, AMP float16)"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU {cpu}, {torch.get_num_threads()} threads"
+
+
+def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, total - warmup)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    return f
+
+
+def _check(config: TrainConfig) -> None:
+    if config.steps < 1 or config.batch_size < 1:
+        raise ConfigError(
+            f"--steps and --batch-size must be >= 1, got {config.steps}, {config.batch_size}"
+        )
+    if config.size_px < 32 or config.size_px % 32:
+        raise ConfigError(f"--size {config.size_px}: expected a multiple of 32, >= 32")
+    if not 0.0 <= config.label_fraction <= 1.0:
+        raise ConfigError(f"label_fraction {config.label_fraction}: expected 0..1")
+    if config.init is not None and not Path(config.init).is_file():
+        raise ConfigError(f"--init {config.init}: no such weights file")
+    if config.labels is not None and not Path(config.labels).is_dir():
+        raise ConfigError(f"--labels {config.labels}: not a directory")
+
+
+def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> TrainResult:
+    """Run the recipe in ``config``; write the weights to ``config.out``; return the result."""
+    _check(config)
+    say = log or (lambda _msg: None)
+    device = resolve_device(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    gsd = canonical_gsd_m()
+
+    if config.init is not None:
+        model, init_meta = load_model(config.init, device="cpu")
+        arch, arch_kwargs = init_meta.arch, dict(init_meta.arch_kwargs)
+    else:
+        arch, arch_kwargs = config.arch, dict(config.arch_kwargs)
+        try:
+            model = build_model(arch, **arch_kwargs)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"architecture {arch!r} {arch_kwargs}: {e}") from e
+    model.train().to(device)
+    cuda = device.type == "cuda"
+    model = model.to(memory_format=torch.channels_last)  # faster on CPU (oneDNN) and CUDA
+    say(f"model {arch} {arch_kwargs}: {count_parameters(model):,} parameters on {device}")
+
+    make = config.sample_fn
+    if make is None:
+        from ..synth.training import training_sample
+
+        def make(seed: int, size_px: int) -> Any:
+            return training_sample(seed, size_px=size_px, out_gsd_m=gsd)
+
+    gen_s = 0.0
+
+    def stream(k: int) -> Any:
+        nonlocal gen_s
+        t = time.perf_counter()
+        s = make(sample_seed(config.seed, k), config.size_px)
+        gen_s += time.perf_counter() - t
+        return s
+
+    t_start = time.perf_counter()
+    pool = SamplePool(stream, config.pool_size)
+    say(f"pool of {len(pool)} samples in {time.perf_counter() - t_start:.1f}s")
+    label_pool: list[Any] = []
+    if config.labels is not None:
+        from .labelset import load_label_samples
+
+        label_pool = load_label_samples(config.labels, size_px=config.size_px, rng=rng, log=say)
+    n_label = round(config.batch_size * config.label_fraction) if label_pool else 0
+
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config.warmup_steps, config.steps))
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    history: list[tuple[int, float]] = []
+    running: list[float] = []
+    parts_sum: dict[str, float] = {}
+    t_loop = time.perf_counter()
+    meta = None
+    for step in range(1, config.steps + 1):
+        idx = rng.choice(len(pool), size=config.batch_size - n_label, replace=False)
+        chosen = [pool.samples[i] for i in idx]
+        if n_label:
+            chosen += [label_pool[i] for i in rng.integers(0, len(label_pool), size=n_label)]
+        x, tgt = make_batch(chosen, rng, gen, jitter=config.jitter)
+        x, tgt = x.to(device, non_blocking=True), tgt.to(device)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+            out = model(x)
+        loss, parts = detection_loss(out, tgt)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        running.append(float(loss.detach()))
+        for k, v in parts.items():
+            parts_sum[k] = parts_sum.get(k, 0.0) + v
+        pool.refresh(config.refresh_per_step)
+        if step % config.log_every == 0 or step == config.steps:
+            mean = float(np.mean(running))
+            history.append((step, mean))
+            el = time.perf_counter() - t_loop
+            detail = " ".join(f"{k}={v / len(running):.3f}" for k, v in parts_sum.items())
+            say(
+                f"step {step}/{config.steps} loss={mean:.4f} {detail} "
+                f"lr={sched.get_last_lr()[0]:.2e} {step / el:.2f} steps/s elapsed={el:.0f}s"
+            )
+            running, parts_sum = [], {}
+        if config.save_every and step % config.save_every == 0 and step < config.steps:
+            meta = _save(config, model, arch, arch_kwargs, gsd, device, t_start, step, {})
+            say(f"checkpoint at step {step} -> {config.out}")
+    loop_s = time.perf_counter() - t_loop
+    metrics: dict[str, Any] = {}
+    if config.val_samples > 0:
+        val = [make(VAL_SEED_BASE + i, config.size_px) for i in range(config.val_samples)]
+        m = validate(model, val, device=device, gsd_m=gsd)
+        metrics["synthetic_val"] = {
+            **m.as_dict(),
+            "samples": config.val_samples,
+            "size_px": config.size_px,
+            "seeds": f"{VAL_SEED_BASE}..{VAL_SEED_BASE + config.val_samples - 1}",
+        }
+        say(f"validation on {config.val_samples} held-out samples: {m.as_dict()}")
+    meta = _save(config, model, arch, arch_kwargs, gsd, device, t_start, config.steps, metrics)
+    seconds = time.perf_counter() - t_start
+    say(f"wrote {config.out} ({seconds:.0f}s)")
+    return TrainResult(
+        path=Path(config.out),
+        meta=meta,
+        loss_history=tuple(history),
+        seconds=seconds,
+        steps_per_s=config.steps / loop_s if loop_s > 0 else 0.0,
+        samples_generated=pool.generated,
+        gen_samples_per_s=pool.generated / gen_s if gen_s > 0 else 0.0,
+        device=str(device),
+    )
+
+
+def _save(config, model, arch, arch_kwargs, gsd, device, t_start, steps_done, metrics) -> ModelMeta:
+    recipe = {
+        **config.recipe(),
+        "steps_done": steps_done,
+        "generator": generator_version(config.sample_fn),
+    }
+    meta = ModelMeta(
+        arch=arch,
+        arch_kwargs=arch_kwargs,
+        gsd_m=gsd,
+        recipe=recipe,
+        metrics=metrics,
+        train_time_s=round(time.perf_counter() - t_start, 1),
+        hardware=_hardware(device),
+        code_version=_code_version(),
+        created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    return save_weights(config.out, model, meta)  # copies tensors to the CPU, NCHW

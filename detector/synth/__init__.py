@@ -1,0 +1,19 @@
+"""Synthetic sub-metre port imagery with exact truth.
+
+Modules, bottom to top: :mod:`.textures` (noise and ground materials), :mod:`.render`
+(the mutable drawing canvas, oriented boxes, shadows from a height map), :mod:`.containers`
+(palette, blocks of stacks), :mod:`.ships` (hulls, bridges, hatch covers, cranes),
+:mod:`.lookalikes` (trucks, wagons, buses, roofs), :mod:`.sensor` (blur, noise, haze, JPEG,
+cloud), then :mod:`.training` (small random patches for the detector), :mod:`.scene` (a
+georeferenced port scene laid out from the AOIs) and :mod:`.world` (voyages and the scenes an
+analyst would have of them).
+
+Everything is a pure function of a seed; only :mod:`.scene` and :mod:`.world` write files,
+through :func:`detector.raster.write_geotiff` and :mod:`detector.labels`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TrainingSample", "training_sample"]
+
+from .training import TrainingSample, training_sample

@@ -1,0 +1,151 @@
+"""Measure the reconciler against the true loads of synthetic worlds.
+
+Usage::
+
+    # a world from `ccount synth world --voyages labels/voyages.csv --out W --seed 11`
+    python scripts/eval_reconcile.py W                       # truth as if it were detections
+    python scripts/eval_reconcile.py W --errors              # truth + simulated detector errors
+    python scripts/eval_reconcile.py W --run RUN_DIR         # real detections (`ccount run`)
+    python scripts/eval_reconcile.py W1 W2 W3 --errors --json
+
+For each world it reconciles the scenes' counts with the world's voyage log
+(``world.json``) and prints, per world and pooled: the median |error| per shipment (all,
+observed, imputed), the share of true loads inside their nominal 90 % interval, and the
+total's error. Targets (issue 4): median |error| <= 10 %, >= 80 % inside, total within 5 %.
+With ``--errors`` the truth is perturbed by :class:`detector._truth_counts.ErrorModel`
+(2 % missed, 1 % false tops, tier sd 0.4 per stack, 0.08 per scene) with a seed per scene.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from detector._shipments_io import run_counts
+from detector._truth_counts import ErrorModel, counts_from_truth
+from detector.labels import read_geojson
+from detector.munitions import load_assumptions
+from detector.reconcile import reconcile, totals
+from detector.voyages import Voyage
+
+
+def world_voyages(world: dict) -> tuple[tuple[Voyage, ...], dict[int, float]]:
+    vs, truth = [], {}
+    for v in world["voyages"]:
+        vs.append(Voyage(int(v["voyage"]), v["ship"], dt.date.fromisoformat(v["rajin_date"])))
+        truth[int(v["voyage"])] = float(v["containers"])
+    return tuple(sorted(vs)), truth
+
+
+def truth_counts(world_dir: Path, world: dict, errors: ErrorModel | None) -> list[dict]:
+    out = []
+    for i, s in enumerate(world["scenes"]):
+        feats, props = read_geojson(world_dir / s["truth"])
+        props = {**props, "scene": s["scene"], "port": s.get("port", props.get("port")),
+                 "acquired": s.get("acquired", props.get("acquired"))}  # fmt: skip
+        out.append(counts_from_truth(feats, props, errors=errors, seed=1000 + i))
+    return out
+
+
+def evaluate(world_dir: Path, *, errors: bool, run_dir: Path | None, assumptions) -> dict:
+    world = json.loads((world_dir / "world.json").read_text())
+    voyages, truth = world_voyages(world)
+    if run_dir is not None:
+        counts = run_counts(run_dir)
+    else:
+        counts = truth_counts(world_dir, world, ErrorModel() if errors else None)
+    result = reconcile(counts, voyages, assumptions)
+    rows = []
+    for s in result.shipments:
+        lo, hi = s.interval
+        t = truth[s.voyage.voyage]
+        rows.append({"voyage": s.voyage.voyage, "ship": s.voyage.ship, "true": t,
+                     "est": s.containers_est, "low": lo, "high": hi, "imputed": s.imputed,
+                     "err": (s.containers_est - t) / t, "inside": lo <= t <= hi})  # fmt: skip
+    tot = totals(result, assumptions)
+    true_total = sum(truth.values())
+    return {
+        "world": str(world_dir),
+        "seed": world.get("seed"),
+        "rows": rows,
+        "total_true": true_total,
+        "total_est": tot["containers"]["est"],
+        "total_low": tot["containers"]["low"],
+        "total_high": tot["containers"]["high"],
+        "unmatched": len(result.unmatched),
+        "scenes": len(result.scenes),
+    }
+
+
+def summarise(rows: list[dict]) -> dict:
+    def part(sel):
+        if not sel:
+            return {"n": 0}
+        e = np.abs([r["err"] for r in sel])
+        return {"n": len(sel), "median_abs_err": float(np.median(e)),
+                "inside": float(np.mean([r["inside"] for r in sel]))}  # fmt: skip
+
+    return {"all": part(rows), "observed": part([r for r in rows if not r["imputed"]]),
+            "imputed": part([r for r in rows if r["imputed"]])}  # fmt: skip
+
+
+def _line(name: str, s: dict, total_err: float | None) -> str:
+    def f(p):
+        if not p["n"]:
+            return "   n=0                 "
+        return f"n={p['n']:3d} med|err|={100 * p['median_abs_err']:5.1f}% in90={100 * p['inside']:5.1f}%"
+
+    tot = "" if total_err is None else f" | total err {100 * total_err:+5.1f}%"
+    return f"{name:<28} all {f(s['all'])} | observed {f(s['observed'])} | imputed {f(s['imputed'])}{tot}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("worlds", nargs="+", type=Path, help="world folders (with world.json)")
+    p.add_argument("--errors", action="store_true", help="simulate detector errors on the truth")
+    p.add_argument("--run", type=Path, action="append", default=None,
+                   help="a `ccount run` folder per world: use its detections")  # fmt: skip
+    p.add_argument("--assumptions", type=Path, default=None, help="assumptions overlay JSON")
+    p.add_argument("--json", action="store_true", help="also print the results as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="per-shipment rows")
+    args = p.parse_args(argv)
+    if args.run and len(args.run) != len(args.worlds):
+        p.error("give one --run per world")
+    assumptions = load_assumptions(args.assumptions)
+    results, pooled = [], []
+    source = "detections" if args.run else "truth+errors" if args.errors else "truth"
+    for i, w in enumerate(args.worlds):
+        r = evaluate(w, errors=args.errors, run_dir=args.run[i] if args.run else None,
+                     assumptions=assumptions)  # fmt: skip
+        results.append(r)
+        pooled += r["rows"]
+        if args.verbose:
+            for row in r["rows"]:
+                print(f"  v{row['voyage']:>3} {row['ship']:<7} true {row['true']:5.0f} est "
+                      f"{row['est']:6.1f} [{row['low']:6.1f}, {row['high']:6.1f}] "
+                      f"{'imputed' if row['imputed'] else '       '} "
+                      f"{'ok' if row['inside'] else 'OUT'} {100 * row['err']:+6.1f}%")  # fmt: skip
+        terr = (r["total_est"] - r["total_true"]) / r["total_true"]
+        print(_line(f"{w.name} (seed {r['seed']})", summarise(r["rows"]), terr)
+              + f" | true {r['total_true']:.0f} in [{r['total_low']:.0f}, {r['total_high']:.0f}]"
+              f" | unmatched {r['unmatched']}/{r['scenes']}")  # fmt: skip
+    terrs = [(r["total_est"] - r["total_true"]) / r["total_true"] for r in results]
+    pooled_summary = summarise(pooled)
+    print(_line(f"POOLED [{source}]", pooled_summary, None)
+          + f" | worst total err {100 * max(map(abs, terrs)):.1f}%")  # fmt: skip
+    if args.json:
+        print(json.dumps({"source": source, "pooled": pooled_summary, "total_errors": terrs,
+                          "worlds": [{k: v for k, v in r.items() if k != "rows"} for r in results]}))  # fmt: skip
+    s = pooled_summary["all"]
+    ok = s["median_abs_err"] <= 0.10 and s["inside"] >= 0.80 and max(map(abs, terrs)) <= 0.05
+    print("targets met" if ok else "targets NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

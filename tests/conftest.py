@@ -1,0 +1,76 @@
+"""Shared fixtures: small GeoTIFFs written with rasterio into ``tmp_path``.
+
+``make_geotiff(name, ...)`` writes a scene and returns its path; by default a 3-band uint8
+256 x 256 px tiled GeoTIFF at 0.5 m in UTM 52N placed on the Rajin port area.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+
+# upper-left corner (UTM 52N, EPSG:32652) of a patch inside the Rajin port AOI
+RAJIN_UL = (605000.0, 4678600.0)
+RAJIN_LONLAT = (130.2833, 42.2491)
+
+
+def north_up(x_ul: float, y_ul: float, gsd: float, gsd_y: float | None = None) -> Affine:
+    """A north-up transform with upper-left corner (x_ul, y_ul) and square (or gsd x gsd_y)
+    pixels (like rasterio's ``from_origin``, without its deprecation warning)."""
+    return Affine(gsd, 0.0, x_ul, 0.0, -(gsd if gsd_y is None else gsd_y), y_ul)
+
+
+def random_image(shape, dtype="uint8", *, max_value=None, seed=0) -> np.ndarray:
+    """A smooth-ish random image ``[bands, H, W]`` of ``dtype`` spanning 0..max_value."""
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if max_value is None:
+        max_value = 1.0 if dt.kind == "f" else np.iinfo(dt).max
+    base = rng.random(shape)
+    yy, xx = np.mgrid[0 : shape[-2], 0 : shape[-1]]
+    ramp = (xx + yy) / max(1, shape[-2] + shape[-1] - 2)
+    img = 0.5 * base + 0.5 * ramp[None]
+    out = img * max_value
+    return out.astype(dt) if dt.kind == "f" else np.round(out).astype(dt)
+
+
+@pytest.fixture
+def make_geotiff(tmp_path):
+    """Factory: ``make_geotiff(name="scene.tif", *, array=None, shape=(3, 256, 256),
+    dtype="uint8", max_value=None, crs="EPSG:32652", gsd_m=0.5, origin=RAJIN_UL,
+    transform=None, seed=0, **write_geotiff_kwargs) -> Path`` (file in ``tmp_path``).
+
+    ``array`` (``[bands, H, W]``) overrides ``shape``/``dtype``; ``transform`` overrides
+    ``gsd_m``/``origin`` (north-up); extra keywords go to :func:`detector.raster.write_geotiff`
+    (``nodata``, ``tags``, ``tiled``, ``blocksize``, ``overviews`` (default none), ``bigtiff``,
+    ``alpha``, ``mask``, ``photometric``, ``colorinterp``).
+    """
+    from detector.raster import write_geotiff
+
+    def _make(
+        name: str = "scene.tif",
+        *,
+        array: np.ndarray | None = None,
+        shape=(3, 256, 256),
+        dtype="uint8",
+        max_value=None,
+        crs="EPSG:32652",
+        gsd_m: float = 0.5,
+        origin=RAJIN_UL,
+        transform=None,
+        seed: int = 0,
+        **kwargs,
+    ) -> Path:
+        if array is None:
+            array = random_image(shape, dtype, max_value=max_value, seed=seed)
+        if transform is None:
+            transform = north_up(origin[0], origin[1], gsd_m)
+        kwargs.setdefault("overviews", ())
+        path = Path(tmp_path) / name
+        write_geotiff(path, array, transform=transform, crs=crs, **kwargs)
+        return path
+
+    return _make

@@ -1,0 +1,145 @@
+"""Weights files: metadata and hash round trip; every kind of bad file raises ModelError."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import pytest
+import torch
+
+from detector.errors import CountError, DeviceError, ModelError
+from detector.model.net import build_ccnet
+from detector.model.weights import (
+    FORMAT,
+    ModelMeta,
+    file_sha256,
+    load_model,
+    read_meta,
+    resolve_device,
+    save_weights,
+    state_sha256,
+)
+
+SMALL = {"widths": [8, 16, 16, 32, 32], "depths": [0, 1, 1, 1, 1], "head_ch": 16}
+
+
+def _meta(**kw) -> ModelMeta:
+    base = dict(
+        arch="ccnet-v1",
+        arch_kwargs=SMALL,
+        recipe={"seed": 7, "steps": 3, "batch_size": 2, "generator": "synth-test"},
+        metrics={"synthetic_val": {"f1": 0.5}},
+        train_time_s=1.5,
+        hardware="CPU test",
+        code_version="0.1.0+test",
+    )
+    return ModelMeta(**{**base, **kw})
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = build_ccnet(**SMALL)
+    path = tmp_path / "w.pt"
+    meta = save_weights(path, model, _meta())
+    return path, model.eval(), meta
+
+
+def test_round_trip_keeps_metadata_weights_and_outputs(saved):
+    path, model, meta = saved
+    assert len(meta.state_sha256) == 64 and meta.state_sha256 == state_sha256(model.state_dict())
+    loaded, got = load_model(path)
+    assert got == meta
+    assert got.classes == ("20ft", "40ft") and got.gsd_m == 0.4 and got.format == FORMAT
+    assert got.recipe["seed"] == 7 and got.metrics["synthetic_val"]["f1"] == 0.5
+    assert not loaded.training
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        a, b = model(x), loaded(x)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert read_meta(path) == meta
+    assert not list(path.parent.glob(".*"))  # the atomic write left no temporary file
+
+
+def test_file_sha256_is_the_hash_of_the_bytes(saved):
+    path, _, _ = saved
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _resave(path, mutate):
+    payload = torch.load(path, weights_only=True)
+    mutate(payload)
+    torch.save(payload, path)
+
+
+def test_tampered_weights_fail_the_hash(saved):
+    path, _, _ = saved
+
+    def bump(p):
+        name = next(k for k in p["state_dict"] if k.endswith("weight"))
+        p["state_dict"][name] = p["state_dict"][name] + 1e-3
+
+    _resave(path, bump)
+    with pytest.raises(ModelError, match="hash does not match"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"classes": ["20ft", "40ft", "45ft"]}, "classes"),
+        ({"gsd_m": 0.5}, "GSD 0.5"),
+        ({"arch": "yolo-v9"}, "architecture 'yolo-v9' unknown"),
+        ({"arch_kwargs": {"widths": [8, 16, 16, 32, 64]}}, "do not fit"),
+        ({"arch_kwargs": {"colour": "red"}}, "do not fit"),
+    ],
+)
+def test_mismatched_metadata_is_refused(saved, change, message):
+    path, _, _ = saved
+    _resave(path, lambda p: p["meta"].update(change))
+    with pytest.raises(ModelError, match=message) as err:
+        load_model(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_files_raise_model_error(tmp_path, saved):
+    path, _, _ = saved
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "missing.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(ModelError, match="corrupt or truncated"):
+        load_model(truncated)
+    text = tmp_path / "text.pt"
+    text.write_text("hello")
+    with pytest.raises(ModelError, match="not a readable"):
+        load_model(text)
+    foreign = tmp_path / "foreign.pt"
+    torch.save(build_ccnet(**SMALL).state_dict(), foreign)  # a bare state dict
+    with pytest.raises(ModelError, match="not a ccount weights file"):
+        load_model(foreign)
+    future = tmp_path / "future.pt"
+    future.write_bytes(path.read_bytes())
+    _resave(future, lambda p: p.update(format="ccount-weights/99"))
+    with pytest.raises(ModelError, match="ccount-weights/99"):
+        read_meta(future)
+    assert issubclass(ModelError, CountError)
+
+
+def test_meta_dict_round_trip_ignores_unknown_keys():
+    meta = _meta()
+    d = meta.to_dict() | {"added_in_a_later_version": 1}
+    assert ModelMeta.from_dict(d) == meta
+    assert dataclasses.replace(meta, metrics={}).metrics == {}
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(DeviceError, match="unknown device"):
+        resolve_device("tpu-v5")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="CUDA is not available"):
+            resolve_device("cuda")
