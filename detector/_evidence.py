@@ -69,6 +69,7 @@ class ReconcileConfig:
     def from_assumptions(cls, a: Assumptions) -> ReconcileConfig:
         s, m = a.section("shipments"), a.section("matching")
         d = cls()
+
         def fig(name: str):
             return a.figure("shipments", name) if name in s else None
 
@@ -118,6 +119,7 @@ class ShipSighting:
     berth: str | None
     visible: float
     est: float
+    teu_ratio: float = 1.0  # TEU per container on this deck
 
     @property
     def at_loading_pier(self) -> bool:
@@ -128,7 +130,8 @@ class ShipSighting:
 class SceneObs:
     """What reconcile needs from one counts document. ``acquired`` is UTC-aware or None;
     ``stock_est``/``stock_visible`` the containers on Rajin Pier 2 off any deck (None when the
-    scene is not at Rajin or does not cover the pier); ``teu_ratio`` TEU per container."""
+    scene is not at Rajin or does not cover the pier); ``stock_teu_ratio`` TEU per container
+    of that stock (the pier's own figure when the counts give one, else the quay region's)."""
 
     scene: str
     port: str | None
@@ -136,7 +139,7 @@ class SceneObs:
     ships: tuple[ShipSighting, ...]
     stock_est: float | None
     stock_visible: float | None
-    teu_ratio: float
+    stock_teu_ratio: float
     model_sha256: str | None
     settings: Mapping[str, Any]
 
@@ -164,6 +167,16 @@ def _time(value: Any, where: str) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
+def _ratio(d: Any) -> float | None:
+    """TEU per container of a counts block with ``est`` and ``teu_est``; None if unknown."""
+    if not isinstance(d, Mapping):
+        return None
+    est, teu = d.get("est"), d.get("teu_est")
+    if isinstance(est, int | float) and isinstance(teu, int | float) and est > 0 and teu > 0:
+        return float(teu) / float(est)
+    return None
+
+
 def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
     """Parse one counts document; raises LabelError naming the scene on a malformed one."""
     scene = counts.get("scene") if isinstance(counts, Mapping) else None
@@ -173,6 +186,8 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
         )
     where = f"{scene}.counts.json"
     try:
+        regions = counts.get("by_region") or {}
+        deck_ratio = _ratio(regions.get("deck")) or 1.0
         ships = tuple(
             ShipSighting(
                 scene=str(scene),
@@ -180,6 +195,7 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
                 berth=s.get("berth"),
                 visible=_num(s.get("visible", 0), f"{where}: ships[{i}].visible"),
                 est=_num(s.get("est", 0), f"{where}: ships[{i}].est"),
+                teu_ratio=_ratio(s) or deck_ratio,
             )
             for i, s in enumerate(counts.get("ships") or [])
         )
@@ -193,9 +209,7 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
             # containers on a deck inside the pier polygon are not stock (optional keys)
             stock_est -= float(pier.get("deck_est", 0) or 0)
             stock_vis -= float(pier.get("deck_visible", 0) or 0)
-        totals = counts.get("totals") or {}
-        est, teu = float(totals.get("est", 0) or 0), float(totals.get("teu_est", 0) or 0)
-        teu_ratio = teu / est if est > 0 and teu > 0 else 1.0
+        stock_ratio = _ratio(pier) or _ratio(regions.get("quay")) or 1.0
         model = counts.get("model") or {}
     except AttributeError:
         raise LabelError(f"{where}: malformed counts document") from None
@@ -206,7 +220,7 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
         ships=ships,
         stock_est=stock_est,
         stock_visible=stock_vis,
-        teu_ratio=teu_ratio,
+        stock_teu_ratio=stock_ratio,
         model_sha256=model.get("sha256") if isinstance(model, Mapping) else None,
         settings=dict(counts.get("settings") or {}),
     )
@@ -251,8 +265,12 @@ def stock_estimate(
 
 
 def stock_before_estimate(
-    before: SceneObs, residual: float, residual_sd: float, residual_mean_sd: float,
-    voyage: int, cfg: ReconcileConfig,
+    before: SceneObs,
+    residual: float,
+    residual_sd: float,
+    residual_mean_sd: float,
+    voyage: int,
+    cfg: ReconcileConfig,
 ) -> Estimate:
     """A voyage's load from the Pier 2 stock before loading when no scene shows the pier
     after it: the stock minus the ``residual`` a loading typically leaves (sd

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Z90", "Estimate", "fuse", "total", "pooled_spread", "predictive"]
+__all__ = ["Z90", "Estimate", "fuse", "consistent", "total", "pooled_spread", "predictive"]
 
 Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
 
@@ -109,6 +109,41 @@ def fuse(ests: Sequence[Estimate], *, tag: str = "fuse", inflate: bool = True) -
     return fused
 
 
+def _chi2(ests: Sequence[Estimate]) -> float:
+    x = np.array([e.value for e in ests], float)
+    cov = _cov(ests) + np.eye(len(x)) * 1e-9
+    ones = np.ones(len(x))
+    w = np.linalg.solve(cov, ones)
+    r = x - float(w @ x) / w.sum()
+    return float(r @ np.linalg.solve(cov, r))
+
+
+def consistent(
+    ests: Sequence[Estimate], *, prior_mean: float, prior_sd: float, p_value: float = 0.01
+) -> list[int]:
+    """Indices of the estimates to fuse: all of them, unless they disagree beyond chance
+    (chi-square of their scatter above its ``1 - p_value`` quantile); then the worst one is
+    left out and the rest tested again. Worst: with three or more, the one farthest (in sds)
+    from the fusion of the others; with two, the one less plausible under the prior
+    (``prior_mean``, ``prior_sd``), since two observations alone cannot say which is off."""
+    from scipy.stats import chi2
+
+    keep = list(range(len(ests)))
+    while len(keep) >= 2 and _chi2([ests[i] for i in keep]) > chi2.ppf(1 - p_value, len(keep) - 1):
+        if len(keep) == 2:
+            z = [abs(ests[i].value - prior_mean) / math.hypot(ests[i].total_sd, prior_sd)
+                 for i in keep]  # fmt: skip
+        else:
+            z = []
+            for i in keep:
+                rest = fuse([ests[j] for j in keep if j != i], inflate=False)
+                z.append(
+                    abs(ests[i].value - rest.value) / math.hypot(ests[i].total_sd, rest.total_sd)
+                )
+        keep.pop(int(np.argmax(z)))
+    return keep
+
+
 def total(ests: Iterable[Estimate]) -> Estimate:
     """The estimate of a sum: values and same-group sds add; offsets add."""
     ests = list(ests)
@@ -125,7 +160,10 @@ def total(ests: Iterable[Estimate]) -> Estimate:
 
 
 def pooled_spread(
-    groups: Sequence[Sequence[float]], *, prior_sd: float, prior_dof: float = 4.0,
+    groups: Sequence[Sequence[float]],
+    *,
+    prior_sd: float,
+    prior_dof: float = 4.0,
     floor: float = 0.0,
 ) -> float:
     """Spread (sd) of one draw around its group's mean, pooled over ``groups`` (e.g. each

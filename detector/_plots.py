@@ -94,7 +94,8 @@ def per_ship_png(
     ax.barh(y, e, xerr=_err(e, lo, hi), capsize=4,
             color=[SHIP_COLOURS.get(s, "#888") for s in ships], ecolor="#222")  # fmt: skip
     ax.set_yticks(y)
-    ax.set_yticklabels([f"{s} ({n} voyages)" for s, n in zip(ships, voyages, strict=True)])
+    ax.set_yticklabels([f"{s} ({n} voyage{'s' if n != 1 else ''})"
+                        for s, n in zip(ships, voyages, strict=True)])  # fmt: skip
     ax.invert_yaxis()
     for yi, v in zip(y, e, strict=True):
         ax.text(v * 0.02, yi, f"{v:,.0f}", va="center", ha="left", color="white", fontsize=9,
@@ -118,11 +119,15 @@ def voyages_png(
     for name in dict.fromkeys(ship):
         m = np.array([s == name for s in ship])
         c = SHIP_COLOURS.get(name, "#888")
-        for sel, face, lab in ((m & ~imp, c, name), (m & imp, "white", None)):
+        ax.plot([], [], "o", color=c, label=name)
+        for sel, face in ((m & ~imp, c), (m & imp, "white")):
             if sel.any():
                 ax.errorbar(v[sel], e[sel], yerr=_err(e[sel], lo[sel], hi[sel]), fmt="o",
-                            color=c, mfc=face, ms=6, capsize=2, lw=1, label=lab)  # fmt: skip
+                            color=c, mfc=face, ms=6, capsize=2, lw=1)  # fmt: skip
     ax.plot([], [], "o", mfc="white", color="#555", label="imputed (hollow)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("voyage")
     ax.set_ylabel("containers")
     ax.set_title("Per-voyage estimates with nominal 90 % intervals")
@@ -133,42 +138,54 @@ def voyages_png(
     return _png(fig)
 
 
-def quicklook_png(
-    image: np.ndarray,
-    polygons: Sequence[np.ndarray],
-    regions: Sequence[str],
-    hulls: Sequence[tuple[np.ndarray, str]],
-    title: str,
-    counts: Mapping[str, int] | None = None,
-) -> bytes:
-    """A scene overview ``image`` (uint8 [H, W, 3]) with container footprints ``polygons``
-    (float [K, 2] (x, y) in the image's pixels, pixel (r, c) covering [c, c+1) x [r, r+1))
-    outlined in their region's colour, and ship hulls (polygon, name) dashed white."""
-    plt = _plt()
+def _draw_panel(ax, image, polygons, regions, hulls, *, fill: bool) -> None:
     from matplotlib.collections import PolyCollection
-    from matplotlib.lines import Line2D
 
     h, w = image.shape[:2]
-    width_in = 7.0
-    fig, ax = plt.subplots(figsize=(width_in, width_in * h / max(w, 1) + 0.5))
     ax.imshow(image, extent=(0, w, h, 0), interpolation="bilinear")
     for name, colour in REGION_COLOURS.items():
         sel = [p for p, r in zip(polygons, regions, strict=True) if r == name]
         if sel:
-            ax.add_collection(PolyCollection(sel, facecolors="none", edgecolors=colour,
-                                             linewidths=0.9))  # fmt: skip
+            if fill:
+                pc = PolyCollection(sel, facecolors=colour, edgecolors="none", alpha=0.85)
+            else:
+                pc = PolyCollection(sel, facecolors="none", edgecolors=colour, linewidths=0.6)
+            ax.add_collection(pc)
     for poly, name in hulls:
-        ax.plot(*np.vstack([poly, poly[:1]]).T, "--", color="white", lw=1.0)
-        cx, cy = poly.mean(axis=0)
-        ax.text(cx, cy, name, color="white", fontsize=9, ha="center", va="center",
+        ax.plot(*np.vstack([poly, poly[:1]]).T, "--", color="white", lw=0.8)
+        ax.text(poly[:, 0].mean(), poly[:, 1].min() - 2, name, color="white", fontsize=8,
+                ha="center", va="bottom",
                 bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})  # fmt: skip
-    handles = [
-        Line2D([], [], color=c, lw=2, label=f"{r} ({counts.get(r, 0)})" if counts else r)
-        for r, c in REGION_COLOURS.items()
-    ]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.7)
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def quicklook_png(
+    panels: Sequence[tuple[np.ndarray, Sequence[np.ndarray], Sequence[str], Sequence, str]],
+    title: str,
+    counts: Mapping[str, int] | None = None,
+) -> bytes:
+    """Scene overview panels side by side. Each panel: (``image`` uint8 [H, W, 3],
+    container footprints ``polygons`` (float [K, 2] (x, y) in that image's pixels, pixel
+    (r, c) covering [c, c+1) x [r, r+1)), their ``regions``, ship ``hulls`` as (polygon,
+    name), a caption). The first panel fills footprints (they are tiny there), the others
+    outline them; a legend with per-region ``counts`` sits below."""
+    plt = _plt()
+    from matplotlib.lines import Line2D
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5.4), squeeze=False)
+    for k, (ax, (image, polys, regions, hulls, caption)) in enumerate(
+        zip(axes[0], panels, strict=True)
+    ):
+        _draw_panel(ax, image, polys, regions, hulls, fill=k == 0 and len(panels) > 1)
+        ax.set_title(caption, fontsize=8)
+    handles = [
+        Line2D([], [], color=c, lw=3, label=f"{r} ({counts.get(r, 0)})" if counts else r)
+        for r, c in REGION_COLOURS.items()
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return _png(fig)

@@ -106,6 +106,7 @@ def counts_from_truth(
             doc["by_aoi"][feat.name] = {
                 "visible": int(inside.sum()),
                 "est": round(float(tiers[inside].sum()), 3),
+                "teu_est": round(float((tiers * teu)[inside].sum()), 3),
             }
     for s in ships:
         p = s["properties"]
@@ -121,6 +122,7 @@ def counts_from_truth(
             "beam_m": p.get("beam_m"), "bridge_from_bow": p.get("bridge_from_bow"),
             "score": 1.0, "berth": berth, "visible": int(on.sum()),
             "est": round(float(tiers[on].sum()), 3),
+            "teu_est": round(float((tiers * teu)[on].sum()), 3),
             "tiers_mean": round(float(tiers[on].mean()), 3) if on.any() else 0.0,
         })  # fmt: skip
     return doc

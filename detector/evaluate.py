@@ -103,11 +103,8 @@ class Tally:
             return round(100.0 * (p - t) / t, 2) if t else None
 
         p, r = ratio(self.tp, self.tp + self.fp), ratio(self.tp, self.tp + self.fn)
-        f1 = (
-            round(2 * p * r / (p + r), 4) if p is not None and r is not None and p + r > 0 else None
-        )
-        if f1 is None and p == 0 and r == 0:
-            f1 = 0.0
+        # no true positive: F1 is 0 when there was something to find or flag, else undefined
+        f1 = round(2 * p * r / (p + r), 4) if self.tp else (0.0 if self.fp + self.fn else None)
         return {
             "precision": p,
             "recall": r,

@@ -72,7 +72,9 @@ class InferenceSettings:
 
 @dataclass(frozen=True)
 class SceneMaps:
-    """Scene-level uint8 probability maps (p * 255), shape [ceil(H/s), ceil(W/s)]."""
+    """Scene-level uint8 probability maps (p * 255), shape [ceil(H/s), ceil(W/s)]; a cell
+    whose centre lies outside the frame (last row/column when s does not divide H/W) or in a
+    skipped tile stays 0."""
 
     hull: np.ndarray
     bridge: np.ndarray
@@ -149,8 +151,9 @@ def paste_core(
 
     ``scene_map`` uint8 [ceil(H/s), ceil(W/s)] at stride s = ``scene_stride_px`` scene
     pixels; ``tile_map`` float [h/t, w/t] probabilities at stride t = ``tile_stride_px``
-    tile pixels. Nearest sampling: each scene cell whose centre lies in the core takes the
-    tile cell holding that centre.
+    tile pixels. Each scene cell whose centre lies in the core takes the mean of the
+    k x k tile cells (k = round(s / t), at least 1) starting at the one holding the cell's
+    top-left pixel: an area average, so a speckled map does not alias.
     """
     w, c, s = tile.window, tile.core, scene_stride_px
     i0, i1 = core_cells(c.row_off, c.height, s)
@@ -158,12 +161,18 @@ def paste_core(
     i1, j1 = min(i1, scene_map.shape[0]), min(j1, scene_map.shape[1])
     if i1 <= i0 or j1 <= j0:
         return
-    ys = (np.arange(i0, i1) + 0.5) * s - w.row_off
-    xs = (np.arange(j0, j1) + 0.5) * s - w.col_off
-    a = np.clip(np.floor(ys / tile_stride_px).astype(np.int64), 0, tile_map.shape[0] - 1)
-    b = np.clip(np.floor(xs / tile_stride_px).astype(np.int64), 0, tile_map.shape[1] - 1)
-    vals = tile_map[np.ix_(a, b)]
-    scene_map[i0:i1, j0:j1] = np.clip(np.rint(vals * 255.0), 0, 255).astype(np.uint8)
+    k = max(1, round(s / tile_stride_px))
+    ys = np.arange(i0, i1) * s - w.row_off
+    xs = np.arange(j0, j1) * s - w.col_off
+    a = np.floor(ys / tile_stride_px).astype(np.int64)
+    b = np.floor(xs / tile_stride_px).astype(np.int64)
+    hm, wm = tile_map.shape
+    acc = np.zeros((len(a), len(b)), np.float32)
+    for da in range(k):
+        rows = np.clip(a + da, 0, hm - 1)
+        for db in range(k):
+            acc += tile_map[np.ix_(rows, np.clip(b + db, 0, wm - 1))]
+    scene_map[i0:i1, j0:j1] = np.clip(np.rint(acc * (255.0 / (k * k))), 0, 255).astype(np.uint8)
 
 
 def _batch_hw(tiles: Sequence) -> tuple[int, int]:

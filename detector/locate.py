@@ -221,23 +221,37 @@ def find_hulls(
     stride_px: int,
     gsd_m: float,
     registry: Sequence[ShipSpec],
-    thresh: float = 0.5,
+    thresh: float = 0.3,
+    bridge_thresh: float = 0.3,
     min_length_m: float = 40.0,
     max_length_m: float = 400.0,
     min_beam_m: float = 6.0,
+    min_aspect: float = 3.0,
     tolerance: ShipTolerance = ShipTolerance(),
     aoi: Sequence[PixelAOI] = (),
 ) -> ShipHulls:
-    """Ship hulls from scene-level probability maps (float 0..1, [Hm, Wm] at ``stride_px``).
+    """Ship hulls from scene-level probability maps [Hm, Wm] at ``stride_px``: float 0..1, or
+    uint8 p * 255 as :class:`detector.inference.SceneMaps` stores them.
 
-    Components shorter than ``min_length_m``, longer than ``max_length_m`` (no ship; a
-    confused map) or narrower than ``min_beam_m`` are dropped.
+    Cells with p >= ``thresh``, closed over 2 cells, holes filled and opened over 1 cell,
+    form the components (a deck of containers makes the map speckled); the bridge cells are
+    those of a component with bridge p >= ``bridge_thresh``. Components shorter than
+    ``min_length_m``, longer than ``max_length_m`` (no ship; a
+    confused map), narrower than ``min_beam_m`` or stubbier than ``min_aspect`` (length /
+    beam; a block of containers, not a hull) are dropped.
     Hull polygons are in model-frame pixels.
     """
-    mask = np.asarray(hull_prob) >= thresh
+    hull_prob, bridge_prob = np.asarray(hull_prob), np.asarray(bridge_prob)
+    # uint8 maps hold p * 255 (see detector.inference.SceneMaps): compare without a float copy
+    scale = 255.0 if hull_prob.dtype == np.uint8 else 1.0
+    # a deck full of containers gives a speckled hull map: close the gaps (2 cells), fill
+    # holes, then drop specks
+    mask = hull_prob >= thresh * scale
+    mask = ndimage.binary_closing(mask, iterations=2)
+    mask = ndimage.binary_fill_holes(mask)
     mask = ndimage.binary_opening(mask, iterations=1)
     labels, n = ndimage.label(mask)
-    bridge = np.asarray(bridge_prob) >= thresh
+    bridge = bridge_prob >= bridge_thresh * (255.0 if bridge_prob.dtype == np.uint8 else 1.0)
     hulls: list[Hull] = []
     out = np.zeros(labels.shape, np.int32)
     for k, sl in enumerate(ndimage.find_objects(labels), start=1):
@@ -254,12 +268,16 @@ def find_hulls(
         length_m, beam_m, frac, bow_known = hull_geometry(
             cells, bcells, stride_px=stride_px, gsd_m=gsd_m
         )
-        if not (min_length_m <= length_m <= max_length_m) or beam_m < min_beam_m:
+        if (
+            not (min_length_m <= length_m <= max_length_m)
+            or beam_m < min_beam_m
+            or length_m < min_aspect * beam_m
+        ):
             continue
         name, _ = identify_ship(
             length_m, beam_m, frac, registry, bow_known=bow_known, tolerance=tolerance
         )
-        score = float(np.asarray(hull_prob)[sl][comp].mean())
+        score = float(hull_prob[sl][comp].mean()) / scale
         polygon = _outline(comp, sl[0].start, sl[1].start, stride_px)
         hulls.append(Hull(polygon, length_m, beam_m, frac, name=name, score=score))
         out[sl][comp] = len(hulls)
@@ -290,12 +308,28 @@ def assign_regions(dets: Detections, hulls: ShipHulls, aoi: Sequence[PixelAOI] =
     x, y = dets.cx, dets.cy
     ship_index = np.full(n, -1, np.int64)
     if n and hulls.hulls and hulls.labels.size:
-        grown = ndimage.grey_dilation(hulls.labels, size=(3, 3))
-        s = hulls.stride_px
-        r = np.clip(np.floor(y / s).astype(np.int64), 0, grown.shape[0] - 1)
-        c = np.clip(np.floor(x / s).astype(np.int64), 0, grown.shape[1] - 1)
-        inside = (y >= 0) & (x >= 0) & (y < grown.shape[0] * s) & (x < grown.shape[1] * s)
-        ship_index = np.where(inside, grown[r, c].astype(np.int64) - 1, -1)
+        lab, s = hulls.labels, hulls.stride_px
+        r = np.floor(y / s).astype(np.int64)
+        c = np.floor(x / s).astype(np.int64)
+        # the centre's cell first, then its 8 neighbours
+        for dr, dc in (
+            (0, 0),
+            (-1, 0),
+            (1, 0),
+            (0, -1),
+            (0, 1),
+            (-1, -1),
+            (-1, 1),
+            (1, -1),
+            (1, 1),
+        ):
+            rr, cc = r + dr, c + dc
+            ok = (
+                (ship_index < 0) & (rr >= 0) & (cc >= 0) & (rr < lab.shape[0]) & (cc < lab.shape[1])
+            )
+            k = np.zeros(n, np.int64)
+            k[ok] = lab[rr[ok], cc[ok]]
+            ship_index = np.where(ok & (k > 0), k - 1, ship_index)
     in_aoi = {f.name: shapely.contains_xy(f.polygon, x, y) for f in aoi}
 
     def any_kind(*kinds: str) -> np.ndarray:

@@ -174,13 +174,17 @@ def _read_json(path: Path) -> Any:
 
 
 def load_assumptions(path: str | Path | None = None) -> Assumptions:
-    """The default assumptions, with the figures of ``path`` (if given) laid over them."""
+    """The default assumptions, with the figures of ``path`` (if given) laid over them; a
+    run folder's saved ``assumptions.json`` is read as it is."""
     default_path = default_assumptions_path()
     defaults = _read_json(default_path)
     if path is None:
         return parse_assumptions(defaults, str(default_path))
     p = Path(path)
-    return parse_assumptions(_read_json(p), str(p), defaults=defaults)
+    data = _read_json(p)
+    if isinstance(data, Mapping) and isinstance(data.get("figures"), list):
+        return read_saved_assumptions(p)  # a run folder's assumptions.json
+    return parse_assumptions(data, str(p), defaults=defaults)
 
 
 def rounds_range(containers: float, assumptions: Assumptions) -> RoundsRange:

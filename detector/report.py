@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._io import atomic_write_text
+from ._quicklook import scene_quicklook
 from .munitions import Assumptions
 from .reconcile import Reconciliation
 from .reconcile import totals as make_totals
@@ -36,7 +37,7 @@ h1{margin:24px 0 4px}h2{margin-top:36px;border-bottom:2px solid #1f4e79;padding-
 .card b{display:block;font-size:1.5em}.card span{color:#555;font-size:.85em}
 table{border-collapse:collapse;font-size:.85em;margin:8px 0}
 th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f2f5f9;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f2f5f9;position:sticky;top:0}td{white-space:nowrap}td.w{white-space:normal}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.imp td{color:#666;font-style:italic}.tag{background:#ddd;border-radius:4px;padding:0 4px;
 font-size:.8em}img{max-width:100%}.ql{display:grid;grid-template-columns:repeat(auto-fill,
 minmax(560px,1fr));gap:16px}.ql figure{margin:0}.ql figcaption{font-size:.8em;color:#444}
@@ -50,6 +51,10 @@ def _e(x: Any) -> str:
 
 def _n(x: float) -> str:
     return f"{x:,.0f}"
+
+
+def _rounds(x: float) -> str:
+    return f"{x / 1e6:.1f} M" if x >= 1e6 else f"{x / 1e3:,.0f} k"
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -68,13 +73,21 @@ def month_range(first: str, last: str) -> list[str]:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = (),
-           row_class: Sequence[str] | None = None) -> str:  # fmt: skip
+           row_class: Sequence[str] | None = None, wrap: Sequence[int] = (-1,)) -> str:  # fmt: skip
+    """An HTML table of already-escaped cells; ``numeric`` columns right-aligned, ``wrap``
+    columns (default: the last) may wrap, the others do not."""
     th = "".join(f"<th>{_e(h)}</th>" for h in head)
     body = []
     for i, r in enumerate(rows):
         cls = f' class="{row_class[i]}"' if row_class and row_class[i] else ""
+        wr = {j % len(r) for j in wrap} if r else set()
         tds = "".join(
-            f'<td class="n">{c}</td>' if j in numeric else f"<td>{c}</td>" for j, c in enumerate(r)
+            f'<td class="n">{c}</td>'
+            if j in numeric
+            else f'<td class="w">{c}</td>'
+            if j in wr
+            else f"<td>{c}</td>"
+            for j, c in enumerate(r)
         )
         body.append(f"<tr{cls}>{tds}</tr>")
     return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -110,84 +123,6 @@ def _plots(result: Reconciliation, totals: Mapping[str, Any]) -> dict[str, bytes
         [s.interval[1] for s in ships], [s.imputed for s in ships],
     )  # fmt: skip
     return out
-
-
-def scene_quicklook(
-    scene_path: str | Path, detections_path: str | Path | None, title: str, max_px: int = 900
-) -> bytes | None:
-    """PNG of the scene around its detections (whole scene when none), read decimated through
-    :class:`detector.raster.SceneReader`, with container footprints coloured by region and
-    ship hulls outlined. None when the scene cannot be read."""
-    import numpy as np
-    from pyproj import Transformer
-    from rasterio.windows import Window
-
-    from ._plots import quicklook_png
-    from .errors import CountError
-    from .raster import SceneReader, open_scene
-
-    try:
-        scene = open_scene(scene_path)
-        feats = []
-        if detections_path and Path(detections_path).is_file():
-            from .labels import read_geojson
-
-            feats, _ = read_geojson(detections_path)
-        with SceneReader(scene, target_gsd_m=scene.gsd_m) as full:
-            grid0 = full.grid
-        tr = None
-        if grid0.crs is not None:
-            tr = Transformer.from_crs(4326, grid0.crs, always_xy=True)
-        rings = []  # (xy map coords [K, 2], region or None, ship name or None)
-        for f in feats:
-            geom = f.get("geometry") or {}
-            if geom.get("type") != "Polygon" or tr is None:
-                continue
-            ll = np.asarray(geom["coordinates"][0], float)
-            xy = np.column_stack(tr.transform(ll[:, 0], ll[:, 1]))
-            p = f.get("properties") or {}
-            if p.get("type") == "ship":
-                rings.append((xy, None, str(p.get("name") or "ship")))
-            else:
-                rings.append((xy, str(p.get("region") or "yard"), None))
-        inv0 = ~grid0.transform
-        if rings:
-            px = np.vstack([_apply(inv0, r[0]) for r in rings])
-            margin = 40.0 / grid0.gsd_m
-            c0, r0 = np.floor(px.min(axis=0) - margin)
-            c1, r1 = np.ceil(px.max(axis=0) + margin)
-            c0, r0 = max(0.0, c0), max(0.0, r0)
-            c1, r1 = min(grid0.width, c1), min(grid0.height, r1)
-        else:
-            c0, r0, c1, r1 = 0.0, 0.0, float(grid0.width), float(grid0.height)
-        factor = max(1.0, max(c1 - c0, r1 - r0) / max_px)
-        with SceneReader(scene, target_gsd_m=grid0.gsd_m * factor) as reader:
-            grid = reader.grid
-            win = Window(int(c0 / factor), int(r0 / factor),
-                         max(1, int((c1 - c0) / factor)), max(1, int((r1 - r0) / factor)))  # fmt: skip
-            tile = reader.read(win)
-    except CountError as e:
-        log.warning("quicklook of %s skipped: %s", scene_path, e)
-        return None
-    image = (np.clip(tile.image.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
-    inv = ~grid.transform
-
-    def to_px(xy):
-        return _apply(inv, xy) - np.array([win.col_off, win.row_off], float)
-
-    polys = [to_px(xy) for xy, reg, _ in rings if reg is not None]
-    regions = [reg for _, reg, _ in rings if reg is not None]
-    hulls = [(to_px(xy), name) for xy, reg, name in rings if reg is None]
-    counts = {r: regions.count(r) for r in set(regions)}
-    return quicklook_png(image, polys, regions, hulls, title, counts)
-
-
-def _apply(aff, xy):
-    """Affine ``aff`` applied to points ``xy`` float [K, 2] -> float [K, 2]."""
-    import numpy as np
-
-    x, y = xy[:, 0], xy[:, 1]
-    return np.column_stack([aff.a * x + aff.b * y + aff.c, aff.d * x + aff.e * y + aff.f])
 
 
 def _pick_quicklooks(result: Reconciliation, max_n: int) -> list[str]:
@@ -235,10 +170,10 @@ def render_report(
         f'<div class="card"><span>TEU</span><b>{_n(t["est"])}</b>'
         f"<span>{_n(t['low'])} – {_n(t['high'])}</span></div>",
         f'<div class="card"><span>rounds of munitions (at the estimate)</span>'
-        f"<b>{r['low'] / 1e6:.1f} – {r['high'] / 1e6:.1f} M</b><span>"
+        f"<b>{_rounds(r['low'])} – {_rounds(r['high'])}</b><span>"
         f"{r['rounds_per_container_low']:.0f}–{r['rounds_per_container_high']:.0f} a container; "
-        f"with the count interval {r['low_with_count_interval'] / 1e6:.1f} – "
-        f"{r['high_with_count_interval'] / 1e6:.1f} M</span></div>",
+        f"with the count interval {_rounds(r['low_with_count_interval'])} – "
+        f"{_rounds(r['high_with_count_interval'])}</span></div>",
         f'<div class="card"><span>observed voyages only</span>'
         f"<b>{_n(totals['observed_only']['est'])}</b><span>containers in {v['observed']} "
         "voyages</span></div>",
@@ -303,7 +238,8 @@ def render_report(
           _e("; ".join(f"{s.name}: {s.visible:.0f} / {s.est:.0f}" for s in o.ships) or "–"),
           "" if o.stock_est is None else _n(o.stock_est), f"<code>{_e(_short(o.model_sha256))}</code>",
           f"<code>{_e(', '.join(f'{k}={v}' for k, v in sorted(o.settings.items())))}</code>",
-          "<br>".join(_e(x) for x in role.get(o.scene, []))] for o in result.scenes]))  # fmt: skip
+          "<br>".join(_e(x) for x in role.get(o.scene, []))] for o in result.scenes],
+        numeric=(4,), wrap=(3, 6, 7)))  # fmt: skip
     if result.unmatched:
         parts += ["<h2>Unmatched scenes</h2>", _table(
             ["scene", "reason"], [[f"<code>{_e(u.scene)}</code>", _e(u.reason)]
@@ -321,14 +257,14 @@ def render_report(
 
     parts.append(_table(["section", "figure", "value", "unit", "source"],
                         [[_e(a["section"]), _e(a["name"]), _e(fmt(a)), _e(a["unit"]), _e(a["source"])]
-                         for a in assumptions.table()]))  # fmt: skip
+                         for a in assumptions.table()], wrap=(3, 4)))  # fmt: skip
     info = {
         "models (sha256)": ", ".join(totals.get("models") or []) or "?",
         **{k: v for k, v in run_info.items()},
         "ccount version": __version__,
         "generated (UTC)": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
     }
-    parts += ["<h2>Run</h2>", _table(["item", "value"],
+    parts += ["<h2>Run</h2>", _table(["item", "value"],  # provenance of the whole run
                                      [[_e(k), f"<code>{_e(v)}</code>"] for k, v in info.items()])]  # fmt: skip
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

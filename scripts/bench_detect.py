@@ -41,7 +41,9 @@ ORIGIN_UTM52 = (603500.0, 4679500.0)  # upper-left corner, over Rajin port (EPSG
 SCENE_TIME = "20240115T0230Z"
 
 
-def make_scene(path: Path, size_px: int, gsd_m: float, *, seed: int = 0, patch_px: int = 512) -> Path:
+def make_scene(
+    path: Path, size_px: int, gsd_m: float, *, seed: int = 0, patch_px: int = 512
+) -> Path:
     """Write a ``size_px`` square synthetic scene at ``gsd_m`` (cached: kept if it exists)."""
     from rasterio.transform import from_origin
 
@@ -154,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     bench_ccount(warm, args.work / "out", config, detector)  # first-call costs out of the way
     rows = []
     for gsd in args.gsd:
-        scene = make_scene(args.work / f"rajin_{SCENE_TIME}_{args.size}px_{gsd:.2f}m.tif", args.size, gsd)
+        scene = make_scene(
+            args.work / f"rajin_{SCENE_TIME}_{args.size}px_{gsd:.2f}m.tif", args.size, gsd
+        )
         r = bench_ccount(scene, args.work / "out", config, detector)
         native_mpx = args.size * args.size / 1e6
         model_mpx = native_mpx * (gsd / 0.4) ** 2

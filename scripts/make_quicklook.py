@@ -1,6 +1,6 @@
 """Regenerate imagery/quicklook_rajin.png: what a synthetic Rajin scene looks like.
 
-Usage: python scripts/make_quicklook.py [--out imagery/quicklook_rajin.png] [--seed 11]
+Usage: python scripts/make_quicklook.py [--out imagery/quicklook_rajin.png] [--seed 9]
 
 Renders a 1600 x 1600 px, 0.4 m scene of Rajin Pier 2 (Angara loaded at the east berth with
 247 containers, 120 more stacked on the pier, background activity), then writes a PNG of
@@ -28,7 +28,7 @@ OUT = Path(__file__).resolve().parents[1] / "imagery" / "quicklook_rajin.png"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--seed", type=int, default=9)
     args = ap.parse_args()
     cx, cy = feature_centre_m("rajin", "Pier 2")
     spec = SceneSpec(

@@ -228,3 +228,9 @@ def test_evaluate_dirs_errors(tmp_path):
     (tmp_path / "p").mkdir()
     with pytest.raises(LabelError, match="no <scene>.detections.geojson"):
         evaluate_dirs(tmp_path / "p", tmp_path)
+
+
+def test_f1_without_predictions_is_zero():
+    m = Tally(fn=5, truth=5).metrics()
+    assert m["precision"] is None and m["recall"] == 0.0 and m["f1"] == 0.0
+    assert Tally().metrics()["f1"] is None

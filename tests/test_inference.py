@@ -253,14 +253,19 @@ def test_core_cells_partition(stride):
         assert np.all((centres >= a) & (centres < b))
 
 
-def test_paste_core_nearest_sampling():
+def test_paste_core_area_average():
     scene = np.zeros((4, 4), np.uint8)
     tile = Tile(0, window=Window(0, 0, 16, 16), core=Window(0, 0, 8, 16))
     tile_map = np.arange(64, dtype=np.float32).reshape(8, 8) / 63.0
     paste_core(scene, tile_map, tile, scene_stride_px=4, tile_stride_px=2)
-    expect = np.rint(tile_map[[1, 3]][:, [1, 3, 5, 7]] * 255).astype(np.uint8)
-    np.testing.assert_array_equal(scene[:2], expect)
+    mean = tile_map.reshape(4, 2, 4, 2).mean(axis=(1, 3))  # 2 x 2 tile cells per scene cell
+    np.testing.assert_array_equal(scene[:2], np.rint(mean[:2] * 255).astype(np.uint8))
     assert not scene[2:].any()
+    # same stride: a copy of the core's cells, shifted by the window offset
+    scene1 = np.zeros((8, 8), np.uint8)
+    tile1 = Tile(0, window=Window(2, 0, 6, 8), core=Window(3, 0, 4, 8))
+    paste_core(scene1, tile_map[:6], tile1, scene_stride_px=1, tile_stride_px=1)
+    np.testing.assert_array_equal(scene1[3:7], np.rint(tile_map[1:5] * 255).astype(np.uint8))
 
 
 def test_predictor_error_propagates_and_reader_stops(scene):

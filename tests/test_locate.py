@@ -204,3 +204,11 @@ def test_odd_ship_is_unknown():
     hull, bridge = _synth_ship_maps(odd, 4, size=(160, 160))
     found = find_hulls(hull, bridge, stride_px=4, gsd_m=GSD, registry=load_registry())
     assert [h.name for h in found.hulls] == ["unknown"]
+
+
+def test_stubby_blob_is_not_a_ship():
+    m = np.zeros((100, 100), np.float32)
+    m[10:24, 10:40] = 1.0  # 48 m x 22.4 m: a block of containers, not a hull
+    assert find_hulls(m, m * 0, stride_px=4, gsd_m=GSD, registry=load_registry()).hulls == ()
+    m[10:24, 10:70] = 1.0  # 96 m x 22.4 m: long enough to be one
+    assert len(find_hulls(m, m * 0, stride_px=4, gsd_m=GSD, registry=load_registry()).hulls) == 1

@@ -240,6 +240,15 @@ def test_decode_threshold_swap_and_batch_split():
     assert hull_px.shape == (2, 31, 29)
 
 
+def test_plateau_of_equal_scores_gives_one_peak():
+    hm = torch.full((1, 2, 8, 8), -5.0)
+    hm[0, 0, 2:4, 2:4] = 1.0  # a 2x2 plateau, as float16 outputs can make
+    hm[0, 1, 6, 6] = 1.0  # an isolated peak of the same score
+    b, i, j, kind, score = find_peaks(hm, score_thresh=0.3)
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(3, 3), (6, 6)]
+    assert kind.tolist() == [0, 1]
+
+
 @pytest.mark.needs_cuda
 def test_decode_on_cuda_matches_cpu():
     if not torch.cuda.is_available():

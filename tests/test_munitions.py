@@ -76,6 +76,7 @@ def test_saved_assumptions_round_trip(tmp_path):
     p.write_text(saved_assumptions_json(a))
     b = read_saved_assumptions(p)
     assert b.table() == a.table() and b.path == a.path
+    assert load_assumptions(p).table() == a.table()  # --assumptions accepts it too
 
 
 def test_negative_containers_rejected():

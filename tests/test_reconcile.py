@@ -27,8 +27,8 @@ def counts(port, when, ships=(), stock=None, scene=None, teu_ratio=1.0):
     doc = {
         "scene": scene, "file": f"/img/{scene}.tif", "port": port,
         "acquired": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "model": {"sha256": "f00d" * 16},
-        "settings": {"tile": 512}, "totals": {"visible": 0, "est": est, "teu_est": est * teu_ratio},
-        "by_aoi": {}, "ships": [],
+        "settings": {"tile": 512}, "totals": {"visible": 0, "est": est, "teu_est": est * 1.5},
+        "by_region": {"deck": {"est": est, "teu_est": est * teu_ratio}}, "by_aoi": {}, "ships": [],
     }  # fmt: skip
     for name, berth, vis, e in ships:
         doc["ships"].append({"name": name, "berth": berth, "visible": vis, "est": e})
@@ -237,3 +237,22 @@ def test_csv_schema_totals_and_files(tmp_path):
     assert json.loads(paths["totals"].read_text()) == t
     assert paths["shipments"].read_text() == shipments_csv(r)
     assert not list(tmp_path.glob(".*"))  # no temporaries left
+
+
+def test_evidence_inconsistent_with_the_rest_is_left_out_and_listed():
+    docs = [
+        counts("rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250)]),
+        counts("vostochny", "2023-09-05T02:00", ships=[("Angara", "Berth 1", 98, 247)]),
+        # a partly clouded arrival view of the same ship
+        counts("vostochny", "2023-09-06T02:00", ships=[("Angara", "Berth 1", 30, 70)]),
+    ]
+    r = reconcile(docs, V[:1], A)
+    assert r.shipments[0].containers_est == pytest.approx(248.5, abs=1)  # fullest view kept
+    assert r.shipments[0].evidence == ("rajin_20230903T0200Z", "vostochny_20230905T0200Z")
+    docs[1]["ships"][0].update(visible=40, est=100)  # now the only arrival view is off
+    r = reconcile(docs[:2], V[:1], A)
+    s = r.shipments[0]
+    assert s.containers_est == pytest.approx(250) and s.evidence == ("rajin_20230903T0200Z",)
+    (bad,) = [e for e in r.evidence if not e.used]
+    assert bad.scenes == ("vostochny_20230905T0200Z",)
+    assert bad.reason == "inconsistent with the voyage's other evidence (250)"

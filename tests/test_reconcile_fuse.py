@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from detector._fuse import Z90, Estimate, fuse, pooled_spread, predictive, total
+from detector._fuse import Z90, Estimate, consistent, fuse, pooled_spread, predictive, total
 
 
 def test_independent_fusion_is_inverse_variance_weighting():
@@ -68,3 +68,14 @@ def test_pooled_spread_and_predictive_mean():
     assert 200 < est.value < 201  # the data dominate a weak prior
     assert est.total_sd == pytest.approx(1 / math.sqrt(1 / 40**2 + 6 / 64))
     assert set(est.groups()) == {"g:mean"}
+
+
+def test_consistent_keeps_agreeing_estimates_and_drops_the_outlier():
+    a = Estimate(250.0, (("a", 10.0),))
+    b = Estimate(245.0, (("b", 10.0),))
+    c = Estimate(120.0, (("c", 10.0),))
+    assert consistent([a, b], prior_mean=250, prior_sd=60) == [0, 1]
+    assert consistent([a, b, c], prior_mean=250, prior_sd=60) == [0, 1]
+    # two that disagree: the one the prior finds less plausible goes
+    assert consistent([c, a], prior_mean=250, prior_sd=60) == [1]
+    assert consistent([c, a], prior_mean=100, prior_sd=30) == [0]

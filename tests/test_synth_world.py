@@ -50,7 +50,10 @@ def test_loads_destinations_and_scenes(voyages):
     assert set(roles) == set(ROLES)
     imaged = {p.voyage for p in scenes}
     assert 0 < 64 - len(imaged) < 20  # some voyages were never imaged
-    assert any(p.spec.cloud > 0 for p in scenes) and sum(p.spec.cloud > 0 for p in scenes) < len(scenes) / 4
+    assert (
+        any(p.spec.cloud > 0 for p in scenes)
+        and sum(p.spec.cloud > 0 for p in scenes) < len(scenes) / 4
+    )
     for p in scenes:
         s = p.spec
         assert 1500 <= s.width == s.height <= 2200 and 0.3 <= s.gsd_m <= 0.6
@@ -60,9 +63,16 @@ def test_loads_destinations_and_scenes(voyages):
         if p.role in ("loaded", "arrival"):
             assert [(sv.name, sv.containers) for sv in s.ships] == [(v.ship, v.containers)]
         if p.role == "pier_before":
-            assert s.port == "rajin" and s.stock[0].area == "Pier 2" and s.stock[0].containers >= v.containers
+            assert (
+                s.port == "rajin"
+                and s.stock[0].area == "Pier 2"
+                and s.stock[0].containers >= v.containers
+            )
         if p.role == "after_unload":
-            assert s.port == v.destination and s.stock[0].containers + s.rail_containers == v.containers
+            assert (
+                s.port == v.destination
+                and s.stock[0].containers + s.rail_containers == v.containers
+            )
 
 
 def _small_case():
@@ -70,7 +80,9 @@ def _small_case():
     for seed in range(200):
         vs = parse_voyages("voyage,ship,rajin_date\n1,Maia-1,2024-01-10\n")
         _, scenes = plan_world(vs, seed)
-        if sorted(p.role for p in scenes) == ["loaded", "pier_before"] and not any(p.spec.cloud for p in scenes):
+        if sorted(p.role for p in scenes) == ["loaded", "pier_before"] and not any(
+            p.spec.cloud for p in scenes
+        ):
             return seed
     raise AssertionError("no seed found")
 
@@ -80,7 +92,23 @@ def test_build_world_matches_truth(tmp_path):
     csv = tmp_path / "v.csv"
     csv.write_text("voyage,ship,rajin_date\n1,Maia-1,2024-01-10\n2,Angara,2024-01-20\n")
     out = tmp_path / "w"
-    assert main(["synth", "world", "--voyages", str(csv), "--out", str(out), "--seed", str(seed), "--first", "1"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "world",
+                "--voyages",
+                str(csv),
+                "--out",
+                str(out),
+                "--seed",
+                str(seed),
+                "--first",
+                "1",
+            ]
+        )
+        == 0
+    )
     world = json.loads((out / "world.json").read_text())
     assert world["seed"] == seed and len(world["voyages"]) == 1
     v = world["voyages"][0]

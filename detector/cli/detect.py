@@ -28,6 +28,17 @@ def parse_bands(text: str | None) -> tuple[int, ...] | None:
     return bands
 
 
+def _ships(ships: list[dict]) -> str:
+    """ "Angara, 2 unknown ships" style summary."""
+    if not ships:
+        return "no ship"
+    names = [s["name"] for s in ships if s["name"] != "unknown"]
+    unknown = len(ships) - len(names)
+    if unknown:
+        names.append(f"{unknown} unknown ship{'s' if unknown > 1 else ''}")
+    return ", ".join(names)
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenes", nargs="+", type=Path, metavar="SCENE", help="GeoTIFF scene files")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
@@ -35,9 +46,19 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="weights file (default: models/ccount-centernet.pt)")  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="compute device; auto picks CUDA when present (default: auto)")  # fmt: skip
-    p.add_argument("--tile", type=int, default=512, metavar="N", help="tile size in model pixels")
-    p.add_argument("--overlap", type=int, default=64, metavar="N", help="tile overlap in pixels")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="tiles per batch")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=512,
+        metavar="N",
+        help="tile size in model pixels (default: 512)",
+    )
+    p.add_argument(
+        "--overlap", type=int, default=64, metavar="N", help="tile overlap in pixels (default: 64)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=8, metavar="N", help="tiles per batch (default: 8)"
+    )
     p.add_argument("--bands", default=None, metavar="B,B,B",
                    help="1-based bands to use (1 or 3), e.g. 1,2,3 (default: the RGB bands)")  # fmt: skip
     p.add_argument("--aoi", action="store_true", help="only process tiles inside the port AOI")
@@ -67,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for o in outcomes:
         if o.ok:
             t = o.counts["totals"]
-            ships = ", ".join(s["name"] for s in o.counts["ships"]) or "no ship"
+            ships = _ships(o.counts["ships"])
             print(
                 f"{o.scene_id}: {t['visible']} containers visible ({t['by_kind']['20ft']} x 20ft, "
                 f"{t['by_kind']['40ft']} x 40ft), est. {t['est']:.0f} with tiers; {ships}; "

@@ -105,9 +105,10 @@ def configure(parser) -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        default=None,
+        default=d.threads,
         metavar="N",
-        help="CPU threads for torch (default: torch's choice)",
+        help=f"CPU threads for torch (default {d.threads}: the shipped recipe; more can be "
+        "faster on an idle machine, much slower on a busy one)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")  # fmt: skip
 

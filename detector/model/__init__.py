@@ -7,7 +7,11 @@ Modules (import the one you need; importing this package imports nothing heavy):
 - :mod:`.losses` -- focal + L1 + BCE losses
 - :mod:`.decode` -- peaks -> :class:`~detector.detections.Detections`; hull/bridge maps
 - :mod:`.weights` -- save/load weights with checked metadata (:class:`ModelMeta`)
+- :mod:`.data` -- sample pool, augmentation, batching
+- :mod:`.labelset` -- training windows from GeoJSON / COCO label sets and their scenes
+- :mod:`.validate` -- quick held-out scoring during training
 - :mod:`.train` -- :func:`train` from synthetic samples and label sets
+- :mod:`.card` -- Markdown model card from a weights file's metadata
 - :mod:`.export` -- ONNX / TorchScript export
 """
 

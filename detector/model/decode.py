@@ -32,6 +32,13 @@ def find_peaks(heatmap_logits: torch.Tensor, *, score_thresh: float) -> tuple[to
     score, kind = prob.max(dim=1)  # [B, h, w]
     pooled = F.max_pool2d(score[:, None], kernel_size=3, stride=1, padding=1)[:, 0]
     peak = (score == pooled) & (score >= score_thresh)
+    # Ties: two neighbouring cells can both equal their 3x3 max only if their scores are
+    # equal (a plateau; likely with float16/bfloat16 outputs). Keep the one with the largest
+    # cell index among neighbouring peaks, so a plateau gives one detection.
+    h, w = score.shape[-2:]
+    index = torch.arange(h * w, device=score.device, dtype=torch.float32).view(1, h, w)
+    ranked = torch.where(peak, index, torch.full_like(score, -1.0))
+    peak &= ranked == F.max_pool2d(ranked[:, None], kernel_size=3, stride=1, padding=1)[:, 0]
     b, i, j = peak.nonzero(as_tuple=True)
     return b, i, j, kind[b, i, j], score[b, i, j]
 

@@ -74,10 +74,16 @@ def export_onnx(
     wrapped = _prepared(model)
     h, w = fixed_hw or (256, 256)
     x = torch.rand(1, 3, h, w)
-    dims: dict[int, Any] = {0: torch.export.Dim("batch", min=1, max=4096)}
-    if fixed_hw is None:
-        dims[2] = torch.export.Dim("height", min=32, max=16384)
-        dims[3] = torch.export.Dim("width", min=32, max=16384)
+    if fixed_hw is None:  # torch.export keeps the internal padding symbolic in H and W
+        dims = {
+            0: torch.export.Dim("batch", min=1, max=4096),
+            2: torch.export.Dim("height", min=32, max=16384),
+            3: torch.export.Dim("width", min=32, max=16384),
+        }
+        kwargs: dict[str, Any] = {"dynamo": True, "dynamic_shapes": {"x": dims}}
+    else:  # the (much faster) tracing exporter: H and W are constants, batch stays dynamic
+        axes = {"image": {0: "batch"}} | {name: {0: "batch"} for name in OUTPUT_NAMES}
+        kwargs = {"dynamo": False, "dynamic_axes": axes}
     path = Path(path)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -87,10 +93,9 @@ def export_onnx(
             str(tmp),
             input_names=["image"],
             output_names=list(OUTPUT_NAMES),
-            dynamic_shapes={"x": dims},
             opset_version=18,
-            dynamo=True,
             verbose=False,
+            **kwargs,
         )
         proto = onnx.load(str(tmp))
         onnx.checker.check_model(proto)

@@ -79,6 +79,11 @@ def _find_scene(label: Path, scene_id: str, root: Path) -> Path:
     )
 
 
+def _affine(t, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the Affine ``t`` to coordinate arrays (elementwise)."""
+    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
+
+
 def _to_pixels(xy: np.ndarray, src_crs, grid) -> np.ndarray:
     """Map coordinates [..., 2] in ``src_crs`` -> model-frame pixels of ``grid``."""
     from pyproj import CRS, Transformer
@@ -87,8 +92,7 @@ def _to_pixels(xy: np.ndarray, src_crs, grid) -> np.ndarray:
     if grid.crs is not None and src_crs is not None and CRS(src_crs) != CRS(grid.crs):
         tr = Transformer.from_crs(src_crs, grid.crs, always_xy=True)
         flat = np.stack(tr.transform(flat[:, 0], flat[:, 1]), axis=1)
-    inv = ~grid.transform
-    cols, rows = inv * (flat[:, 0], flat[:, 1])
+    cols, rows = _affine(~grid.transform, flat[:, 0], flat[:, 1])
     return np.stack([cols, rows], axis=1).reshape(np.shape(xy))
 
 
@@ -174,7 +178,7 @@ def _coco_samples(path: Path, *, size: int, rng, per_scene: int) -> list[LabelSa
         with SceneReader(scene, target_gsd_m=gsd) as reader:
             grid = reader.grid
             native = im.containers.corners()  # native image pixels
-            xs, ys = scene.transform * (native[..., 0], native[..., 1])
+            xs, ys = _affine(scene.transform, native[..., 0], native[..., 1])
             corners = _to_pixels(np.stack([xs, ys], axis=-1), scene.crs, grid)
             cx, cy, length, width, angle = boxes_from_corners(corners)
             d = im.containers

@@ -357,7 +357,7 @@ def _observe(canvas: Canvas, rng, spec: SceneSpec, pm: PortMap, sun_az: float, v
         haze=float(rng.uniform(0.02, 0.15)), gain=tuple(float(v) for v in rng.uniform(0.95, 1.05, 3)),
         contrast=float(rng.uniform(0.9, 1.15)), gamma=float(rng.uniform(0.85, 1.1)),
         jpeg_quality=int(rng.integers(60, 95)) if spec.bits == 8 and rng.random() < 0.3 else 0,
-        sharpen=float(rng.uniform(0.0, 0.5)),
+        sharpen=float(rng.uniform(0.0, 0.5)), chroma_blur_px=float(rng.uniform(0.6, 1.6)),
     )  # fmt: skip
     rgb = apply_sensor(canvas.rgb, params, rng, cloud=cloud, cloud_shift_px=shift)
     chans = [rgb[..., 0], rgb[..., 1], rgb[..., 2]]

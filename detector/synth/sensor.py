@@ -30,6 +30,7 @@ class SensorParams:
     gamma: float = 1.0
     jpeg_quality: int = 0  # 0 = no JPEG
     sharpen: float = 0.0  # unsharp-mask amount (pan-sharpened products look crisp)
+    chroma_blur_px: float = 0.0  # pan-sharpening: colour at ~4x coarser GSD than brightness
 
 
 def random_sensor(rng: np.random.Generator, *, jpeg: bool = True) -> SensorParams:
@@ -45,6 +46,7 @@ def random_sensor(rng: np.random.Generator, *, jpeg: bool = True) -> SensorParam
         gamma=float(rng.uniform(0.7, 1.4)),
         jpeg_quality=int(rng.integers(25, 95)) if jpeg and rng.random() < 0.5 else 0,
         sharpen=float(rng.uniform(0.0, 0.8)) if rng.random() < 0.4 else 0.0,
+        chroma_blur_px=float(rng.uniform(0.8, 2.5)) if rng.random() < 0.6 else 0.0,
     )
 
 
@@ -86,6 +88,10 @@ def apply_sensor(
         out = out * (1 - a) + white * a
     haze = np.resize(np.float32(params.haze_rgb), c)
     out = out * (1 - params.haze) + haze * params.haze
+    if params.chroma_blur_px > 0.05:  # keep brightness sharp, smear colour
+        luma = out[..., :3].mean(axis=2, keepdims=True)
+        chroma = cv2.GaussianBlur(out[..., :3] - luma, (0, 0), params.chroma_blur_px)
+        out[..., :3] = luma + chroma.reshape(luma.shape[:2] + (3,))
     if params.blur_sigma_px > 0.05:
         out = cv2.GaussianBlur(out, (0, 0), params.blur_sigma_px)
     if params.sharpen > 0:
