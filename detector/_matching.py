@@ -68,39 +68,65 @@ def _pick(sighting: ShipSighting, candidates: list[Voyage], what: str) -> tuple[
     return mine[0], ""
 
 
+def _merge(parts: Sequence[ShipSighting]) -> ShipSighting:
+    """One ship from the hull pieces a detector split it into (same scene, same voyage)."""
+    if len(parts) == 1:
+        return parts[0]
+    est = sum(p.est for p in parts)
+    named = [p.name for p in parts if p.name != "unknown"]
+    return ShipSighting(
+        scene=parts[0].scene,
+        name=named[0] if named else "unknown",
+        berth=next((p.berth for p in parts if p.berth), None),
+        visible=sum(p.visible for p in parts),
+        est=est,
+        teu_ratio=sum(p.teu_ratio * p.est for p in parts) / est if est > 0 else 1.0,
+    )
+
+
 def _deck_matches(
     scenes: Sequence[SceneObs], voyages: Sequence[Voyage], cfg: ReconcileConfig
 ) -> tuple[list[tuple[Voyage, str, ShipSighting]], dict[str, list[str]]]:
-    """(voyage, kind, sighting) for every ship sighting that fits a voyage; and, per scene,
-    reasons its sightings did not fit."""
+    """(voyage, kind, sighting) for the loaded ships of each scene that fit a voyage (hull
+    pieces of one ship merged); and, per scene, why its other ships did not fit.
+
+    Only ships at a berth count (at Rajin: a Pier 2 berth) and only with at least
+    ``empty_deck`` containers: empty hulls say nothing about a load, and hulls away from the
+    berths are more often look-alikes than ships working cargo.
+    """
     out: list[tuple[Voyage, str, ShipSighting]] = []
     misses: dict[str, list[str]] = {}
     for obs in scenes:
         if obs.date is None or obs.port is None:
             continue
+        if obs.port == "rajin":
+            lo, hi, kind = -cfg.rajin_days_before, cfg.rajin_days_after, "deck_rajin"
+            what = f"at Rajin Pier 2 on {obs.date}"
+        elif obs.port in ARRIVAL_PORTS:
+            lo, hi, kind = cfg.arrival_days_min, cfg.arrival_days_max, "deck_arrival"
+            what = f"at {obs.port.title()} on {obs.date}"
+        else:
+            continue
+        cands = sorted(
+            (v for v in voyages if lo <= _days(obs, v) <= hi),
+            key=lambda v: (abs(_days(obs, v)), v.voyage),
+        )
+        found: dict[int, tuple[Voyage, list[ShipSighting]]] = {}
         for s in obs.ships:
-            if obs.port == "rajin":
-                if not s.at_loading_pier:
-                    misses.setdefault(obs.scene, []).append(
-                        f"{s.name} at {s.berth or 'no berth'}, not at Pier 2"
-                    )
-                    continue
-                lo, hi, kind = -cfg.rajin_days_before, cfg.rajin_days_after, "deck_rajin"
-                what = f"at Rajin Pier 2 on {obs.date}"
-            elif obs.port in ARRIVAL_PORTS:
-                lo, hi, kind = cfg.arrival_days_min, cfg.arrival_days_max, "deck_arrival"
-                what = f"at {obs.port.title()} on {obs.date}"
-            else:
+            if s.est < cfg.empty_deck:
                 continue
-            cands = sorted(
-                (v for v in voyages if lo <= _days(obs, v) <= hi),
-                key=lambda v: (abs(_days(obs, v)), v.voyage),
-            )
+            if (obs.port == "rajin" and not s.at_loading_pier) or not s.berth:
+                misses.setdefault(obs.scene, []).append(
+                    f"{s.name} with {s.est:.0f} containers at {s.berth or 'no berth'}"
+                    + (", not at Pier 2" if obs.port == "rajin" else "")
+                )
+                continue
             v, why = _pick(s, cands, what)
             if v is None:
                 misses.setdefault(obs.scene, []).append(why)
             else:
-                out.append((v, kind, s))
+                found.setdefault(v.voyage, (v, []))[1].append(s)
+        out += [(v, kind, _merge(parts)) for v, parts in found.values()]
     return out, misses
 
 
@@ -119,28 +145,15 @@ def match_evidence(
                 per_voyage.setdefault(v.voyage, []).append(s)
         for vn, sightings in sorted(per_voyage.items()):
             ranked = sorted(sightings, key=lambda s: (-s.est, s.scene))
-            best = ranked[0]
             for s in ranked:
-                obs = by_scene[s.scene]
-                if s.est < cfg.empty_deck:
-                    reason = (
-                        "deck empty (before loading)"
-                        if kind == "deck_rajin"
-                        else ("deck empty (after unloading)")
-                    )
-                    used = False
-                elif s is best:
-                    used, reason = True, ""
-                else:
-                    used = False
-                    reason = f"fewer containers than in {best.scene} (loading or unloading)"
-                evidence.append(
-                    Evidence(vn, kind, (s.scene,), used, reason,
-                             deck_estimate(s, cfg) if s.est >= cfg.empty_deck else None,
-                             s.teu_ratio)
+                used = s is ranked[0]
+                reason = "" if used else (
+                    f"fewer containers than in {ranked[0].scene} (loading or unloading)"
                 )  # fmt: skip
+                evidence.append(Evidence(vn, kind, (s.scene,), used, reason,
+                                         deck_estimate(s, cfg), s.teu_ratio))  # fmt: skip
                 if used and kind == "deck_rajin":
-                    deck_scene[vn] = obs
+                    deck_scene[vn] = by_scene[s.scene]
     evidence.extend(_stock_evidence(scenes, voyages, deck_scene, cfg))
     matched = {sc for e in evidence for sc in e.scenes}
     unmatched = []
@@ -153,8 +166,8 @@ def match_evidence(
             reason = "port unknown"
         elif o.scene in misses:
             reason = "; ".join(misses[o.scene])
-        elif not o.ships and o.port in ARRIVAL_PORTS:
-            reason = f"no ship seen at {o.port.title()}"
+        elif o.port in ARRIVAL_PORTS:
+            reason = f"no loaded ship at a berth at {o.port.title()}"
             near = [str(v.voyage) for v in voyages
                     if cfg.arrival_days_min <= _days(o, v) <= cfg.arrival_days_max + 1]  # fmt: skip
             if near:

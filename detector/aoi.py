@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import Polygon, shape
-from shapely.ops import transform as shp_transform
 
 from .errors import LabelError
 from .paths import aoi_dir
@@ -65,7 +66,9 @@ def _read(path: Path) -> PortAOI:
     for i, f in enumerate(data.get("features", [])):
         p = f.get("properties", {})
         if p.get("kind") not in REGION_KINDS:
-            raise LabelError(f"{path}: feature {i} has kind {p.get('kind')!r}, expected one of {REGION_KINDS}")
+            raise LabelError(
+                f"{path}: feature {i} has kind {p.get('kind')!r}, expected one of {REGION_KINDS}"
+            )
         geom = shape(f["geometry"])
         if not isinstance(geom, Polygon) or not geom.is_valid:
             raise LabelError(f"{path}: feature {i} ({p.get('name')}) is not a valid Polygon")
@@ -101,4 +104,6 @@ def port_of(footprint_lonlat: Polygon, directory: Path | None = None) -> str | N
 def project(polygon_lonlat: Polygon, crs: CRS | str | int) -> Polygon:
     """A lon/lat polygon in another CRS (x, y in that CRS's axis units)."""
     tr = Transformer.from_crs(4326, CRS.from_user_input(crs), always_xy=True)
-    return shp_transform(tr.transform, polygon_lonlat)
+    return shapely.transform(
+        polygon_lonlat, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+    )

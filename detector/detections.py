@@ -85,7 +85,9 @@ class Detections:
         object.__setattr__(self, "visible", vis)
         for name in ("cy", "length_px", "width_px", "angle_rad", "kind", "score", "tiers"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"Detections.{name} has {len(getattr(self, name))} rows, cx has {n}")
+                raise ValueError(
+                    f"Detections.{name} has {len(getattr(self, name))} rows, cx has {n}"
+                )
 
     @classmethod
     def empty(cls) -> Detections:
@@ -97,9 +99,7 @@ class Detections:
 
     def select(self, mask_or_index: np.ndarray) -> Detections:
         """Subset by boolean mask or integer index array."""
-        return Detections(
-            **{name: getattr(self, name)[mask_or_index] for name in self._fields()}
-        )
+        return Detections(**{name: getattr(self, name)[mask_or_index] for name in self._fields()})
 
     def shifted(self, dx: float, dy: float) -> Detections:
         """Same boxes moved by (dx, dy) pixels, e.g. from tile to scene frame."""

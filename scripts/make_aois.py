@@ -78,7 +78,9 @@ def main() -> None:
         ox, oy = to_utm.transform(*spec["origin"])
         feats = []
         for name, kind, ring in spec["features"]:
-            coords = [list(map(lambda v: round(v, 7), to_ll.transform(ox + x, oy + y))) for x, y in ring]
+            coords = [
+                list(map(lambda v: round(v, 7), to_ll.transform(ox + x, oy + y))) for x, y in ring
+            ]
             feats.append(
                 {
                     "type": "Feature",
@@ -86,7 +88,11 @@ def main() -> None:
                     "geometry": {"type": "Polygon", "coordinates": [coords]},
                 }
             )
-        fc = {"type": "FeatureCollection", "properties": {"port": port, "utm_epsg": spec["epsg"]}, "features": feats}
+        fc = {
+            "type": "FeatureCollection",
+            "properties": {"port": port, "utm_epsg": spec["epsg"]},
+            "features": feats,
+        }
         (OUT / f"{port}.geojson").write_text(json.dumps(fc, indent=1) + "\n")
         print(f"wrote {OUT / (port + '.geojson')} ({len(feats)} features)")
 

@@ -81,7 +81,7 @@ def test_matching_by_port_window_and_ship_identity():
         # Maria at Rajin: no Maria voyage within the window -> unmatched with the reason
         counts("rajin", "2023-09-03T05:00", ships=[("Maria", "Pier 2 west berth", 90, 230)]),
         # a ship at Pier 1 is unloading, not loading
-        counts("rajin", "2023-09-10T02:00", ships=[("Maria", "Pier 1 east berth", 0, 0)]),
+        counts("rajin", "2023-09-10T02:00", ships=[("Maria", "Pier 1 east berth", 90, 220)]),
         # unknown ship at Dunai 2 days after voyage 2 only -> voyage 2
         counts("dunai", "2023-09-12T02:00", ships=[("unknown", "Dunai pier west berth", 80, 210)]),
         # Angara at Vostochny the same day it loaded is not an arrival (1..7 days)
@@ -104,7 +104,7 @@ def test_matching_by_port_window_and_ship_identity():
     assert "not at Pier 2" in reasons["rajin_20230910T0200Z"]
     assert "no Angara voyage" in reasons["vostochny_20230920T0800Z"]
     assert reasons["vostochny_20230922T0800Z"] == (
-        "no ship seen at Vostochny (after unloading? voyage(s) 3 within the window)"
+        "no loaded ship at a berth at Vostochny (after unloading? voyage(s) 3 within the window)"
     )
 
 
@@ -118,23 +118,38 @@ def test_unknown_ship_with_two_voyages_in_window_is_ambiguous():
     assert not by_voyage(reconcile([named], vs, A))[2].imputed
 
 
-def test_fullest_sighting_is_used_and_empty_decks_are_listed_not_used():
+def test_fullest_sighting_is_used_and_empty_or_stray_hulls_ignored():
     docs = [
         counts("rajin", "2023-09-02T02:00", ships=[("Angara", P2, 40, 90)]),  # loading
-        counts("rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250)]),
-        counts("vostochny", "2023-09-06T02:00", ships=[("Angara", "Berth 1", 2, 3)]),  # unloaded
+        counts(
+            "rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250), ("unknown", P2, 1, 3)]
+        ),  # fmt: skip
+        # unloaded; plus a look-alike "hull" away from the berths
+        counts(
+            "vostochny",
+            "2023-09-06T02:00",
+            ships=[("Angara", "Berth 1", 2, 3), ("unknown", None, 50, 120)],
+        ),  # fmt: skip
     ]
     r = reconcile(docs, V[:1], A)
     ev = {e.scenes[0]: e for e in r.evidence}
+    assert set(ev) == {"rajin_20230903T0200Z", "rajin_20230902T0200Z"}
     assert ev["rajin_20230903T0200Z"].used
     assert not ev["rajin_20230902T0200Z"].used and "loading" in ev["rajin_20230902T0200Z"].reason
-    assert not ev["vostochny_20230906T0200Z"].used
-    assert ev["vostochny_20230906T0200Z"].reason == "deck empty (after unloading)"
     assert r.shipments[0].containers_est == pytest.approx(250)
-    assert r.unmatched == ()  # matched scenes are listed as evidence, not unmatched
+    (u,) = r.unmatched
+    assert u.scene == "vostochny_20230906T0200Z"
+    assert u.reason == "unknown with 120 containers at no berth"
     t = totals(r, A)
-    assert {m["scene"] for m in t["scenes"]["matched_unused"]} == {
-        "rajin_20230902T0200Z", "vostochny_20230906T0200Z"}  # fmt: skip
+    assert [m["scene"] for m in t["scenes"]["matched_unused"]] == ["rajin_20230902T0200Z"]
+
+
+def test_hull_pieces_of_one_ship_are_merged():
+    doc = counts("vostochny", "2023-09-05T02:00", ships=[("Angara", "Berth 1", 60, 150),
+                                                          ("unknown", "Berth 1", 40, 100)])  # fmt: skip
+    r = reconcile([doc], V[:1], A)
+    assert r.shipments[0].containers_est == pytest.approx(250)
+    assert len(r.evidence) == 1
 
 
 def test_stock_drop_is_unused_when_another_voyage_loaded_in_between():

@@ -114,7 +114,7 @@ def test_report_is_self_contained_with_sections_and_numbers(run_dir, capsys):
     assert '<tr class="imp"><td class="n">3</td>' in text
     assert "rajin_20230903T0200Z</code> (2023-09-03 02:00Z)" in text
     assert SHA[:12] in text and "overlap=64, tile=512" in text
-    assert "vostochny_20231101T0300Z" in text and "no ship seen at Vostochny" in text
+    assert "vostochny_20231101T0300Z" in text and "no loaded ship at a berth at Vostochny" in text
     assert "rounds_per_container_low" in text and "4,000,000 / 16,000 = 250" in text
 
 
