@@ -10,6 +10,7 @@ turn them into :class:`detector._fuse.Estimate` values of one voyage's load, wit
 - ``scene:<id>:tier`` hidden-tier error: per stack ``1.2533 * tier_mae`` (sd of a normal with
   that mean absolute error), independent over the ``visible`` stacks, plus a scene-wide
   ``tier_bias_per_scene`` on every stack;
+- ``ship_bias:<ship>`` (deck evidence) a count bias shared by every view of one ship;
 - ``stock:<voyage>:flow`` containers moved on or off the pier for other reasons.
 """
 
@@ -49,6 +50,7 @@ class ReconcileConfig:
     under_deck_high: float = 0.0
     count_noise_rel_90: float = 0.03
     count_bias_rel_90: float = 0.02
+    ship_bias_rel_90: float = 0.0
     tier_mae_per_stack: float = 0.35
     tier_bias_per_scene: float = 0.08
     stock_flow_rel: float = 0.10
@@ -87,6 +89,7 @@ class ReconcileConfig:
             under_deck_high=float(ud.high if ud and ud.high is not None else d.under_deck_high),
             count_noise_rel_90=float(get(s, "count_noise_rel_90", d.count_noise_rel_90)),
             count_bias_rel_90=float(get(s, "count_bias_rel_90", d.count_bias_rel_90)),
+            ship_bias_rel_90=float(get(s, "count_bias_ship_rel_90", d.ship_bias_rel_90)),
             tier_mae_per_stack=float(get(s, "tier_mae_per_stack", d.tier_mae_per_stack)),
             tier_bias_per_scene=float(get(s, "tier_bias_per_scene", d.tier_bias_per_scene)),
             stock_flow_rel=float(get(s, "stock_flow_rel", d.stock_flow_rel)),
@@ -238,11 +241,24 @@ def _count_groups(scene: str, est: float, visible: float, cfg: ReconcileConfig) 
     ]
 
 
-def deck_estimate(s: ShipSighting, cfg: ReconcileConfig) -> Estimate:
-    """A voyage's load from its ship's deck: ``est`` + the assumed under-deck cargo."""
+def deck_estimate(
+    s: ShipSighting, cfg: ReconcileConfig, floor: float = 0.0, ship: str | None = None
+) -> Estimate:
+    """A voyage's load from its ship's deck: ``est`` + the assumed under-deck cargo.
+
+    The counting errors scale with the load, but never from below ``floor`` (the ship's
+    typical load): a deck counted far too low (a hull found only in part, a cloud) must not
+    look precise because its count is small. ``ship`` (the voyage's ship) adds the group
+    ``ship_bias:<ship>``: a detector may count one ship's deck layout consistently high or
+    low, an error every view of that ship shares."""
+    scale = max(s.est, floor)
+    visible = s.visible * scale / s.est if s.est > 0 else scale / 2.5
+    groups = _count_groups(s.scene, scale, visible, cfg)
+    if ship is not None and cfg.ship_bias_rel_90 > 0:
+        groups.append((f"ship_bias:{ship}", cfg.ship_bias_rel_90 / Z90 * scale))
     return Estimate(
         s.est + cfg.under_deck,
-        tuple(_count_groups(s.scene, s.est, s.visible, cfg)),
+        tuple(groups),
         cfg.under_deck_low - cfg.under_deck,
         cfg.under_deck_high - cfg.under_deck,
     )

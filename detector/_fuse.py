@@ -1,10 +1,12 @@
 """Estimates with an error budget: fusion, sums and nominal 90 % intervals.
 
-An :class:`Estimate` is a value (containers) with its error split into named *groups*:
-errors in the same group are fully correlated (e.g. ``model:bias``, the model's count bias
-shared by every scene), errors in different groups are independent (e.g. one scene's counting
-noise). So the variance of a sum is ``sum_g (sum_i sd_ig)^2`` and fusion is generalised least
-squares with covariance ``C_ij = sum_g sd_ig * sd_jg``. Assumed ranges that are not random
+An :class:`Estimate` is a value (containers) with its error split into named *groups*: each
+group is one independent standard-normal error source and the estimate's *loading* on it (a
+signed sd). Estimates loading on the same group share that error (e.g. ``model:bias``, the
+model's count bias shared by every scene); different groups are independent (e.g. one
+scene's counting noise). So the variance of a sum is ``sum_g (sum_i l_ig)^2`` and fusion is
+generalised least squares with covariance ``C_ij = sum_g l_ig * l_jg``; any linear
+combination of estimates carries its loadings exactly. Assumed ranges that are not random
 errors (under-deck cargo) enter as offsets ``add_low <= 0 <= add_high`` added to the interval
 ends; they add linearly in sums.
 
@@ -20,14 +22,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Z90", "Estimate", "fuse", "consistent", "total", "pooled_spread", "predictive"]
+__all__ = ["Z90", "Estimate", "fuse", "consistent", "combine", "total"]
 
 Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """``value`` with error groups ``sd`` ((group, sd) pairs, sd >= 0) and assumption
+    """``value`` with error groups ``sd`` ((group, signed loading) pairs) and assumption
     offsets ``add_low`` (<= 0) and ``add_high`` (>= 0) for the interval ends."""
 
     value: float
@@ -53,7 +55,7 @@ class Estimate:
     def scaled(self, k: float) -> Estimate:
         """The estimate of ``k`` times the quantity (e.g. containers -> TEU)."""
         return Estimate(
-            self.value * k, tuple((g, s * abs(k)) for g, s in self.sd), self.add_low * k,
+            self.value * k, tuple((g, s * k) for g, s in self.sd), self.add_low * k,
             self.add_high * k,
         )  # fmt: skip
 
@@ -72,8 +74,7 @@ def fuse(ests: Sequence[Estimate], *, tag: str = "fuse", inflate: bool = True) -
     """Best linear unbiased combination of estimates of one quantity.
 
     Weights ``w = C^-1 1 / (1' C^-1 1)`` (inverse-variance weighting generalised to shared
-    error groups); each group's sd in the result is ``sum_i w_i sd_ig`` (exact, as the weights
-    sum to 1). When the estimates disagree more than their errors allow (Birge ratio
+    error groups); each group's loading in the result is ``sum_i w_i l_ig`` (exact). When the estimates disagree more than their errors allow (Birge ratio
     ``B = r' C^-1 r / (n - 1) > 1``), a group ``<tag>:scatter`` widens the result so its
     variance is ``B`` times the fused variance.
     """
@@ -92,7 +93,6 @@ def fuse(ests: Sequence[Estimate], *, tag: str = "fuse", inflate: bool = True) -
     for wi, e in zip(w, ests, strict=True):
         for g, s in e.groups().items():
             groups[g] = groups.get(g, 0.0) + float(wi) * s
-    groups = {g: abs(s) for g, s in groups.items()}
     fused = Estimate(
         value,
         tuple(sorted(groups.items())),
@@ -145,7 +145,7 @@ def consistent(
 
 
 def total(ests: Iterable[Estimate]) -> Estimate:
-    """The estimate of a sum: values and same-group sds add; offsets add."""
+    """The estimate of a sum: values and same-group loadings add; offsets add."""
     ests = list(ests)
     groups: dict[str, float] = {}
     for e in ests:
@@ -159,47 +159,20 @@ def total(ests: Iterable[Estimate]) -> Estimate:
     )
 
 
-def pooled_spread(
-    groups: Sequence[Sequence[float]],
-    *,
-    prior_sd: float,
-    prior_dof: float = 4.0,
-    floor: float = 0.0,
-) -> float:
-    """Spread (sd) of one draw around its group's mean, pooled over ``groups`` (e.g. each
-    ship's observed voyage loads) and a prior ``prior_sd`` worth ``prior_dof`` degrees of
-    freedom: ``sqrt((SS + prior_dof * prior_sd^2) / (dof + prior_dof))`` with ``SS`` the sum
-    of squared deviations from each group's mean and ``dof = sum(n_g - 1)``; at least
-    ``floor``."""
-    ss, dof = 0.0, 0
-    for g in groups:
-        v = np.asarray(g, float)
-        if len(v) >= 2:
-            ss += float(((v - v.mean()) ** 2).sum())
-            dof += len(v) - 1
-    return max(math.sqrt((ss + prior_dof * prior_sd**2) / (dof + prior_dof)), floor)
-
-
-def predictive(
-    values: Sequence[float],
-    *,
-    prior_mean: float,
-    prior_mean_sd: float,
-    spread: float,
-    group: str,
+def combine(
+    parts: Sequence[tuple[float, Estimate]], extra: Sequence[tuple[str, float]] = ()
 ) -> Estimate:
-    """Estimate of a group's mean (e.g. a ship's mean load) for imputing one more draw.
-
-    Precision-weighted mean of the prior (``prior_mean`` with sd ``prior_mean_sd``) and the
-    observed ``values`` (their mean has sd ``spread / sqrt(n)``). The result's error is the
-    mean's uncertainty, in group ``<group>:mean``: shared by every draw imputed from it. The
-    caller adds each draw's own ``spread`` as an independent group.
-    """
-    v = np.asarray(values, float)
-    n = len(v)
-    if n == 0:
-        return Estimate(prior_mean, ((f"{group}:mean", prior_mean_sd),))
-    w_prior = 1.0 / prior_mean_sd**2
-    w_data = n / spread**2
-    mean = (w_prior * prior_mean + w_data * float(v.mean())) / (w_prior + w_data)
-    return Estimate(mean, ((f"{group}:mean", 1.0 / math.sqrt(w_prior + w_data)),))
+    """``sum_i c_i * e_i`` for (c_i, e_i) in ``parts``, plus ``extra`` (group, loading) pairs:
+    values, loadings and offsets combine linearly (exact error propagation)."""
+    groups: dict[str, float] = {}
+    for c, e in parts:
+        for g, s in e.groups().items():
+            groups[g] = groups.get(g, 0.0) + c * s
+    for g, s in extra:
+        groups[g] = groups.get(g, 0.0) + s
+    return Estimate(
+        float(sum(c * e.value for c, e in parts)),
+        tuple(sorted(groups.items())),
+        float(sum(c * e.add_low for c, e in parts)),
+        float(sum(c * e.add_high for c, e in parts)),
+    )

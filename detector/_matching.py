@@ -30,9 +30,10 @@ ARRIVAL_PORTS = ("vostochny", "dunai")
 
 @dataclass(frozen=True)
 class Evidence:
-    """One observation of a voyage's load. ``kind`` deck_rajin | deck_arrival | stock_drop;
-    ``scenes`` the scene ids it rests on; ``used`` whether it entered the estimate, else
-    ``reason``; ``estimate`` None when it has no usable value."""
+    """One observation of a voyage's load. ``kind`` deck_rajin | deck_arrival | stock_drop |
+    stock_before; ``scenes`` the scene ids it rests on; ``used`` whether it entered the
+    estimate, else ``reason``; ``estimate`` None when it has no usable value; ``note`` a
+    caveat of a used one (e.g. the ship was identified as another)."""
 
     voyage: int
     kind: str
@@ -41,6 +42,7 @@ class Evidence:
     reason: str
     estimate: Estimate | None
     teu_ratio: float = 1.0
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,19 +55,26 @@ def _days(obs: SceneObs, v: Voyage) -> int:
     return (obs.date - v.rajin_date).days  # type: ignore[operator]
 
 
-def _pick(sighting: ShipSighting, candidates: list[Voyage], what: str) -> tuple[Voyage | None, str]:
-    """The voyage a sighting belongs to among those whose window holds the scene."""
-    if sighting.name == "unknown":
-        if len(candidates) == 1:
-            return candidates[0], ""
-        if not candidates:
-            return None, f"unidentified ship {what}: no voyage in the window"
-        nums = ", ".join(str(v.voyage) for v in candidates)
-        return None, f"unidentified ship {what}: ambiguous between voyages {nums}"
+def _pick(
+    sighting: ShipSighting, candidates: list[Voyage], what: str
+) -> tuple[Voyage | None, str, str]:
+    """(voyage, why not, note): the voyage a sighting belongs to among those whose window
+    holds the scene. A ship named as none of them (identification on imagery is uncertain)
+    still goes to the only voyage in the window, with a note; else it is not matched."""
     mine = [v for v in candidates if v.ship == sighting.name]
-    if not mine:
-        return None, f"{sighting.name} {what}: no {sighting.name} voyage in the window"
-    return mine[0], ""
+    if mine:
+        return mine[0], "", ""
+    if len(candidates) == 1:
+        v = candidates[0]
+        note = "" if sighting.name == "unknown" else (
+            f"identified as {sighting.name}; the log has {v.ship} in the window"
+        )  # fmt: skip
+        return v, "", note
+    name = "unidentified ship" if sighting.name == "unknown" else sighting.name
+    if not candidates:
+        return None, f"{name} {what}: no voyage in the window", ""
+    nums = ", ".join(str(v.voyage) for v in candidates)
+    return None, f"{name} {what}: ambiguous between voyages {nums}", ""
 
 
 def _merge(parts: Sequence[ShipSighting]) -> ShipSighting:
@@ -86,15 +95,15 @@ def _merge(parts: Sequence[ShipSighting]) -> ShipSighting:
 
 def _deck_matches(
     scenes: Sequence[SceneObs], voyages: Sequence[Voyage], cfg: ReconcileConfig
-) -> tuple[list[tuple[Voyage, str, ShipSighting]], dict[str, list[str]]]:
-    """(voyage, kind, sighting) for the loaded ships of each scene that fit a voyage (hull
+) -> tuple[list[tuple[Voyage, str, ShipSighting, str]], dict[str, list[str]]]:
+    """(voyage, kind, sighting, note) for the loaded ships of each scene that fit a voyage (hull
     pieces of one ship merged); and, per scene, why its other ships did not fit.
 
     Only ships at a berth count (at Rajin: a Pier 2 berth) and only with at least
     ``empty_deck`` containers: empty hulls say nothing about a load, and hulls away from the
     berths are more often look-alikes than ships working cargo.
     """
-    out: list[tuple[Voyage, str, ShipSighting]] = []
+    out: list[tuple[Voyage, str, ShipSighting, str]] = []
     misses: dict[str, list[str]] = {}
     for obs in scenes:
         if obs.date is None or obs.port is None:
@@ -111,7 +120,7 @@ def _deck_matches(
             (v for v in voyages if lo <= _days(obs, v) <= hi),
             key=lambda v: (abs(_days(obs, v)), v.voyage),
         )
-        found: dict[int, tuple[Voyage, list[ShipSighting]]] = {}
+        found: dict[int, tuple[Voyage, list[ShipSighting], list[str]]] = {}
         for s in obs.ships:
             if s.est < cfg.empty_deck:
                 continue
@@ -121,12 +130,15 @@ def _deck_matches(
                     + (", not at Pier 2" if obs.port == "rajin" else "")
                 )
                 continue
-            v, why = _pick(s, cands, what)
+            v, why, note = _pick(s, cands, what)
             if v is None:
                 misses.setdefault(obs.scene, []).append(why)
             else:
-                found.setdefault(v.voyage, (v, []))[1].append(s)
-        out += [(v, kind, _merge(parts)) for v, parts in found.values()]
+                entry = found.setdefault(v.voyage, (v, [], []))
+                entry[1].append(s)
+                if note:
+                    entry[2].append(note)
+        out += [(v, kind, _merge(parts), "; ".join(notes)) for v, parts, notes in found.values()]
     return out, misses
 
 
@@ -136,22 +148,32 @@ def match_evidence(
     """All evidence (used and unused) for every voyage, and the scenes that fit none."""
     by_scene = {o.scene: o for o in scenes}
     deck, misses = _deck_matches(scenes, voyages, cfg)
+    ships = {v.voyage: v.ship for v in voyages}
     evidence: list[Evidence] = []
     deck_scene: dict[int, SceneObs] = {}  # voyage -> scene of its used Rajin deck sighting
     for kind in ("deck_rajin", "deck_arrival"):
-        per_voyage: dict[int, list[ShipSighting]] = {}
-        for v, k, s in deck:
+        per_voyage: dict[int, list[tuple[ShipSighting, str]]] = {}
+        for v, k, s, note in deck:
             if k == kind:
-                per_voyage.setdefault(v.voyage, []).append(s)
+                per_voyage.setdefault(v.voyage, []).append((s, note))
         for vn, sightings in sorted(per_voyage.items()):
-            ranked = sorted(sightings, key=lambda s: (-s.est, s.scene))
-            for s in ranked:
-                used = s is ranked[0]
-                reason = "" if used else (
-                    f"fewer containers than in {ranked[0].scene} (loading or unloading)"
-                )  # fmt: skip
-                evidence.append(Evidence(vn, kind, (s.scene,), used, reason,
-                                         deck_estimate(s, cfg), s.teu_ratio))  # fmt: skip
+            # the last view at Rajin (loading done), the first on arrival (before unloading)
+            ranked = sorted(sightings, key=lambda sn: (by_scene[sn[0].scene].acquired,
+                                                        sn[0].scene))  # fmt: skip
+            if kind == "deck_rajin":
+                ranked.reverse()
+            for s, note in ranked:
+                used = s is ranked[0][0]
+                first = ranked[0][0].scene
+                if used:
+                    reason = ""
+                elif kind == "deck_rajin":
+                    reason = f"earlier than {first} (loading may not have been complete)"
+                else:
+                    reason = f"later than {first} (unloading may have begun)"
+                est = deck_estimate(s, cfg, floor=cfg.prior_for(ships[vn]), ship=ships[vn])
+                evidence.append(Evidence(vn, kind, (s.scene,), used, reason, est,
+                                         s.teu_ratio, note))  # fmt: skip
                 if used and kind == "deck_rajin":
                     deck_scene[vn] = by_scene[s.scene]
     evidence.extend(_stock_evidence(scenes, voyages, deck_scene, cfg))
@@ -184,13 +206,22 @@ def _residual(
     scenes: Sequence[SceneObs], deck_scene: Mapping[int, SceneObs], cfg: ReconcileConfig
 ) -> tuple[float, float, float]:
     """(mean, sd, sd of the mean) of the Pier 2 stock left beside a loaded ship: the
-    assumption pooled with what the loaded scenes show (the prior is worth 4 scenes)."""
+    assumption pooled with what the loaded scenes show, robustly (median and 1.4826 x the
+    median absolute deviation, so a few miscounted scenes do not take over); the assumption
+    weighs as much as 4 scenes."""
     x = np.array([o.stock_est for o in deck_scene.values() if o.stock_est is not None], float)
-    k = 4.0
-    mean = (x.sum() + k * cfg.pier_residual) / (len(x) + k)
-    ss = float(((x - x.mean()) ** 2).sum()) if len(x) >= 2 else 0.0
-    sd = float(np.sqrt((ss + k * cfg.pier_residual_sd**2) / (max(len(x) - 1, 0) + k)))
-    return float(mean), sd, sd / float(np.sqrt(len(x) + k))
+    k, n = 4.0, len(x)
+    if n >= 3:
+        med = float(np.median(x))
+        spread = 1.4826 * float(np.median(np.abs(x - med)))
+    else:
+        med, spread = cfg.pier_residual, cfg.pier_residual_sd
+        n = 0
+    mean = (n * med + k * cfg.pier_residual) / (n + k)
+    sd = float(
+        np.sqrt((max(n - 1, 0) * spread**2 + k * cfg.pier_residual_sd**2) / (max(n - 1, 0) + k))
+    )
+    return float(mean), sd, sd / float(np.sqrt(n + k))
 
 
 def _stock_evidence(

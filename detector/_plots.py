@@ -109,9 +109,10 @@ def per_ship_png(
 
 def voyages_png(
     voyage: Sequence[int], ship: Sequence[str], est: Sequence[float], low: Sequence[float],
-    high: Sequence[float], imputed: Sequence[bool],
+    high: Sequence[float], imputed: Sequence[bool], alone: Sequence[float | None] = (),
 ) -> bytes:  # fmt: skip
-    """Per-voyage estimates with 90 % error bars; filled markers observed, hollow imputed."""
+    """Per-voyage estimates with 90 % error bars; filled markers observed, hollow imputed;
+    ``alone`` (optional, None for imputed) what the imagery alone says, as grey crosses."""
     plt = _plt()
     v, e, lo, hi = (np.asarray(a, float) for a in (voyage, est, low, high))
     imp = np.asarray(imputed, bool)
@@ -124,6 +125,10 @@ def voyages_png(
             if sel.any():
                 ax.errorbar(v[sel], e[sel], yerr=_err(e[sel], lo[sel], hi[sel]), fmt="o",
                             color=c, mfc=face, ms=6, capsize=2, lw=1)  # fmt: skip
+    if alone:
+        xa = [vv for vv, a in zip(v, alone, strict=True) if a is not None]
+        ya = [a for a in alone if a is not None]
+        ax.plot(xa, ya, "x", color="#777", ms=5, label="imagery alone")
     ax.plot([], [], "o", mfc="white", color="#555", label="imputed (hollow)")
     from matplotlib.ticker import MaxNLocator
 

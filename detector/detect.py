@@ -66,7 +66,7 @@ class DetectConfig:
     batch_size: int = 8
     bands: tuple[int, ...] | None = None
     aoi_only: bool = False
-    score_thresh: float = 0.3
+    score_thresh: float = 0.42  # == model.decode.DEFAULT_SCORE_THRESH (test_detect_cli checks)
     num_threads: int | None = None
 
     def check(self) -> None:

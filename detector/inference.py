@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from ._prefetch import Prefetcher
@@ -38,6 +39,7 @@ __all__ = [
     "infer_scene",
 ]
 
+HULL_EDGE_MARGIN_PX = 12  # model pixels (~5 m)
 PAD_MULTIPLE_PX = 32  # batch images are padded to a multiple of the network's total stride
 
 
@@ -182,6 +184,28 @@ def _batch_hw(tiles: Sequence) -> tuple[int, int]:
     return math.ceil(h / m) * m, math.ceil(w / m) * m
 
 
+def _inner_valid(valid: np.ndarray, tile, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 [h, w] at a probability map's ``shape``: 1 where every tile pixel within
+    ``HULL_EDGE_MARGIN_PX`` is valid. ``valid`` bool [H, W] in (padded) tile pixels.
+
+    Nodata borders next to water look like a hull edge to the model; hull and bridge
+    probabilities there are dropped so no phantom ship follows a scene's footprint. Only
+    the tile's own window is eroded (edges replicated), so the result does not depend on
+    the tiling or on batch padding.
+    """
+    m = HULL_EDGE_MARGIN_PX
+    th, tw = tile.window.height, tile.window.width
+    out = np.zeros(valid.shape, np.uint8)
+    out[:th, :tw] = cv2.erode(
+        valid[:th, :tw].astype(np.uint8),
+        np.ones((2 * m + 1, 2 * m + 1), np.uint8),
+        borderType=cv2.BORDER_REPLICATE,
+    )
+    return cv2.resize(out, (shape[-1], shape[-2]), interpolation=cv2.INTER_NEAREST).astype(
+        np.float32
+    )
+
+
 def _reader_fn(reader) -> Callable[[Sequence], _Batch]:
     def read_batch(tiles: Sequence) -> _Batch:
         h, w = _batch_hw(tiles)
@@ -239,7 +263,8 @@ def infer_scene(
                     if prob is not None:
                         paste_core(
                             target,
-                            np.asarray(prob, np.float32),
+                            np.asarray(prob, np.float32)
+                            * _inner_valid(batch.valid[k], tile, prob.shape),
                             tile,
                             scene_stride_px=s,
                             tile_stride_px=bh / prob.shape[0],

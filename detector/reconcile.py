@@ -20,8 +20,10 @@ Matching (windows in whole days between the scene's UTC date and the voyage's ``
 
 Each voyage's used observations are fused (:func:`detector._fuse.fuse`), after leaving out any
 that disagree beyond chance with the others (:func:`detector._fuse.consistent`, listed as
-unused with the reason); voyages with none are
-imputed from the same ship's observed voyages (:func:`detector._fuse.predictive`) and flagged.
+unused with the reason). The fused values are then pooled by ship (:mod:`detector._pool`):
+an observed voyage leans on its ship's mean as much as its observation is noisy; a voyage
+without usable imagery gets the ship's mean and the voyage-to-voyage spread, flagged
+``imputed``.
 Intervals are nominal 90 %. Scenes that match no voyage are listed with the reason.
 """
 
@@ -34,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from ._evidence import ReconcileConfig, SceneObs, scene_obs
-from ._fuse import Estimate, consistent, fuse, pooled_spread, predictive, total
+from ._fuse import Estimate, consistent, fuse, total
 from ._matching import Evidence, Unmatched, match_evidence
+from ._pool import pool
 from .munitions import Assumptions, rounds_range
 from .voyages import Voyage
 
@@ -58,6 +61,7 @@ class Shipment:
     teu_ratio: float
     imputed: bool
     evidence: tuple[str, ...]  # scene ids used
+    observed: Estimate | None = None  # what the imagery alone says (before pooling)
 
     @property
     def containers_est(self) -> float:
@@ -79,24 +83,7 @@ class Reconciliation:
     unmatched: tuple[Unmatched, ...]
     scenes: tuple[SceneObs, ...]
     config: ReconcileConfig
-
-
-def _impute(
-    voyage: Voyage, observed: Sequence[Shipment], spread: float, cfg: ReconcileConfig
-) -> tuple[Estimate, float]:
-    mine = [s for s in observed if s.voyage.ship == voyage.ship]
-    mean = predictive(
-        [s.estimate.value for s in mine],
-        prior_mean=cfg.prior_for(voyage.ship),
-        prior_mean_sd=cfg.prior_ship_mean_sd,
-        spread=spread,
-        group=f"impute:{voyage.ship}",
-    )
-    est = mean.plus_group(f"impute:{voyage.ship}:draw:{voyage.voyage}", spread)
-    est = Estimate(est.value, est.sd, cfg.under_deck_low - cfg.under_deck,
-                   cfg.under_deck_high - cfg.under_deck)  # fmt: skip
-    ratio = float(np.mean([s.teu_ratio for s in mine])) if mine else 1.0
-    return est, ratio
+    between_voyage_sd: float = 0.0  # tau of detector._pool
 
 
 def reconcile(
@@ -109,7 +96,7 @@ def reconcile(
     scenes = tuple(sorted((scene_obs(c) for c in counts), key=lambda o: o.scene))
     evidence, unmatched = match_evidence(scenes, voyages, cfg)
     evidence = list(evidence)
-    observed: list[Shipment] = []
+    fused: dict[int, tuple[Voyage, Estimate, float, tuple[str, ...]]] = {}
     missing: list[Voyage] = []
     for v in voyages:
         used = [e for e in evidence if e.voyage == v.voyage and e.used and e.estimate]
@@ -132,16 +119,19 @@ def reconcile(
         est = fuse([e.estimate for e in used], tag=f"voyage:{v.voyage}")  # type: ignore[misc]
         ratio = float(np.mean([e.teu_ratio for e in used]))
         scene_ids = tuple(sorted({s for e in used for s in e.scenes}))
-        observed.append(Shipment(v, est, ratio, False, scene_ids))
-    spread = pooled_spread(
-        [[s.estimate.value for s in observed if s.voyage.ship == ship]
-         for ship in sorted({s.voyage.ship for s in observed})],
-        prior_sd=cfg.prior_sd_per_voyage,
-        floor=float(np.median([s.estimate.total_sd for s in observed])) if observed else 0.0,
-    )  # fmt: skip
-    imputed = [Shipment(v, *_impute(v, observed, spread, cfg), True, ()) for v in missing]
-    shipments = tuple(sorted(observed + imputed, key=lambda s: s.voyage.voyage))
-    return Reconciliation(shipments, tuple(evidence), tuple(unmatched), scenes, cfg)
+        fused[v.voyage] = (v, est, ratio, scene_ids)
+    pooled, tau = pool({vn: (f[0], f[1]) for vn, f in fused.items()}, missing, cfg)
+    shipments = []
+    for v in voyages:
+        if v.voyage in fused:
+            _, y, ratio, scene_ids = fused[v.voyage]
+            shipments.append(Shipment(v, pooled[v.voyage], ratio, False, scene_ids, y))
+        else:
+            ratios = [f[2] for f in fused.values() if f[0].ship == v.ship]
+            ratio = float(np.mean(ratios)) if ratios else 1.0
+            shipments.append(Shipment(v, pooled[v.voyage], ratio, True, ()))
+    shipments.sort(key=lambda s: s.voyage.voyage)
+    return Reconciliation(tuple(shipments), tuple(evidence), tuple(unmatched), scenes, cfg, tau)
 
 
 def _range(e: Estimate) -> dict[str, float]:

@@ -26,7 +26,7 @@ __all__ = ["REPORT_NAME", "month_range", "render_report", "write_report", "scene
 log = logging.getLogger(__name__)
 REPORT_NAME = "report.html"
 KIND_LABEL = {"deck_rajin": "deck at Rajin", "deck_arrival": "deck on arrival",
-              "stock_drop": "Pier 2 stock drop"}  # fmt: skip
+              "stock_drop": "Pier 2 stock drop", "stock_before": "Pier 2 stock before loading"}  # fmt: skip
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
@@ -121,6 +121,7 @@ def _plots(result: Reconciliation, totals: Mapping[str, Any]) -> dict[str, bytes
         [s.voyage.voyage for s in ships], [s.voyage.ship for s in ships],
         [s.containers_est for s in ships], [s.interval[0] for s in ships],
         [s.interval[1] for s in ships], [s.imputed for s in ships],
+        [None if s.observed is None else s.observed.value for s in ships],
     )  # fmt: skip
     return out
 
@@ -204,16 +205,27 @@ def render_report(
             )
             scenes = " → ".join(f"<code>{_e(sc)}</code> ({_e(when(sc))})" for sc in e.scenes)
             state = "" if e.used else f' <span class="tag">unused: {_e(e.reason)}</span>'
+            if e.note:
+                state += f' <span class="tag">{_e(e.note)}</span>'
             items.append(f"{_e(KIND_LABEL.get(e.kind, e.kind))} {scenes}{_e(val)}{state}")
         if s.imputed:
             items.append(f"imputed from {_e(s.voyage.ship)}'s observed voyages and the prior")
+        alone = "" if s.observed is None else (
+            f"{_n(s.observed.value)} ± {_n(1.645 * s.observed.total_sd)}")  # fmt: skip
         rows.append([s.voyage.voyage, _e(s.voyage.ship), s.voyage.rajin_date.isoformat(),
                      _n(s.containers_est), f"{_n(lo)} – {_n(hi)}", _n(s.teu.value),
-                     "yes" if s.imputed else "", "<br>".join(items)])  # fmt: skip
+                     "yes" if s.imputed else "", alone, "<br>".join(items)])  # fmt: skip
         classes.append("imp" if s.imputed else "")
+    parts.append(
+        f'<p class="note">Each voyage\'s observations are fused ("imagery alone"), then pooled '
+        f"with its ship's other voyages: an estimate leans on the ship's mean as much as its "
+        f"imagery is uncertain. Voyage-to-voyage spread of true loads (estimated): "
+        f"{_n(result.between_voyage_sd)} containers (sd). Voyages without usable imagery get "
+        "the ship's mean and that spread.</p>")  # fmt: skip
     parts.append(_table(["voyage", "ship", "Rajin date", "containers", "90 % interval", "TEU",
-                         "imputed", "evidence (scene, acquired UTC, value ± 90 %)"], rows,
-                        numeric=(0, 3, 4, 5), row_class=classes))  # fmt: skip
+                         "imputed", "imagery alone ± 90 %",
+                         "evidence (scene, acquired UTC, value ± 90 %)"], rows,
+                        numeric=(0, 3, 4, 5, 7), row_class=classes))  # fmt: skip
     if quicklooks:
         parts += ["<h2>Scenes with detections</h2>",
                   f'<p class="note">{len(quicklooks)} of {len(result.scenes)} scenes; container '

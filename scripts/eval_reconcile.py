@@ -7,6 +7,7 @@ Usage::
     python scripts/eval_reconcile.py W --errors              # truth + simulated detector errors
     python scripts/eval_reconcile.py W --run RUN_DIR         # real detections (`ccount run`)
     python scripts/eval_reconcile.py W1 W2 W3 --errors --json
+    python scripts/eval_reconcile.py W --run RUN_DIR --fit    # calibrate detection figures
 
 For each world it reconciles the scenes' counts with the world's voyage log
 (``world.json``) and prints, per world and pooled: the median |error| per shipment (all,
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -82,6 +84,66 @@ def evaluate(world_dir: Path, *, errors: bool, run_dir: Path | None, assumptions
     }
 
 
+def fit_detection_figures(world_dir: Path, run_dir: Path, assumptions) -> dict:
+    """``count_bias_ship_rel_90`` and ``tier_bias_per_scene`` from the deck evidence errors.
+
+    Each deck observation matched to a voyage has a relative error e = (estimate - true) /
+    true. Per ship, the mean error is that ship's count bias: its spread across ships
+    (less its sampling noise) gives the shared ``count_bias_ship_rel_90`` (= 1.645 sd). The
+    rest, e minus its ship's mean, is each view's own error: ``tier_bias_per_scene`` is
+    chosen on a grid so that those residuals divided by their stated own sd have a median
+    |z| of 0.674 (a standard normal's; robust to the odd misidentified ship). Prints each
+    evidence kind's errors too."""
+    import dataclasses
+
+    from detector._evidence import scene_obs
+    from detector._matching import match_evidence
+    from detector._pool import own_sd
+    from detector.reconcile import ReconcileConfig
+
+    world = json.loads((world_dir / "world.json").read_text())
+    voyages, truth = world_voyages(world)
+    ship_of = {v.voyage: v.ship for v in voyages}
+    scenes = [scene_obs(c) for c in run_counts(run_dir)]
+    cfg = ReconcileConfig.from_assumptions(assumptions)
+    evidence, _ = match_evidence(scenes, voyages, cfg)
+    by_kind: dict[str, list[float]] = {}
+    for e in evidence:
+        if e.estimate is not None:
+            t = truth[e.voyage]
+            by_kind.setdefault(e.kind, []).append((e.estimate.value - t) / t)
+    for k, errs in sorted(by_kind.items()):
+        x = np.array(errs)
+        print(f"  {k:<13} n={len(x):3d} mean err {100 * x.mean():+6.1f}%  sd {100 * x.std():5.1f}%")
+    deck = [e for e in evidence if e.kind.startswith("deck") and e.estimate is not None]
+    rel = {id(e): (e.estimate.value - truth[e.voyage]) / truth[e.voyage] for e in deck}
+    ships = sorted({ship_of[e.voyage] for e in deck})
+    means = {s: float(np.mean([rel[id(e)] for e in deck if ship_of[e.voyage] == s])) for s in ships}
+    for s in ships:
+        n = sum(ship_of[e.voyage] == s for e in deck)
+        print(f"  deck views of {s:<7} n={n:3d} mean err {100 * means[s]:+6.1f}%")
+    best, best_gap = cfg.tier_bias_per_scene, float("inf")
+    for b in np.arange(0.0, 1.5, 0.02):
+        c = dataclasses.replace(cfg, tier_bias_per_scene=float(b), ship_bias_rel_90=0.0)
+        ev, _ = match_evidence(scenes, voyages, c)
+        z = []
+        for e in ev:
+            if e.kind.startswith("deck") and e.estimate is not None:
+                t = truth[e.voyage]
+                r = (e.estimate.value - t) / t - means[ship_of[e.voyage]]
+                z.append(r * t / own_sd(e.estimate))
+        gap = abs(float(np.median(np.abs(z))) - 0.674) if z else 0.0
+        if gap < best_gap:
+            best, best_gap = float(b), gap
+    own_rel = float(np.median([own_sd(e.estimate) / truth[e.voyage] for e in deck])) if deck else 0
+    counts = [sum(ship_of[e.voyage] == s for e in deck) for s in ships]
+    noise = float(np.mean([own_rel**2 / n for n in counts])) if counts else 0.0
+    ship_sd = math.sqrt(max(0.0, float(np.mean([m * m for m in means.values()])) - noise))
+    print(f"  suggested tier_bias_per_scene: {best:.2f}, count_bias_ship_rel_90: "
+          f"{1.645 * ship_sd:.2f} (from {len(deck)} deck views of {len(ships)} ships)")  # fmt: skip
+    return {"tier_bias_per_scene": best, "count_bias_ship_rel_90": 1.645 * ship_sd}
+
+
 def summarise(rows: list[dict]) -> dict:
     def part(sel):
         if not sel:
@@ -113,10 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assumptions", type=Path, default=None, help="assumptions overlay JSON")
     p.add_argument("--json", action="store_true", help="also print the results as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="per-shipment rows")
+    p.add_argument("--fit", action="store_true",
+                   help="with --run: suggest the detection figures from the deck evidence errors")  # fmt: skip
     args = p.parse_args(argv)
     if args.run and len(args.run) != len(args.worlds):
         p.error("give one --run per world")
     assumptions = load_assumptions(args.assumptions)
+    if args.fit:
+        if not args.run:
+            p.error("--fit needs --run")
+        for w, r in zip(args.worlds, args.run, strict=True):
+            print(f"{w}: evidence errors with {r}")
+            fit_detection_figures(w, r, assumptions)
+        return 0
     results, pooled = [], []
     source = "detections" if args.run else "truth+errors" if args.errors else "truth"
     for i, w in enumerate(args.worlds):

@@ -50,6 +50,7 @@ from detector.model.weights import read_meta  # noqa: E402
 GENERATED = ROOT / "imagery" / "generated"
 STAGE2_STEPS = 1000
 STAGE2_LR = 1e-3
+MARKER = "\n<!-- measured: kept by --card-only -->\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         train(config, log=log)
     meta = read_meta(args.out)
-    atomic_write_text(args.card, render_model_card(args.out, meta))
+    # the hand-measured section (test set, speed, memory) below MARKER survives a rewrite
+    kept = args.card.read_text().partition(MARKER)[2] if args.card.exists() else ""
+    card = render_model_card(args.out, meta) + (MARKER + kept if kept else "")
+    atomic_write_text(args.card, card)
     print(f"wrote {args.card}", flush=True)
     return 0
 

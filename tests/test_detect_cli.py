@@ -279,3 +279,14 @@ def test_subprocess_detect_and_eval(scene_tif, random_model, tmp_path):
     )  # fmt: skip
     assert p.returncode == 2
     assert p.stderr.strip().startswith("ccount eval: error:") and "Traceback" not in p.stderr
+
+
+def test_score_threshold_defaults_agree():
+    from detector.cli.main import build_parser
+    from detector.detect import DetectConfig
+    from detector.model.decode import DEFAULT_SCORE_THRESH
+
+    parser = build_parser()
+    for cmd in (["detect", "x.tif", "--out", "o"], ["run", "d", "--voyages", "v", "--out", "o"]):
+        assert parser.parse_args(cmd).score_thresh == DEFAULT_SCORE_THRESH
+    assert DetectConfig().score_thresh == DEFAULT_SCORE_THRESH == 0.42

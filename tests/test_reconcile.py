@@ -78,8 +78,8 @@ def test_matching_by_port_window_and_ship_identity():
     docs = [
         # Angara at Pier 2 three days early: voyage 1 (window -3..+1 days)
         counts("rajin", "2023-08-31T02:00", ships=[("Angara", P2, 100, 240)]),
-        # Maria at Rajin: no Maria voyage within the window -> unmatched with the reason
-        counts("rajin", "2023-09-03T05:00", ships=[("Maria", "Pier 2 west berth", 90, 230)]),
+        # Maria at Rajin: no voyage within the window -> unmatched with the reason
+        counts("rajin", "2023-09-15T05:00", ships=[("Maria", "Pier 2 west berth", 90, 230)]),
         # a ship at Pier 1 is unloading, not loading
         counts("rajin", "2023-09-10T02:00", ships=[("Maria", "Pier 1 east berth", 90, 220)]),
         # unknown ship at Dunai 2 days after voyage 2 only -> voyage 2
@@ -92,17 +92,24 @@ def test_matching_by_port_window_and_ship_identity():
     ]
     r = reconcile(docs, V, A)
     s = by_voyage(r)
-    assert s[1].evidence == ("rajin_20230831T0200Z",) and s[1].containers_est == pytest.approx(240)
-    assert s[2].evidence == ("dunai_20230912T0200Z",) and s[2].containers_est == pytest.approx(210)
+    assert s[1].evidence == ("rajin_20230831T0200Z",) and s[1].observed.value == pytest.approx(240)
+    assert s[2].evidence == ("dunai_20230912T0200Z",) and s[2].observed.value == pytest.approx(210)
+    # precise observations barely move when pooled with their ship's voyages
+    assert s[1].containers_est == pytest.approx(240, abs=2)
+    assert s[2].containers_est == pytest.approx(210, abs=3)
     assert s[3].imputed and s[4].imputed
     reasons = {u.scene: u.reason for u in r.unmatched}
     assert set(reasons) == {
-        "rajin_20230903T0500Z", "rajin_20230910T0200Z", "vostochny_20230920T0800Z",
+        "rajin_20230915T0500Z", "rajin_20230910T0200Z", "vostochny_20230920T0800Z",
         "vostochny_20230928T0800Z", "vostochny_20230922T0800Z",
     }  # fmt: skip
-    assert "no Maria voyage in the window" in reasons["rajin_20230903T0500Z"]
+    assert reasons["rajin_20230915T0500Z"] == (
+        "Maria at Rajin Pier 2 on 2023-09-15: no voyage in the window"
+    )
     assert "not at Pier 2" in reasons["rajin_20230910T0200Z"]
-    assert "no Angara voyage" in reasons["vostochny_20230920T0800Z"]
+    assert reasons["vostochny_20230920T0800Z"] == (
+        "Angara at Vostochny on 2023-09-20: no voyage in the window"
+    )
     assert reasons["vostochny_20230922T0800Z"] == (
         "no loaded ship at a berth at Vostochny (after unloading? voyage(s) 3 within the window)"
     )
@@ -195,9 +202,12 @@ def test_under_deck_assumption_shifts_and_widens(tmp_path):
     doc = counts("rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250)])
     base = reconcile([doc], V[:1], A).shipments[0]
     more = reconcile([doc], V[:1], load_assumptions(p)).shipments[0]
-    assert more.containers_est == pytest.approx(base.containers_est + 20)
-    assert more.interval[0] == pytest.approx(base.interval[0])  # low: 0 below deck
-    assert more.interval[1] == pytest.approx(base.interval[1] + 60)
+    assert more.observed.value == pytest.approx(base.observed.value + 20)
+    assert more.observed.interval()[0] == pytest.approx(base.observed.interval()[0])  # 0 below
+    assert more.observed.interval()[1] == pytest.approx(base.observed.interval()[1] + 60)
+    assert more.containers_est == pytest.approx(base.containers_est + 20, abs=1)
+    # the interval reaches 60 - 20 = 40 further above the estimate
+    assert more.interval[1] - more.containers_est > base.interval[1] - base.containers_est + 35
 
 
 def test_scenes_without_time_or_port_are_unmatched():

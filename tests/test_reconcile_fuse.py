@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from detector._fuse import Z90, Estimate, consistent, fuse, pooled_spread, predictive, total
+from detector._fuse import Z90, Estimate, combine, consistent, fuse, total
 
 
 def test_independent_fusion_is_inverse_variance_weighting():
@@ -54,20 +54,46 @@ def test_interval_low_end_is_clipped_at_zero():
     assert Estimate(5.0, (("a", 100.0),)).interval()[0] == 0.0
 
 
-def test_pooled_spread_and_predictive_mean():
-    assert pooled_spread([], prior_sd=50) == 50
-    groups = [[200.0, 210.0, 190.0], [250.0, 260.0, 240.0, 250.0]]
-    ss = 200 + 200
-    assert pooled_spread(groups, prior_sd=50, prior_dof=4) == pytest.approx(
-        math.sqrt((ss + 4 * 2500) / (5 + 4)))  # fmt: skip
-    assert pooled_spread(groups, prior_sd=0.0, prior_dof=0, floor=20) == 20
-    est = predictive([], prior_mean=250, prior_mean_sd=40, spread=50, group="g")
-    assert (est.value, est.total_sd) == (250, 40)
-    vals = [200.0, 210.0, 190.0, 205.0, 195.0, 200.0]
-    est = predictive(vals, prior_mean=250, prior_mean_sd=40, spread=8.0, group="g")
-    assert 200 < est.value < 201  # the data dominate a weak prior
-    assert est.total_sd == pytest.approx(1 / math.sqrt(1 / 40**2 + 6 / 64))
-    assert set(est.groups()) == {"g:mean"}
+def test_combine_propagates_loadings_exactly():
+    a = Estimate(10.0, (("x", 1.0), ("s", 2.0)), -1.0, 1.0)
+    b = Estimate(20.0, (("y", 3.0), ("s", 2.0)))
+    c = combine([(0.5, a), (-1.0, b)], extra=[("z", 4.0), ("x", -0.5)])
+    assert c.value == pytest.approx(-15.0)
+    assert c.groups() == pytest.approx({"x": 0.0, "s": -1.0, "y": -3.0, "z": 4.0})
+    assert (c.add_low, c.add_high) == (-0.5, 0.5)
+    assert c.total_sd == pytest.approx(math.sqrt(1 + 9 + 16))
+
+
+def _vg(v, ship="Angara"):
+    import datetime as dt
+
+    from detector.voyages import Voyage
+
+    return Voyage(v, ship, dt.date(2024, 1, 1) + dt.timedelta(days=10 * v))
+
+
+def test_pool_shrinks_noisy_observations_and_imputes_from_the_ship():
+    from detector._evidence import ReconcileConfig
+    from detector._pool import between_voyage_sd, pool
+
+    cfg = ReconcileConfig(prior_per_voyage=250, prior_sd_per_voyage=50, prior_ship_mean_sd=40)
+    precise = {i: (_vg(i), Estimate(230.0 + 4 * i, ((f"s{i}", 3.0),))) for i in range(1, 7)}
+    out, tau = pool(precise, [_vg(9)], cfg)
+    # precise observations stand; the imputed voyage takes the ship's mean with the spread
+    for i in range(1, 7):
+        assert out[i].value == pytest.approx(precise[i][1].value, abs=1.0)
+    assert out[9].value == pytest.approx(244, abs=3)
+    assert out[9].total_sd > tau * 0.9 > out[1].total_sd
+    noisy = {i: (_vg(i), Estimate(v, ((f"s{i}", 60.0),)))
+             for i, v in zip(range(1, 7), [150, 330, 260, 200, 300, 250], strict=True)}  # fmt: skip
+    out, tau = pool(noisy, [], cfg)
+    assert tau == pytest.approx(between_voyage_sd({"Angara": [e for _, e in noisy.values()]}, 50))
+    assert out[1].value > 200 and out[2].value < 290  # pulled towards the ship's mean
+    assert all(out[i].total_sd < 60 for i in out)
+    # the shared model bias survives pooling undiminished in a total
+    biased = {i: (_vg(i), Estimate(250.0, ((f"s{i}", 5.0), ("model:bias", 5.0)))) for i in (1, 2)}
+    out, _ = pool(biased, [], cfg)
+    assert total(out.values()).groups()["model:bias"] == pytest.approx(10.0, rel=0.05)
 
 
 def test_consistent_keeps_agreeing_estimates_and_drops_the_outlier():

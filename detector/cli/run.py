@@ -23,8 +23,8 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bands", default=None, metavar="B,B,B",
                    help="1-based bands to use (1 or 3), e.g. 1,2,3 (default: the RGB bands)")  # fmt: skip
     p.add_argument("--aoi", action="store_true", help="only process tiles inside the port AOI")
-    p.add_argument("--score-thresh", type=float, default=0.3, metavar="F",
-                   help="minimum detection score, 0..1 (default: 0.3)")  # fmt: skip
+    p.add_argument("--score-thresh", type=float, default=0.42, metavar="F",
+                   help="minimum detection score, 0..1 (default: 0.42, tuned on validation scenes)")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for the model (default: all cores)")  # fmt: skip
 
