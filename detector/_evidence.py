@@ -50,9 +50,9 @@ class ReconcileConfig:
     under_deck_high: float = 0.0
     count_noise_rel_90: float = 0.03
     count_bias_rel_90: float = 0.02
-    ship_bias_rel_90: float = 0.0
-    tier_mae_per_stack: float = 0.35
-    tier_bias_per_scene: float = 0.08
+    ship_bias_rel_90: float = 0.31
+    tier_mae_per_stack: float = 1.0
+    tier_bias_per_scene: float = 0.5
     stock_flow_rel: float = 0.10
     pier_residual: float = 30.0
     pier_residual_sd: float = 17.3

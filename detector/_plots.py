@@ -157,10 +157,12 @@ def _draw_panel(ax, image, polygons, regions, hulls, *, fill: bool) -> None:
                 pc = PolyCollection(sel, facecolors="none", edgecolors=colour, linewidths=0.6)
             ax.add_collection(pc)
     for poly, name in hulls:
-        ax.plot(*np.vstack([poly, poly[:1]]).T, "--", color="white", lw=0.8)
-        ax.text(poly[:, 0].mean(), poly[:, 1].min() - 2, name, color="white", fontsize=8,
-                ha="center", va="bottom",
-                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})  # fmt: skip
+        ax.plot(*np.vstack([poly, poly[:1]]).T, "--", color="white", lw=0.8, clip_on=True)
+        x, y = poly[:, 0].mean(), max(poly[:, 1].min() - 2, 0.0)
+        if 0 <= x <= w and y <= h:  # label only hulls in view; never outside the panel
+            ax.text(x, y, name, color="white", fontsize=8, ha="center", va="bottom",
+                    clip_on=True,
+                    bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})  # fmt: skip
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
     ax.set_xticks([])
@@ -192,5 +194,5 @@ def quicklook_png(
     ]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.88, bottom=0.08, wspace=0.04)
     return _png(fig)

@@ -181,6 +181,7 @@ def totals(result: Reconciliation, assumptions: Assumptions) -> dict[str, Any]:
             "imputed": sum(s.imputed for s in ships),
         },
         "observed_only": _range(total(s.estimate for s in ships if not s.imputed)),
+        "between_voyage_sd": round(result.between_voyage_sd, 1),
         "per_ship": group(lambda s: s.voyage.ship),
         "per_month": group(lambda s: s.voyage.month),
         "scenes": {

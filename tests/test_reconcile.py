@@ -11,11 +11,18 @@ import pytest
 
 from detector._shipments_io import SHIPMENT_COLUMNS, shipments_csv, write_outputs
 from detector.errors import LabelError
-from detector.munitions import load_assumptions
+from detector.munitions import default_assumptions_path, load_assumptions, parse_assumptions
 from detector.reconcile import reconcile, totals
 from detector.voyages import Voyage
 
-A = load_assumptions()
+# a precise detector (the targets: 3 % counts, small tier errors, no ship bias), so
+# the values these tests check are not blurred by the shipped model's large tier errors
+PRECISE = {"shipments": {"tier_mae_per_stack": {"value": 0.35},
+                         "tier_bias_per_scene": {"value": 0.08},
+                         "count_bias_ship_rel_90": {"value": 0.0}}}  # fmt: skip
+A = parse_assumptions(
+    PRECISE, "precise", defaults=json.loads(default_assumptions_path().read_text())
+)
 
 
 def counts(port, when, ships=(), stock=None, scene=None, teu_ratio=1.0):
@@ -197,7 +204,7 @@ def test_maia_prior_from_domain():
 
 def test_under_deck_assumption_shifts_and_widens(tmp_path):
     p = tmp_path / "a.json"
-    p.write_text(json.dumps({"shipments": {"under_deck_containers":
+    p.write_text(json.dumps({"shipments": {**PRECISE["shipments"], "under_deck_containers":
                                            {"value": 20, "low": 0, "high": 60}}}))  # fmt: skip
     doc = counts("rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250)])
     base = reconcile([doc], V[:1], A).shipments[0]
@@ -281,3 +288,13 @@ def test_evidence_inconsistent_with_the_rest_is_left_out_and_listed():
     (bad,) = [e for e in r.evidence if not e.used]
     assert bad.scenes == ("vostochny_20230905T0200Z",)
     assert bad.reason == "inconsistent with the voyage's other evidence (250)"
+
+
+def test_shipped_assumptions_give_wider_intervals_than_a_precise_detector():
+    doc = counts("rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250)])
+    precise = reconcile([doc], V[:1], A).shipments[0]
+    shipped = reconcile([doc], V[:1], load_assumptions()).shipments[0]
+    w = [s.interval[1] - s.interval[0] for s in (precise, shipped)]
+    assert w[1] > 2 * w[0]
+    # the same observation; only its stated uncertainty differs
+    assert precise.observed.value == shipped.observed.value == 250

@@ -109,9 +109,18 @@ def test_report_is_self_contained_with_sections_and_numbers(run_dir, capsys):
         assert base64.b64decode(b)[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (run_dir / "totals.json").exists()  # `report` renders; it writes no other file
     # numbers: the observed voyages' estimates, the imputed one marked, provenance
-    assert '<td>Angara</td><td>2023-09-03</td><td class="n">250</td>' in text
-    assert '<td>Maria</td><td>2023-10-10</td><td class="n">231</td>' in text
+    # what each voyage's imagery alone says, beside the pooled estimate
+    assert re.search(r'<td>Angara</td><td>2023-09-03</td>.*?<td class="n">250 ± \d+</td>', text)
+    assert re.search(r'<td>Maria</td><td>2023-10-10</td>.*?<td class="n">231 ± \d+</td>', text)
     assert '<tr class="imp"><td class="n">3</td>' in text
+    from detector._shipments_io import run_inputs
+
+    counts, voyages, assumptions = run_inputs(run_dir)
+    for sh in reconcile(counts, voyages, assumptions).shipments:  # the pooled estimates
+        lo, hi = sh.interval
+        row = (f'<td>{sh.voyage.rajin_date}</td><td class="n">{sh.containers_est:,.0f}</td>'
+               f'<td class="n">{lo:,.0f} – {hi:,.0f}</td>')  # fmt: skip
+        assert row in text, row
     assert "rajin_20230903T0200Z</code> (2023-09-03 02:00Z)" in text
     assert SHA[:12] in text and "overlap=64, tile=512" in text
     assert "vostochny_20231101T0300Z" in text and "no loaded ship at a berth at Vostochny" in text

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from .decode import DEFAULT_SCORE_THRESH
 from .net import build_model, count_parameters
 from .weights import ModelMeta, file_sha256
 
@@ -73,7 +74,7 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
   a multiple of 32).
 - Outputs at stride 2: centre heatmap (20ft, 40ft), log length/width, (sin 2a, cos 2a),
   sub-cell offset, stack tiers, hull and bridge logits. Decoding: local maxima of the
-  class-max heatmap (3x3), score >= 0.3, no cap on detections, no NMS between neighbours.
+  class-max heatmap (3x3), score >= {DEFAULT_SCORE_THRESH} (detect default), no cap on detections, no NMS between neighbours.
 
 ## Training
 - Data: synthetic tiles generated on the fly by `detector.synth.training_sample`
