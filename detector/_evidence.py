@@ -48,11 +48,14 @@ class ReconcileConfig:
     under_deck: float = 0.0
     under_deck_low: float = 0.0
     under_deck_high: float = 0.0
+    deck_scale: float = 1.33  # at Rajin
+    arrival_scale: float = 1.15  # at Vostochny or Dunai
+    stock_scale: float = 1.19
     count_noise_rel_90: float = 0.03
-    count_bias_rel_90: float = 0.02
-    ship_bias_rel_90: float = 0.31
+    count_bias_rel_90: float = 0.05
+    ship_bias_rel_90: float = 0.21
     tier_mae_per_stack: float = 1.0
-    tier_bias_per_scene: float = 0.5
+    tier_bias_per_scene: float = 0.3
     stock_flow_rel: float = 0.10
     pier_residual: float = 30.0
     pier_residual_sd: float = 17.3
@@ -87,6 +90,9 @@ class ReconcileConfig:
             under_deck=float(ud.value) if ud else d.under_deck,
             under_deck_low=float(ud.low if ud and ud.low is not None else d.under_deck_low),
             under_deck_high=float(ud.high if ud and ud.high is not None else d.under_deck_high),
+            deck_scale=float(get(s, "deck_count_scale_rajin", d.deck_scale)),
+            arrival_scale=float(get(s, "deck_count_scale_arrival", d.arrival_scale)),
+            stock_scale=float(get(s, "stock_count_scale", d.stock_scale)),
             count_noise_rel_90=float(get(s, "count_noise_rel_90", d.count_noise_rel_90)),
             count_bias_rel_90=float(get(s, "count_bias_rel_90", d.count_bias_rel_90)),
             ship_bias_rel_90=float(get(s, "count_bias_ship_rel_90", d.ship_bias_rel_90)),
@@ -242,22 +248,28 @@ def _count_groups(scene: str, est: float, visible: float, cfg: ReconcileConfig) 
 
 
 def deck_estimate(
-    s: ShipSighting, cfg: ReconcileConfig, floor: float = 0.0, ship: str | None = None
+    s: ShipSighting,
+    cfg: ReconcileConfig,
+    floor: float = 0.0,
+    ship: str | None = None,
+    at_rajin: bool = True,
 ) -> Estimate:
-    """A voyage's load from its ship's deck: ``est`` + the assumed under-deck cargo.
+    """A voyage's load from its ship's deck: ``est`` (times the calibrated scale for a view
+    ``at_rajin`` or on arrival) + the assumed under-deck cargo.
 
     The counting errors scale with the load, but never from below ``floor`` (the ship's
     typical load): a deck counted far too low (a hull found only in part, a cloud) must not
     look precise because its count is small. ``ship`` (the voyage's ship) adds the group
     ``ship_bias:<ship>``: a detector may count one ship's deck layout consistently high or
     low, an error every view of that ship shares."""
-    scale = max(s.est, floor)
-    visible = s.visible * scale / s.est if s.est > 0 else scale / 2.5
+    est = s.est * (cfg.deck_scale if at_rajin else cfg.arrival_scale)
+    scale = max(est, floor)
+    visible = s.visible * scale / est if est > 0 else scale / 2.5
     groups = _count_groups(s.scene, scale, visible, cfg)
     if ship is not None and cfg.ship_bias_rel_90 > 0:
         groups.append((f"ship_bias:{ship}", cfg.ship_bias_rel_90 / Z90 * scale))
     return Estimate(
-        s.est + cfg.under_deck,
+        est + cfg.under_deck,
         tuple(groups),
         cfg.under_deck_low - cfg.under_deck,
         cfg.under_deck_high - cfg.under_deck,
@@ -270,7 +282,10 @@ def stock_estimate(
     """A voyage's load from the drop of Rajin Pier 2 stock between two scenes (all cargo,
     above and below deck, so no under-deck assumption). The model bias applies to the
     difference; each scene's own noise to its count."""
-    b_est, a_est = before.stock_est or 0.0, after.stock_est or 0.0
+    b_est, a_est = (
+        (before.stock_est or 0.0) * cfg.stock_scale,
+        (after.stock_est or 0.0) * cfg.stock_scale,
+    )
     drop = b_est - a_est
     gb = _count_groups(before.scene, b_est, before.stock_visible or 0.0, cfg)
     ga = _count_groups(after.scene, a_est, after.stock_visible or 0.0, cfg)
@@ -291,7 +306,7 @@ def stock_before_estimate(
     """A voyage's load from the Pier 2 stock before loading when no scene shows the pier
     after it: the stock minus the ``residual`` a loading typically leaves (sd
     ``residual_sd`` per loading, plus ``residual_mean_sd`` shared by every such estimate)."""
-    b_est = before.stock_est or 0.0
+    b_est = (before.stock_est or 0.0) * cfg.stock_scale
     groups = _count_groups(before.scene, b_est, before.stock_visible or 0.0, cfg)
     groups.append((f"stock:{voyage}:residual", residual_sd))
     groups.append(("pier_residual:mean", residual_mean_sd))

@@ -171,7 +171,8 @@ def match_evidence(
                     reason = f"earlier than {first} (loading may not have been complete)"
                 else:
                     reason = f"later than {first} (unloading may have begun)"
-                est = deck_estimate(s, cfg, floor=cfg.prior_for(ships[vn]), ship=ships[vn])
+                est = deck_estimate(s, cfg, floor=cfg.prior_for(ships[vn]), ship=ships[vn],
+                                    at_rajin=kind == "deck_rajin")  # fmt: skip
                 evidence.append(Evidence(vn, kind, (s.scene,), used, reason, est,
                                          s.teu_ratio, note))  # fmt: skip
                 if used and kind == "deck_rajin":
@@ -210,6 +211,7 @@ def _residual(
     median absolute deviation, so a few miscounted scenes do not take over); the assumption
     weighs as much as 4 scenes."""
     x = np.array([o.stock_est for o in deck_scene.values() if o.stock_est is not None], float)
+    x = x * cfg.stock_scale
     k, n = 4.0, len(x)
     if n >= 3:
         med = float(np.median(x))

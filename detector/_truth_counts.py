@@ -20,7 +20,34 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ErrorModel", "counts_from_truth"]
+__all__ = ["ErrorModel", "PRECISE_DETECTOR", "counts_from_truth", "precise_assumptions"]
+
+#: Assumptions overlay for counts from truth (or from a detector meeting the issue's targets):
+#: no calibration scales, no per-ship bias, small tier errors.
+PRECISE_DETECTOR = {
+    "shipments": {
+        "deck_count_scale_rajin": {"value": 1.0},
+        "deck_count_scale_arrival": {"value": 1.0},
+        "stock_count_scale": {"value": 1.0},
+        "count_bias_rel_90": {"value": 0.02},
+        "count_bias_ship_rel_90": {"value": 0.0},
+        "tier_mae_per_stack": {"value": 0.35},
+        "tier_bias_per_scene": {"value": 0.08},
+    }
+}
+
+
+def precise_assumptions(overlay: Mapping[str, Any] | None = None):
+    """The default assumptions with :data:`PRECISE_DETECTOR` (and ``overlay``) laid over."""
+    import json
+
+    from .munitions import default_assumptions_path, parse_assumptions
+
+    data = {k: dict(v) for k, v in PRECISE_DETECTOR.items()}
+    for sec, figs in (overlay or {}).items():
+        data.setdefault(sec, {}).update(figs)
+    defaults = json.loads(default_assumptions_path().read_text())
+    return parse_assumptions(data, "defaults + precise detector", defaults=defaults)
 
 
 @dataclass(frozen=True)

@@ -244,7 +244,8 @@ def render_report(
         role.setdefault(u.scene, []).append(f"unmatched: {u.reason}")
     parts.append("<h2>Scenes and provenance</h2>")
     parts.append(_table(
-        ["scene", "port", "acquired (UTC)", "ships (name: visible / est)", "Pier 2 stock est",
+        ["scene", "port", "acquired (UTC)", "ships (name: visible / est, model counts)",
+         "Pier 2 stock (model count)",
          "model sha256", "settings", "used for"],
         [[f"<code>{_e(o.scene)}</code>", _e(o.port or "?"), _e(when(o.scene)),
           _e("; ".join(f"{s.name}: {s.visible:.0f} / {s.est:.0f}" for s in o.ships) or "–"),

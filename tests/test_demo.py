@@ -54,8 +54,8 @@ def test_demo_subprocess_one_voyage(tmp_path, tiny_model):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not default_model_path().is_file(), reason="no shipped model yet")
 def test_demo_with_no_arguments(tmp_path):
+    assert default_model_path().is_file()  # the shipped model
     res = subprocess.run([str(CCOUNT), "demo", "--no-progress"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=900)  # fmt: skip
     assert res.returncode == 0, res.stderr

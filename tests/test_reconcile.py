@@ -10,19 +10,16 @@ import json
 import pytest
 
 from detector._shipments_io import SHIPMENT_COLUMNS, shipments_csv, write_outputs
+from detector._truth_counts import PRECISE_DETECTOR, precise_assumptions
 from detector.errors import LabelError
-from detector.munitions import default_assumptions_path, load_assumptions, parse_assumptions
+from detector.munitions import load_assumptions
 from detector.reconcile import reconcile, totals
 from detector.voyages import Voyage
 
-# a precise detector (the targets: 3 % counts, small tier errors, no ship bias), so
-# the values these tests check are not blurred by the shipped model's large tier errors
-PRECISE = {"shipments": {"tier_mae_per_stack": {"value": 0.35},
-                         "tier_bias_per_scene": {"value": 0.08},
-                         "count_bias_ship_rel_90": {"value": 0.0}}}  # fmt: skip
-A = parse_assumptions(
-    PRECISE, "precise", defaults=json.loads(default_assumptions_path().read_text())
-)
+# a precise detector (the targets: 3 % counts, small tier errors, no ship bias, no
+# calibration scales), so the values these tests check are exactly the counts
+A = precise_assumptions()
+PRECISE = PRECISE_DETECTOR
 
 
 def counts(port, when, ships=(), stock=None, scene=None, teu_ratio=1.0):
@@ -296,5 +293,7 @@ def test_shipped_assumptions_give_wider_intervals_than_a_precise_detector():
     shipped = reconcile([doc], V[:1], load_assumptions()).shipments[0]
     w = [s.interval[1] - s.interval[0] for s in (precise, shipped)]
     assert w[1] > 2 * w[0]
-    # the same observation; only its stated uncertainty differs
-    assert precise.observed.value == shipped.observed.value == 250
+    # the shipped figures correct the model's calibrated undercount at Rajin
+    scale = load_assumptions().value("shipments", "deck_count_scale_rajin")
+    assert precise.observed.value == 250
+    assert shipped.observed.value == pytest.approx(250 * scale)

@@ -13,15 +13,14 @@ import json
 import numpy as np
 import pytest
 
-from detector._truth_counts import counts_from_truth
+from detector._truth_counts import counts_from_truth, precise_assumptions
 from detector.labels import read_geojson
-from detector.munitions import load_assumptions
 from detector.paths import labels_dir
 from detector.reconcile import reconcile, totals
 from detector.synth.world import build_world, plan_world
 from detector.voyages import read_voyages
 
-A = load_assumptions()
+A = precise_assumptions()  # counts from plans and truth: no detector calibration applies
 
 
 def _noisy(n: float, rng, rel: float = 0.03) -> float:

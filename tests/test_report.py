@@ -81,6 +81,13 @@ def run_dir(tmp_path):
     ]
     for d in docs:
         (det / f"{d['scene']}.counts.json").write_text(json.dumps(d))
+    from detector._truth_counts import precise_assumptions
+    from detector.munitions import saved_assumptions_json
+
+    # the run's saved assumptions: a precise detector, so the counts show through unscaled
+    (tmp_path / "run" / "assumptions.json").write_text(
+        saved_assumptions_json(precise_assumptions())
+    )
     (tmp_path / "run" / "voyages.csv").write_text(
         "voyage,ship,rajin_date\n1,Angara,2023-09-03\n2,Maria,2023-10-10\n3,Angara,2024-01-02\n"
     )
