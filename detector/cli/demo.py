@@ -13,7 +13,7 @@ HELP = "the main job on a small synthetic world (no arguments needed): shipments
 
 def configure(p: argparse.ArgumentParser) -> None:
     from ..demo import DEMO_FIRST, DEMO_SEED
-    from .run import add_detect_options
+    from ._detect_options import add_detect_options
 
     p.add_argument("--out", type=Path, default=Path("demo_out"), metavar="DIR",
                    help="output folder (default: demo_out)")  # fmt: skip
@@ -28,8 +28,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..demo import demo
     from ..errors import ConfigError
+    from ._detect_options import detect_config
     from ._print import print_shipments
-    from .run import detect_config, print_summary
+    from .run import print_summary
 
     if args.first < 1:
         raise ConfigError(f"--first {args.first}: simulate at least one voyage")

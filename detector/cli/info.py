@@ -10,23 +10,12 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import ConfigError, CountError
+from ..errors import CountError
+from ._detect_options import parse_bands
 
-__all__ = ["HELP", "configure", "run", "parse_bands", "scene_summary"]
+__all__ = ["HELP", "configure", "run", "scene_summary"]
 
 HELP = "describe scene files: size, bands, CRS, GSD, footprint, masks, time, port, stretch"
-
-
-def parse_bands(text: str | None) -> tuple[int, ...] | None:
-    """``"1,2,3"`` -> ``(1, 2, 3)``; None stays None."""
-    if text is None:
-        return None
-    try:
-        return tuple(int(t) for t in text.replace(" ", "").split(",") if t)
-    except ValueError:
-        raise ConfigError(
-            f"--bands {text!r}: expected comma-separated band numbers, e.g. 1,2,3"
-        ) from None
 
 
 def configure(parser) -> None:

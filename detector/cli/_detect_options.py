@@ -1,0 +1,69 @@
+"""Options shared by ``ccount detect``, ``run`` and ``demo``: model, device, tiling, bands.
+
+Defaults come from :class:`detector.detect.DetectConfig`, so the commands cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ConfigError
+
+__all__ = ["add_detect_options", "detect_config", "parse_bands"]
+
+
+def parse_bands(text: str | None) -> tuple[int, ...] | None:
+    """``"1,2,3"`` -> ``(1, 2, 3)``; None stays None. Raises :class:`ConfigError`."""
+    if text is None:
+        return None
+    try:
+        bands = tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--bands {text!r}: expected comma-separated band numbers, e.g. 1,2,3"
+        ) from None
+    if len(bands) not in (1, 3) or min(bands) < 1:
+        raise ConfigError(f"--bands {text!r}: select 1 or 3 bands numbered from 1, e.g. 1,2,3")
+    return bands
+
+
+def add_detect_options(p: argparse.ArgumentParser) -> None:
+    """The options ``ccount detect`` takes for the model and tiling: same names, and the
+    defaults of :class:`detector.detect.DetectConfig` (so they cannot drift apart)."""
+    from ..detect import DetectConfig
+
+    d = DetectConfig()
+    p.add_argument("--model", type=Path, default=None, metavar="PATH",
+                   help="weights file (default: models/ccount-centernet.pt)")  # fmt: skip
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
+                   help=f"compute device; auto picks CUDA when present (default: {d.device})")  # fmt: skip
+    p.add_argument("--tile", type=int, default=d.tile_px, metavar="N",
+                   help=f"tile size in model pixels (default: {d.tile_px})")  # fmt: skip
+    p.add_argument("--overlap", type=int, default=d.overlap_px, metavar="N",
+                   help=f"tile overlap in pixels (default: {d.overlap_px})")  # fmt: skip
+    p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
+                   help=f"tiles per batch (default: {d.batch_size})")  # fmt: skip
+    p.add_argument("--bands", default=None, metavar="B,B,B",
+                   help="1-based bands to use (1 or 3), e.g. 1,2,3 (default: the RGB bands)")  # fmt: skip
+    p.add_argument("--aoi", action="store_true", help="only process tiles inside the port AOI")
+    p.add_argument("--score-thresh", type=float, default=d.score_thresh, metavar="F",
+                   help=f"minimum detection score, 0..1 (default: {d.score_thresh})")  # fmt: skip
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for the model (default: all cores)")  # fmt: skip
+
+
+def detect_config(args: argparse.Namespace):
+    from ..detect import DetectConfig
+
+    return DetectConfig(
+        model_path=args.model,
+        device=args.device,
+        tile_px=args.tile,
+        overlap_px=args.overlap,
+        batch_size=args.batch_size,
+        bands=parse_bands(args.bands),
+        aoi_only=args.aoi,
+        score_thresh=args.score_thresh,
+        num_threads=args.threads,
+    )
