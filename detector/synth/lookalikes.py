@@ -58,6 +58,11 @@ def _boxes(canvas, rng, cx, cy, lengths, widths, angle, rgb, top_m, style=_PLAIN
     )  # fmt: skip
 
 
+def _box(canvas, rng, cx, cy, length_px, width_px, angle, rgb, top_m, style=_PLAIN):
+    """One box: :func:`_boxes` with scalar centre, size (pixels) and top height (metres)."""
+    _boxes(canvas, rng, [cx], [cy], [length_px], [width_px], angle, rgb, [top_m], style)
+
+
 def _outline(cx, cy, length_px, width_px, angle) -> np.ndarray:
     return box_corners(
         np.array([cx]),
@@ -117,16 +122,16 @@ def draw_bus(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, ang
     """A 12 m bus: coloured roof with an air-conditioning box."""
     g = canvas.gsd_m
     rgb = _BRIGHT[rng.integers(len(_BRIGHT))] * rng.uniform(0.85, 1.1)
-    _boxes(
+    _box(
         canvas,
         rng,
-        [cx],
-        [cy],
-        [12.0 / g],
-        [2.55 / g],
+        cx,
+        cy,
+        12.0 / g,
+        2.55 / g,
         angle_rad,
         rgb,
-        [3.2],
+        3.2,
         BoxStyle(edge_dark=0.25, rim_m=0.3),
     )
     x, y = _along(cx, cy, angle_rad, [rng.uniform(-3, 3) / g])
@@ -137,16 +142,16 @@ def draw_bus(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, ang
 def draw_car(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, angle_rad: float):
     g = canvas.gsd_m
     rgb = _BRIGHT[rng.integers(len(_BRIGHT))] * rng.uniform(0.7, 1.1)
-    _boxes(
+    _box(
         canvas,
         rng,
-        [cx],
-        [cy],
-        [4.5 / g],
-        [1.8 / g],
+        cx,
+        cy,
+        4.5 / g,
+        1.8 / g,
         angle_rad,
         rgb,
-        [1.5],
+        1.5,
         BoxStyle(end_dark=0.4, end_m=1.2),
     )
     return _outline(cx, cy, 4.6 / g, 1.9 / g, angle_rad)
@@ -210,16 +215,16 @@ def draw_wagon(
     elif kind == "gondola":
         length_m, width_m = rng.choice([12.7, 13.9]), 3.2
         wall = np.float32(rng.choice([0.15, 0.35, 0.45])) * np.float32((1.1, 0.85, 0.7))
-        _boxes(
+        _box(
             canvas,
             rng,
-            [cx],
-            [cy],
-            [length_m / g],
-            [width_m / g],
+            cx,
+            cy,
+            length_m / g,
+            width_m / g,
             angle_rad,
             wall,
-            [base_m + 3.4],
+            base_m + 3.4,
             BoxStyle(rust=0.5),
         )
         inner = (
@@ -228,16 +233,16 @@ def draw_wagon(
             else np.float32(rng.choice([0.1, 0.4, 0.55])) * np.float32((1, 0.95, 0.85))
         )
         st = BoxStyle(stripe_pitch_m=1.6, stripe_amp=0.15 if not loaded else 0.0, grime=0.4)
-        _boxes(
+        _box(
             canvas,
             rng,
-            [cx],
-            [cy],
-            [(length_m - 0.6) / g],
-            [(width_m - 0.6) / g],
+            cx,
+            cy,
+            (length_m - 0.6) / g,
+            (width_m - 0.6) / g,
             angle_rad,
             inner,
-            [base_m + (1.0 if not loaded else 3.0)],
+            base_m + (1.0 if not loaded else 3.0),
             st,
         )
     elif kind == "box":
@@ -245,31 +250,31 @@ def draw_wagon(
         rgb = np.float32(rng.choice([0.35, 0.5])) * np.float32(
             rng.choice([(1, 0.6, 0.4), (0.5, 0.8, 0.6), (0.6, 0.7, 1.0)])
         )
-        _boxes(
+        _box(
             canvas,
             rng,
-            [cx],
-            [cy],
-            [length_m / g],
-            [width_m / g],
+            cx,
+            cy,
+            length_m / g,
+            width_m / g,
             angle_rad,
             rgb,
-            [base_m + 4.6],
+            base_m + 4.6,
             BoxStyle(ridge=0.1, stripe_pitch_m=1.5, stripe_amp=0.05, rust=0.3),
         )
     else:  # tank
         length_m, width_m = rng.choice([12.0, 15.0]), 3.0
         rgb = np.float32(rng.choice([0.12, 0.5, 0.75])) * np.float32((1, 1, 1))
-        _boxes(
+        _box(
             canvas,
             rng,
-            [cx],
-            [cy],
-            [length_m / g],
-            [width_m / g],
+            cx,
+            cy,
+            length_m / g,
+            width_m / g,
             angle_rad,
             rgb,
-            [base_m + 4.2],
+            base_m + 4.2,
             BoxStyle(ridge=0.2, edge_dark=0.5, rim_m=0.6),
         )
     return _outline(cx, cy, (length_m + 1.2) / g, (width_m + 0.2) / g, angle_rad), block
@@ -328,16 +333,16 @@ def draw_hatch_cover(
         grime=0.3,
         rust=0.4,
     )
-    _boxes(
+    _box(
         canvas,
         rng,
-        [cx],
-        [cy],
-        [length_m / g],
-        [width_m / g],
+        cx,
+        cy,
+        length_m / g,
+        width_m / g,
         angle_rad,
         col * rng.uniform(0.8, 1.2),
-        [1.2],
+        1.2,
         style,
     )
     return _outline(cx, cy, (length_m + 1) / g, (width_m + 1) / g, angle_rad)
