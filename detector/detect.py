@@ -31,6 +31,7 @@ import numpy as np
 from ._io import atomic_path, atomic_write_text
 from .errors import ConfigError, CountError, DeviceError
 from .inference import InferenceSettings, TilePredictor, infer_scene
+from .model.tiers import TIERS_DIRECT, tiers_from_output
 
 __all__ = [
     "DEVICES",
@@ -109,6 +110,7 @@ class Detector:
     gsd_m: float
     model_path: str
     sha256: str
+    tiers_output: str = TIERS_DIRECT  # what the model's tiers channel means (model.tiers)
 
 
 def output_paths(out_dir: Path, scene_id: str) -> tuple[Path, Path, Path]:
@@ -186,17 +188,30 @@ def load_detector(config: DetectConfig) -> Detector:
         gsd_m=float(meta.gsd_m),
         model_path=str(path),
         sha256=file_sha256(path),
+        tiers_output=meta.tiers_output,
     )
 
 
 def _sun(scene) -> dict | None:
-    if scene.acquired is None or scene.footprint.is_empty:
-        return None
-    from .sun import sun_position
+    from .sun import scene_sun
 
-    c = scene.footprint.centroid
-    elevation_deg, azimuth_deg = sun_position(scene.acquired, c.x, c.y)
-    return {"elevation_deg": elevation_deg, "azimuth_deg": azimuth_deg}
+    sun = scene_sun(scene)
+    if sun is None:
+        return None
+    return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
+
+
+def _tiers_basis(tiers_output: str, sun: dict | None) -> str:
+    """How ``tiers_est`` was obtained, for counts.json."""
+    if tiers_output == TIERS_DIRECT:
+        return "regressed by the model (no sun input)"
+    if sun is None:
+        return "unknown: no acquisition time or place, so shadows cannot be read; est = visible"
+    if np.isnan(tiers_from_output(np.zeros(1), tiers_output, sun["elevation_deg"])[0]):
+        return (
+            f"unknown: sun {sun['elevation_deg']:.1f} deg is too low to read shadows; est = visible"
+        )
+    return f"from shadow length, sun elevation {sun['elevation_deg']:.1f} deg"
 
 
 def _plan(reader, scene, config: DetectConfig):
@@ -248,7 +263,12 @@ def _process(
         plan = _plan(reader, scene, config)
         tick = progress(len(plan.tiles), scene.id) if progress else None
         result = infer_scene(detector.predictor, reader, plan.tiles, settings, progress=tick)
-    dets = replace(result.dets, tiers=tiers_clipped(result.dets).astype(np.float32))
+    sun = _sun(scene)
+    tiers = tiers_from_output(
+        result.dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None
+    )
+    dets = replace(result.dets, tiers=tiers)
+    dets = replace(dets, tiers=tiers_clipped(dets).astype(np.float32))
     aoi_px = aoi_pixels(load_port(scene.port), grid) if scene.port else ()
     hulls = find_hulls(
         result.maps.hull, result.maps.bridge, stride_px=result.maps.stride_px,
@@ -275,9 +295,10 @@ def _process(
             "read": result.read_s,
             "model": result.model_s,
         },
-        sun=_sun(scene),
+        sun=sun,
         model_gsd_m=grid.gsd_m,
     )
+    counts["tiers_basis"] = _tiers_basis(detector.tiers_output, sun)
     counts["tiles"] = {
         "run": len(plan.tiles),
         "skipped_nodata": plan.skipped_nodata,

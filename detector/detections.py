@@ -19,6 +19,7 @@ __all__ = [
     "KIND_40FT",
     "TEU_PER_KIND",
     "CONTAINER_SIZE_M",
+    "TIER_HEIGHT_M",
     "Detections",
     "Hull",
     "box_corners",
@@ -30,6 +31,8 @@ KIND_40FT = 1
 TEU_PER_KIND = np.array([1, 2], dtype=np.int64)
 #: ISO 668 outer dimensions (length, width) in metres, by kind index.
 CONTAINER_SIZE_M: tuple[tuple[float, float], ...] = ((6.058, 2.438), (12.192, 2.438))
+#: Height of one stacked container (ISO 8 ft 6 in), metres.
+TIER_HEIGHT_M = 2.591
 
 
 def box_corners(

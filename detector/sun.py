@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-__all__ = ["sun_position", "solar_declination_deg"]
+__all__ = ["sun_position", "solar_declination_deg", "scene_sun"]
 
 _J2000_JD = 2451545.0
 _UNIX_EPOCH_JD = 2440587.5
@@ -58,3 +58,13 @@ def sun_position(when_utc: datetime, lon: float, lat: float) -> tuple[float, flo
     elevation = math.degrees(math.asin(max(-1.0, min(1.0, sin_el))))
     az = math.atan2(-math.sin(ha), math.tan(dec) * math.cos(phi) - math.sin(phi) * math.cos(ha))
     return float(elevation), float(math.degrees(az) % 360.0)
+
+
+def scene_sun(scene) -> tuple[float, float] | None:
+    """``(elevation_deg, azimuth_deg)`` over the centre of a scene's footprint at its
+    acquisition time (``scene.acquired``, ``scene.footprint`` lon/lat); None if either is
+    unknown."""
+    if scene.acquired is None or scene.footprint is None or scene.footprint.is_empty:
+        return None
+    c = scene.footprint.centroid
+    return sun_position(scene.acquired, c.x, c.y)

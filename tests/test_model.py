@@ -232,7 +232,8 @@ def test_decode_threshold_swap_and_batch_split():
     assert a.kind[k] == 1 and np.isclose(a.score[k], 1 / (1 + np.exp(-2.0)))
     assert np.isclose(a.cx[k], (4 + 0.25) * 2) and np.isclose(a.cy[k], (3 + 0.25) * 2)
     assert np.isclose(a.length_px[k], 15.0) and np.isclose(a.width_px[k], 6.0)
-    assert np.isclose(a.angle_rad[k], np.pi / 2) and a.tiers[k] == 1.0
+    assert np.isclose(a.angle_rad[k], np.pi / 2)
+    assert np.isclose(a.tiers[k], 0.2)  # the raw channel: its meaning is the weights' (.tiers)
     assert len(decode(outs, score_thresh=0.6)[0]) == 1
     hull, bridge = decode_masks(outs)
     assert hull.shape == (2, h, w) and torch.allclose(hull, torch.full_like(hull, 0.5))

@@ -17,6 +17,7 @@ HELP = "train the container detector on synthetic tiles (and label sets); write 
 
 
 def configure(parser) -> None:
+    from ..model.tiers import TIERS_OUTPUTS
     from ..model.train import TrainConfig
 
     d = TrainConfig(out=Path("-"))
@@ -110,6 +111,13 @@ def configure(parser) -> None:
         help=f"CPU threads for torch (default {d.threads}: the shipped recipe; more can be "
         "faster on an idle machine, much slower on a busy one)",
     )
+    parser.add_argument(
+        "--tiers-output",
+        choices=TIERS_OUTPUTS,
+        default=d.tiers_output,
+        help=f"what the tiers channel learns (default {d.tiers_output}: the stack's shadow, "
+        "turned into tiers with the scene's sun; 'tiers': regress tiers directly)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")  # fmt: skip
 
 
@@ -131,6 +139,7 @@ def run(args) -> int:
         refresh_per_step=args.refresh,
         val_samples=args.val_samples,
         threads=args.threads,
+        tiers_output=args.tiers_output,
     )
 
     def log(msg: str) -> None:

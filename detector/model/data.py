@@ -9,8 +9,8 @@ different ways. Everything is a deterministic function of the seeds.
 
 A *sample* is any object with ``image`` float32 [3, H, W] 0..1, ``containers``
 (:class:`~detector.detections.Detections` in its pixels), ``hull_mask`` and ``bridge_mask``
-(bool [H, W] or None when unlabelled) -- :class:`detector.synth.TrainingSample` or a
-:class:`LabelSample` cut from a labelled scene.
+(bool [H, W] or None when unlabelled), optionally ``sun_elevation_deg`` --
+:class:`detector.synth.TrainingSample` or a :class:`LabelSample` cut from a labelled scene.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 from ..detections import Detections
 from .losses import TargetBatch, collate_targets
 from .targets import d4_transform, encode_targets
+from .tiers import TIERS_DIRECT
 
 __all__ = [
     "Sample",
@@ -62,6 +63,7 @@ class LabelSample:
     containers: Detections
     hull_mask: np.ndarray | None = None
     bridge_mask: np.ndarray | None = None
+    sun_elevation_deg: float | None = None  # of the scene, from its time and place
 
 
 class SamplePool:
@@ -132,8 +134,12 @@ def make_batch(
     *,
     augment: bool = True,
     jitter: float = 1.0,
+    tiers_output: str = TIERS_DIRECT,
 ) -> tuple[torch.Tensor, TargetBatch]:
-    """Augment, encode and stack ``samples`` (equal sizes) -> (images [B,3,H,W], targets)."""
+    """Augment, encode and stack ``samples`` (equal sizes) -> (images [B,3,H,W], targets).
+
+    ``tiers_output``: what the tiers channel learns (:mod:`.tiers`); a shadow target uses the
+    sample's ``sun_elevation_deg`` (None or missing: no tiers target for that sample)."""
     images, targets = [], []
     for s in samples:
         if augment:
@@ -143,8 +149,14 @@ def make_batch(
         images.append(img)
         targets.append(
             encode_targets(
-                dets, height=img.shape[1], width=img.shape[2], hull_mask=hull, bridge_mask=bridge
-            )
+                dets,
+                height=img.shape[1],
+                width=img.shape[2],
+                hull_mask=hull,
+                bridge_mask=bridge,
+                tiers_output=tiers_output,
+                sun_elevation_deg=getattr(s, "sun_elevation_deg", None),
+            )  # fmt: skip
         )
     x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False))
     if augment and jitter > 0:

@@ -52,8 +52,8 @@ def decode(
 
     Returns a list of B :class:`Detections` in input-image pixels (the stride-2 cell ``(i, j)``
     with offset ``(dx, dy)`` has centre ``((j + dx) * 2, (i + dy) * 2)``); ``score`` is the
-    peak's class probability, ``kind`` its argmax class, ``tiers`` the regressed stack
-    height clipped to >= 1. If the predicted width exceeds the length the two swap and the
+    peak's class probability, ``kind`` its argmax class, ``tiers`` the raw tiers channel
+    (what it means depends on the weights: :func:`.tiers.tiers_from_output`). If the predicted width exceeds the length the two swap and the
     angle turns by 90 degrees, so ``length_px >= width_px`` always.
     """
     hm = outputs["heatmap"]
@@ -72,9 +72,7 @@ def decode(
     swap = width > length
     length, width = torch.where(swap, width, length), torch.where(swap, length, width)
     angle = torch.remainder(angle + swap.float() * (math.pi / 2), math.pi)
-    cols = torch.stack(
-        [cx, cy, length, width, angle, kind.float(), score, tiers[:, 0].clamp(min=1.0)], dim=1
-    )
+    cols = torch.stack([cx, cy, length, width, angle, kind.float(), score, tiers[:, 0]], dim=1)
     counts = torch.bincount(b, minlength=batch).tolist()
     table = cols.detach().cpu().double().numpy()
     out: list[Detections] = []

@@ -34,6 +34,14 @@ __all__ = ["boxes_from_corners", "find_label_files", "load_label_samples"]
 _SCENE_SUFFIXES = (".tif", ".tiff", ".TIF", ".TIFF")
 
 
+def scene_sun_elevation(scene) -> float | None:
+    """Sun elevation over ``scene`` at its acquisition time (None when unknown)."""
+    from ..sun import scene_sun
+
+    sun = scene_sun(scene)
+    return None if sun is None else sun[0]
+
+
 def boxes_from_corners(corners: np.ndarray) -> tuple[np.ndarray, ...]:
     """Oriented boxes from corners float [N, 4, 2] (x, y) in order around the box.
 
@@ -111,7 +119,9 @@ def _windows(rng, dets: Detections, height: int, width: int, n: int, size: int) 
     return out
 
 
-def _cut(reader, dets: Detections, hulls_px, windows, size: int) -> list[LabelSample]:
+def _cut(
+    reader, dets: Detections, hulls_px, windows, size: int, sun_elevation_deg: float | None
+) -> list[LabelSample]:
     import cv2
 
     from ..tiling import Window
@@ -126,7 +136,7 @@ def _cut(reader, dets: Detections, hulls_px, windows, size: int) -> list[LabelSa
                 pts = np.round((poly - [c0, r0]) * 16).astype(np.int32)
                 cv2.fillPoly(hull, [pts], 1, shift=4)
             hull = hull.astype(bool)
-        out.append(LabelSample(tile.image, dets.shifted(-c0, -r0), hull, None))
+        out.append(LabelSample(tile.image, dets.shifted(-c0, -r0), hull, None, sun_elevation_deg))
     return out
 
 
@@ -159,7 +169,7 @@ def _geojson_samples(
                 for f in ships
             ]
         wins = _windows(rng, dets.select(dets.visible), grid.height, grid.width, per_scene, size)
-        return _cut(reader, dets, hulls, wins, size)
+        return _cut(reader, dets, hulls, wins, size, scene_sun_elevation(scene))
 
 
 def _coco_samples(path: Path, *, size: int, rng, per_scene: int) -> list[LabelSample]:
@@ -184,7 +194,7 @@ def _coco_samples(path: Path, *, size: int, rng, per_scene: int) -> list[LabelSa
             d = im.containers
             dets = Detections(cx, cy, length, width, angle, d.kind, d.score, d.tiers)
             wins = _windows(rng, dets, grid.height, grid.width, per_scene, size)
-            out += _cut(reader, dets, None, wins, size)
+            out += _cut(reader, dets, None, wins, size, scene_sun_elevation(scene))
     return out
 
 

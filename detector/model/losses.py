@@ -2,7 +2,8 @@
 
 - centre heatmap: CenterNet's penalty-reduced focal loss (alpha 2, beta 4), normalised by the
   number of containers in the batch;
-- offset, log size, (sin 2a, cos 2a), tiers: L1 at the cells that own a centre;
+- offset, log size, (sin 2a, cos 2a), tiers: L1 at the cells that own a centre (tiers only
+  on images whose tiers target is known, see :mod:`.tiers`);
 - hull and bridge: binary cross-entropy on soft per-cell targets, on images where the mask is
   labelled.
 
@@ -48,6 +49,7 @@ class TargetBatch:
     bridge: torch.Tensor
     hull_known: torch.Tensor  # bool [B]
     bridge_known: torch.Tensor  # bool [B]
+    tiers_known: torch.Tensor  # bool [B]
 
     def to(self, device: torch.device | str) -> TargetBatch:
         return TargetBatch(
@@ -72,6 +74,7 @@ def collate_targets(targets: Sequence[Targets]) -> TargetBatch:
         bridge=st("bridge"),
         hull_known=torch.tensor([t.hull_known for t in targets]),
         bridge_known=torch.tensor([t.bridge_known for t in targets]),
+        tiers_known=torch.tensor([t.tiers_known for t in targets]),
     )
 
 
@@ -115,7 +118,7 @@ def detection_loss(
         "offset": _masked_l1(outputs["offset"], t.offset, t.pos),
         "size": _masked_l1(outputs["size"], t.size, t.pos),
         "angle": _masked_l1(outputs["angle"], t.angle, t.pos),
-        "tiers": _masked_l1(outputs["tiers"], t.tiers, t.pos),
+        "tiers": _masked_l1(outputs["tiers"], t.tiers, t.pos & t.tiers_known[:, None, None]),
         "hull": _masked_bce(outputs["hull"], t.hull, t.hull_known),
         "bridge": _masked_bce(outputs["bridge"], t.bridge, t.bridge_known),
     }

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import Detections
+from .tiers import TIERS_DIRECT, shadow_target
 
 __all__ = [
     "MIN_SIGMA_CELLS",
@@ -54,7 +55,8 @@ class Targets:
     ``tiers`` float32 [1, h, w]; regression maps are zero off ``pos``. ``hull``/``bridge``
     float32 [h, w]: fraction of the cell's input pixels inside the mask; ``hull_known`` /
     ``bridge_known`` say whether those masks are labelled at all (a label set without ships
-    has neither).
+    has neither); ``tiers_known`` whether ``tiers`` holds targets (a shadow target needs the
+    sun).
     """
 
     heatmap: np.ndarray
@@ -67,6 +69,11 @@ class Targets:
     bridge: np.ndarray
     hull_known: bool
     bridge_known: bool
+    tiers_known: bool = True
+
+
+def _tan_ok(sun_elevation_deg: float | None) -> bool:
+    return shadow_target(np.ones(1), sun_elevation_deg) is not None
 
 
 def _cell_fraction(mask: np.ndarray | None, h: int, w: int) -> np.ndarray:
@@ -85,11 +92,15 @@ def encode_targets(
     width: int,
     hull_mask: np.ndarray | None = None,
     bridge_mask: np.ndarray | None = None,
+    tiers_output: str = TIERS_DIRECT,
+    sun_elevation_deg: float | None = None,
 ) -> Targets:
     """Encode the visible containers of ``dets`` (tile pixels) for an ``height x width`` image.
 
     Containers whose centre lies outside the image, or that are not ``visible``, get no
     target. ``hull_mask``/``bridge_mask`` are bool [H, W] or None (unlabelled).
+    ``tiers_output`` says what the tiers channel learns (:mod:`.tiers`): stack tiers, or the
+    log shadow length under a sun at ``sun_elevation_deg`` (no tiers target when unknown).
     """
     h, w = output_size(height, width)
     heat = np.zeros((2, h, w), np.float32)
@@ -98,6 +109,7 @@ def encode_targets(
     size = np.zeros((2, h, w), np.float32)
     angle = np.zeros((2, h, w), np.float32)
     tiers = np.zeros((1, h, w), np.float32)
+    tiers_known = tiers_output == TIERS_DIRECT or _tan_ok(sun_elevation_deg)
     keep = (
         dets.visible
         & (dets.cx >= 0)
@@ -120,7 +132,10 @@ def encode_targets(
         size[1, i, j] = np.log(np.maximum(d.width_px, 1e-3))
         angle[0, i, j] = np.sin(2 * d.angle_rad)
         angle[1, i, j] = np.cos(2 * d.angle_rad)
-        tiers[0, i, j] = np.maximum(d.tiers, 1.0)
+        if tiers_output == TIERS_DIRECT:
+            tiers[0, i, j] = np.maximum(d.tiers, 1.0)
+        elif tiers_known:
+            tiers[0, i, j] = shadow_target(d.tiers, sun_elevation_deg)
     return Targets(
         heatmap=heat,
         pos=pos,
@@ -132,6 +147,7 @@ def encode_targets(
         bridge=_cell_fraction(bridge_mask, h, w),
         hull_known=hull_mask is not None,
         bridge_known=bridge_mask is not None,
+        tiers_known=tiers_known,
     )
 
 

@@ -32,6 +32,7 @@ from ..errors import ConfigError
 from .data import SamplePool, make_batch, sample_seed
 from .losses import detection_loss
 from .net import build_model, count_parameters
+from .tiers import TIERS_LOG_SHADOW, TIERS_OUTPUTS
 from .validate import validate
 from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device, save_weights
 
@@ -72,11 +73,16 @@ class TrainConfig:
     save_every: int = 500
     log_every: int = 50
     threads: int | None = 1
+    tiers_output: str = TIERS_LOG_SHADOW
     sample_fn: SampleFn | None = None
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads {self.threads}: expected >= 1")
+        if self.tiers_output not in TIERS_OUTPUTS:
+            raise ConfigError(
+                f"tiers_output {self.tiers_output!r}: expected one of {TIERS_OUTPUTS}"
+            )
 
     def recipe(self) -> dict[str, Any]:
         d = {
@@ -268,7 +274,9 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         chosen = [pool.samples[i] for i in idx]
         if n_label:
             chosen += [label_pool[i] for i in rng.integers(0, len(label_pool), size=n_label)]
-        x, tgt = make_batch(chosen, rng, gen, jitter=config.jitter)
+        x, tgt = make_batch(
+            chosen, rng, gen, jitter=config.jitter, tiers_output=config.tiers_output
+        )
         x, tgt = x.to(device, non_blocking=True), tgt.to(device)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
@@ -302,7 +310,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
     metrics: dict[str, Any] = {}
     if config.val_samples > 0:
         val = [make(VAL_SEED_BASE + i, config.size_px) for i in range(config.val_samples)]
-        m = validate(model, val, device=device, gsd_m=gsd)
+        m = validate(model, val, device=device, gsd_m=gsd, tiers_output=config.tiers_output)
         metrics["synthetic_val"] = {
             **m.as_dict(),
             "samples": config.val_samples,
@@ -347,5 +355,6 @@ def _save(
         hardware=_hardware(*dev_amp),
         code_version=_code_version(),
         created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tiers_output=config.tiers_output,
     )
     return save_weights(config.out, model, meta)  # copies tensors to the CPU, NCHW

@@ -9,7 +9,7 @@ is a predicted centre within ``match_m`` metres of a true one, one-to-one (Hunga
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from .._match import match_centres
 from ..detections import Detections
 from .data import Sample
 from .decode import DEFAULT_SCORE_THRESH, decode
+from .tiers import TIERS_DIRECT, tiers_from_output
 
 __all__ = ["ValMetrics", "score_detections", "validate"]
 
@@ -55,7 +56,8 @@ def score_detections(
         pi, ti, _ = match_centres(np.c_[p.cx, p.cy], np.c_[t.cx, t.cy], max_dist=match_px)
         n_t, n_p, n_m = n_t + len(t), n_p + len(p), n_m + len(pi)
         kind_ok += int((p.kind[pi] == t.kind[ti]).sum())
-        tier_err.append(np.abs(p.tiers[pi] - t.tiers[ti]))
+        err = np.abs(np.clip(p.tiers[pi], 1.0, 4.0) - t.tiers[ti])  # NaN: height unknown
+        tier_err.append(err[np.isfinite(err)])
         d = np.abs(p.angle_rad[pi] - t.angle_rad[ti]) % np.pi
         ang_err.append(np.degrees(np.minimum(d, np.pi - d)))
     precision = n_m / n_p if n_p else 1.0
@@ -91,8 +93,12 @@ def validate(
     match_m: float = 1.25,
     score_thresh: float = DEFAULT_SCORE_THRESH,
     batch_size: int = 16,
+    tiers_output: str = TIERS_DIRECT,
 ) -> ValMetrics:
-    """Run ``model`` (eval mode) on ``samples`` and score against their containers."""
+    """Run ``model`` (eval mode) on ``samples`` and score against their containers.
+
+    ``tiers_output`` is the model's (:mod:`.tiers`); shadow outputs become tiers with each
+    sample's ``sun_elevation_deg``."""
     was_training = model.training
     model.eval()
     preds: list[Detections] = []
@@ -104,6 +110,8 @@ def validate(
             out = model(x.to(device))
             for s, p in zip(chunk, decode(out, score_thresh=score_thresh), strict=True):
                 h, w = s.image.shape[1:]
+                elev = getattr(s, "sun_elevation_deg", None)
+                p = replace(p, tiers=tiers_from_output(p.tiers, tiers_output, elev))
                 preds.append(_inside(p, h, w))
                 truths.append(_inside(s.containers, h, w))
     finally:

@@ -26,6 +26,7 @@ from .._io import atomic_path
 from ..detections import KINDS
 from ..errors import DeviceError, ModelError
 from .net import ARCHITECTURES, build_model
+from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 
 __all__ = [
     "FORMAT",
@@ -66,7 +67,9 @@ class ModelMeta:
     training configuration (seed, steps, batch, lr, sample generator version, init, labels);
     ``metrics``: measured quality (filled after evaluation); ``train_time_s``/``hardware``:
     how long and on what it trained; ``code_version``: package version and git commit;
-    ``state_sha256``: hash of the state dict (set by :func:`save_weights`).
+    ``state_sha256``: hash of the state dict (set by :func:`save_weights`);
+    ``tiers_output``: what the tiers channel predicts (:mod:`.tiers`; files without the field
+    predate it and regress tiers directly).
     """
 
     arch: str
@@ -83,6 +86,7 @@ class ModelMeta:
     created_utc: str = ""
     state_sha256: str = ""
     format: str = FORMAT
+    tiers_output: str = TIERS_DIRECT
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -202,6 +206,10 @@ def load_model(
     gsd = canonical_gsd_m()
     if abs(float(meta.gsd_m) - gsd) > 1e-9:
         raise ModelError(f"{path}: trained at GSD {meta.gsd_m} m, this code runs at {gsd} m")
+    if meta.tiers_output not in TIERS_OUTPUTS:
+        raise ModelError(
+            f"{path}: tiers output {meta.tiers_output!r} unknown to this code (knows {list(TIERS_OUTPUTS)})"
+        )
     if not isinstance(state, dict) or state_sha256(state) != meta.state_sha256:
         raise ModelError(f"{path}: weights hash does not match its metadata (altered or corrupt)")
     try:

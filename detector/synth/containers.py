@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..detections import CONTAINER_SIZE_M, KIND_20FT, KIND_40FT, Detections
+from ..detections import CONTAINER_SIZE_M, KIND_20FT, KIND_40FT, TIER_HEIGHT_M, Detections
 from .render import BoxStyle, Canvas, draw_boxes, draw_convex
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "make_block",
 ]
 
-TIER_HEIGHT_M = 2.591
 #: Roof colours as seen from above (faded, dusty), RGB 0..1, with relative frequencies.
 PALETTE: tuple[tuple[str, tuple[float, float, float], float], ...] = (
     ("maersk_blue", (0.33, 0.6, 0.74), 0.8),
