@@ -4,6 +4,12 @@
 it on CPU). CPU: float32, the module's BatchNorms folded into its convs (in place). CUDA:
 autocast (bfloat16 where supported, else float16); inputs are pinned and copied
 asynchronously. Always under ``torch.inference_mode``.
+
+``tta``: test-time augmentation. The tiles also run mirrored left-right, top-bottom and both,
+and the four centre heatmaps (mirrored back) are averaged as logits before peaks are found;
+sizes, angles, offsets and the ship maps come from the plain pass. Four times the model work
+for fewer misses and fewer ghosts (measured on the model card); the seams are unchanged, as
+peaks are still decoded per tile.
 """
 
 from __future__ import annotations
@@ -17,6 +23,14 @@ from torch import nn
 from .inference import TileOutput
 
 __all__ = ["TorchPredictor"]
+
+
+def _cpu_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 natively here (AVX512-BF16 / AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 class TorchPredictor:
@@ -34,9 +48,11 @@ class TorchPredictor:
         score_thresh: float,
         amp: bool = True,
         channels_last: bool = True,
+        tta: bool = False,
     ) -> None:
         self.device = torch.device(device)
         self.score_thresh = float(score_thresh)
+        self.tta = bool(tta)
         cuda = self.device.type == "cuda"
         self.channels_last = bool(channels_last)
         module = module.eval()
@@ -52,11 +68,30 @@ class TorchPredictor:
         if cuda and amp:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
             torch.backends.cudnn.benchmark = True
+        elif amp and _cpu_bf16():
+            self.amp_dtype = torch.bfloat16
 
     def _autocast(self):
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _mirrored_heatmap(self, x: torch.Tensor, heatmap: torch.Tensor) -> torch.Tensor:
+        """Mean heatmap logits of ``x`` and its three mirror images, mapped back.
+
+        A stride-2 cell j of a W-pixel input mirrors to cell W/2 - 1 - j only for even sizes,
+        so odd inputs are padded by one pixel (edge values) first."""
+        h, w = x.shape[-2:]
+        ph, pw = h % 2, w % 2
+        xp = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        maps = [heatmap.float()]
+        for dims in ((3,), (2,), (2, 3)):
+            flipped = torch.flip(xp, dims)
+            if self.channels_last:
+                flipped = flipped.contiguous(memory_format=torch.channels_last)
+            back = torch.flip(self.module(flipped)["heatmap"].float(), dims)
+            maps.append(back[..., : heatmap.shape[-2], : heatmap.shape[-1]])
+        return torch.stack(maps).mean(dim=0)
 
     def __call__(self, images: np.ndarray) -> list[TileOutput]:
         from .model.decode import decode, decode_masks
@@ -68,6 +103,8 @@ class TorchPredictor:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
             out = self.module(x)
+            if self.tta:
+                out = {**out, "heatmap": self._mirrored_heatmap(x, out["heatmap"])}
         with torch.inference_mode():
             dets = decode(out, score_thresh=self.score_thresh)
             hull, bridge = decode_masks(out)

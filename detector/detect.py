@@ -69,6 +69,7 @@ class DetectConfig:
     aoi_only: bool = False
     score_thresh: float = 0.42  # == model.decode.DEFAULT_SCORE_THRESH (test_detect_cli checks)
     num_threads: int | None = None
+    tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -181,7 +182,9 @@ def load_detector(config: DetectConfig) -> Detector:
     configure_process(config)
     path = Path(config.model_path) if config.model_path else default_model_path()
     module, meta = load_model(path, device=device)
-    predictor = TorchPredictor(module, device=device, score_thresh=config.score_thresh)
+    predictor = TorchPredictor(
+        module, device=device, score_thresh=config.score_thresh, tta=config.tta
+    )
     return Detector(
         predictor=predictor,
         device=device,
@@ -289,6 +292,7 @@ def _process(
             "score_thresh": config.score_thresh,
             "bands": list(scene.bands),
             "aoi_only": config.aoi_only,
+            "tta": config.tta,
         },
         timing_s={
             "total": time.perf_counter() - t0,

@@ -110,6 +110,8 @@ def detect_settings(config: Any) -> dict[str, Any]:
         "score_thresh": config.score_thresh,
         "bands": list(config.bands) if config.bands else None,
         "aoi_only": config.aoi_only,
+        # only when on, so catalogs made before the option stay current
+        **({"tta": True} if config.tta else {}),
     }
 
 

@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/bench_detect.py [--size 6000] [--gsd 0.4 0.3] [--threads 2]
-        [--retina-tiles 3] [--model PATH] [--device cpu] [--work DIR]
+        [--retina-tiles 3] [--model PATH] [--device cpu] [--work DIR] [--tta]
 
 For each native GSD it writes (once, cached in ``--work``) a ``size`` x ``size`` px synthetic
 GeoTIFF (uint8 RGB, 256 px deflate tiles, overviews) near Rajin: a mosaic of 16 different
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ccount-bench")
     ap.add_argument("--no-retina", action="store_true", help="time ccount only")
+    ap.add_argument("--tta", action="store_true", help="ccount with --tta (mirrored passes)")
     args = ap.parse_args(argv)
 
     import torch
@@ -146,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     weights, origin = model_file(args.model, args.work)
     config = DetectConfig(
         model_path=weights, device=args.device, batch_size=args.batch_size,
-        num_threads=args.threads,
+        num_threads=args.threads, tta=args.tta,
     )  # fmt: skip
     detector = load_detector(config)
     load = os.getloadavg()
     print(f"torch {torch.__version__}, {args.threads} threads, device {detector.device}; "
-          f"model {weights} ({origin}); load average before: {load[0]:.2f}")  # fmt: skip
+          f"model {weights} ({origin}){', --tta' if args.tta else ''}; "
+          f"load average before: {load[0]:.2f}")  # fmt: skip
     warm = make_scene(args.work / f"warmup_{SCENE_TIME}.tif", 1024, 0.4)
     bench_ccount(warm, args.work / "out", config, detector)  # first-call costs out of the way
     rows = []

@@ -4,9 +4,7 @@ Usage: .venv/bin/python scripts/make_finetune_set.py [--out imagery/generated/fi
 
 Writes ``ccount synth scene`` output (GeoTIFF + truth GeoJSON) for scene seeds 50000+ (the
 detector test set uses 70000+; training tiles use ``training_sample`` seeds >= 1,000,000),
-cycling the three ports, every other scene a 16-bit 4-band product. The first 30 scenes have
-the generator's random GSD (0.31-0.6 m); the rest are drawn at 0.45-0.6 m, where the detector
-is weakest (``random.Random(seed).uniform``, rounded to 0.01 m).
+cycling the three ports, random GSD 0.31-0.6 m, every other scene a 16-bit 4-band product.
 Stage 2 fine-tunes the stage-1 weights on these with ``ccount train --init ... --labels ...``
 so the model sees whole rendered port scenes (water, piers, rail, sun) as inference does.
 """
@@ -14,7 +12,6 @@ so the model sees whole rendered port scenes (water, piers, rail, sun) as infere
 from __future__ import annotations
 
 import argparse
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -22,13 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = ("rajin", "vostochny", "dunai")
 SEED_BASE = 50_000
-N_FREE_GSD = 30
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "imagery" / "generated" / "finetune")
-    p.add_argument("--n", type=int, default=60)
+    p.add_argument("--n", type=int, default=30)
     p.add_argument("--size", type=int, default=1600)
     args = p.parse_args(argv)
     for i in range(args.n):
@@ -36,8 +32,6 @@ def main(argv: list[str] | None = None) -> int:
         if any(d.glob("*.geojson")):
             continue
         extra = ["--bits", "16", "--bands", "4"] if i % 2 else []
-        if i >= N_FREE_GSD:
-            extra += ["--gsd", str(round(random.Random(SEED_BASE + i).uniform(0.45, 0.6), 2))]
         cmd = [sys.executable, "-m", "detector", "synth", "scene", "--port", PORTS[i % 3],
                "--seed", str(SEED_BASE + i), "--size", str(args.size), str(args.size),
                "--out", str(d), *extra]  # fmt: skip

@@ -14,21 +14,17 @@ shared with other work two OpenMP threads on two cores stall at every barrier wh
 is preempted (measured 5-10x slower); on an idle machine ``--threads 2`` is ~1.5x faster.
 Equivalent CLI::
 
-    ccount train --out imagery/generated/stage1.pt --seed 0 --threads 1 --tiers-output tiers
+    ccount train --out imagery/generated/stage1.pt --seed 0 --threads 1
 
-Stage 2 (about 14 min with the scenes): 60 whole synthetic port scenes
-(``scripts/make_finetune_set.py``, scene seeds 50000+, half of them at 0.45-0.6 m; the test
-set uses 70000+) become a label set, and the stage-1 weights are fine-tuned on half label
-windows, half synthetic tiles for 1300 steps at lr 1e-3. Stage 1 regresses stack tiers
-directly (it cannot learn them: the sun is unknown to it); stage 2 retargets that channel to
-the log of the stack's shadow length, which the scene's sun turns into tiers
-(:mod:`detector.model.tiers`). Whole
+Stage 2 (about 10 min): 30 whole synthetic port scenes (``scripts/make_finetune_set.py``,
+scene seeds 50000+; the test set uses 70000+) become a label set, and the stage-1 weights are
+fine-tuned on half label windows, half synthetic tiles for 1000 steps at lr 1e-3. Whole
 scenes carry what tiles lack (long stretches of water with waves, piers, rail yards, the
 scene-wide stretch), which cut false positives on water and rail in a measured trial
 (F1 0.71 -> 0.79 after 300 steps from an early checkpoint). Equivalent CLI::
 
     ccount train --init imagery/generated/stage1.pt --labels imagery/generated/finetune \
-        --steps 1300 --lr 1e-3 --seed 0 --threads 1 --out models/ccount-centernet.pt
+        --steps 1000 --lr 1e-3 --seed 0 --threads 1 --out models/ccount-centernet.pt
 
 Same seeds + machine + thread count -> the same weights (the model card records the
 generator version, code version, hardware and hashes).
@@ -48,12 +44,11 @@ import make_finetune_set  # noqa: E402
 
 from detector._io import atomic_write_text  # noqa: E402
 from detector.model.card import render_model_card  # noqa: E402
-from detector.model.tiers import TIERS_DIRECT  # noqa: E402
 from detector.model.train import TrainConfig, train  # noqa: E402
 from detector.model.weights import read_meta  # noqa: E402
 
 GENERATED = ROOT / "imagery" / "generated"
-STAGE2_STEPS = 1300
+STAGE2_STEPS = 1000
 STAGE2_LR = 1e-3
 MARKER = "\n<!-- measured: kept by --card-only -->\n"
 
@@ -75,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, flush=True)  # noqa: E731
     common = dict(seed=args.seed, device=args.device, threads=args.threads)
     if not args.card_only and args.stage in ("1", "all"):
-        # stage 1 regressed tiers directly (the shipped stage-1 file predates shadow targets);
-        # stage 2 retargets that channel to the log shadow length (detector.model.tiers)
-        config = TrainConfig(out=args.stage1, steps=args.steps, tiers_output=TIERS_DIRECT, **common)
-        train(config, log=log)
+        train(TrainConfig(out=args.stage1, steps=args.steps, **common), log=log)
     if not args.card_only and args.stage in ("2", "all"):
         labels = GENERATED / "finetune"
         make_finetune_set.main(["--out", str(labels)])

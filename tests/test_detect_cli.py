@@ -223,7 +223,8 @@ def test_cli_detect_real_architecture_and_bad_scene(scene_tif, random_model, tmp
     bad.write_bytes(b"")
     out = tmp_path / "out"
     rc = main(["detect", str(bad), str(scene_tif), "--out", str(out), "--model", str(random_model),
-               "--device", "cpu", "--tile", "256", "--batch-size", "2", "--no-progress"])  # fmt: skip
+               "--device", "cpu", "--tile", "256", "--batch-size", "2", "--no-progress",
+               "--tta"])  # fmt: skip
     assert rc == 2
     cap = capsys.readouterr()
     assert f"{SCENE}:" in cap.out and "1 of 2 scenes done" in cap.out
@@ -232,6 +233,7 @@ def test_cli_detect_real_architecture_and_bad_scene(scene_tif, random_model, tmp
     assert c["device"] == "cpu" and c["model"]["path"] == str(random_model)
     assert len(c["model"]["sha256"]) == 64
     assert c["timing_s"]["model"] > 0
+    assert c["settings"]["tta"] is True and c["tiers_basis"].startswith("regressed")
 
 
 def test_cli_eval_through_main(scene_tif, tmp_path, capsys):

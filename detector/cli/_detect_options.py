@@ -51,6 +51,8 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                    help=f"minimum detection score, 0..1 (default: {d.score_thresh})")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for the model (default: all cores)")  # fmt: skip
+    p.add_argument("--tta", action="store_true",
+                   help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
 
 
 def detect_config(args: argparse.Namespace):
@@ -66,4 +68,5 @@ def detect_config(args: argparse.Namespace):
         aoi_only=args.aoi,
         score_thresh=args.score_thresh,
         num_threads=args.threads,
+        tta=args.tta,
     )

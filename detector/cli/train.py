@@ -115,8 +115,9 @@ def configure(parser) -> None:
         "--tiers-output",
         choices=TIERS_OUTPUTS,
         default=d.tiers_output,
-        help=f"what the tiers channel learns (default {d.tiers_output}: the stack's shadow, "
-        "turned into tiers with the scene's sun; 'tiers': regress tiers directly)",
+        help=f"what the tiers channel learns (default {d.tiers_output}: stack tiers, as "
+        "shipped; log_shadow_m: the stack's shadow length, turned into tiers with the "
+        "scene's sun -- experimental, it has not learned in the trials on the model card)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")  # fmt: skip
 

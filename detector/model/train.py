@@ -32,7 +32,7 @@ from ..errors import ConfigError
 from .data import SamplePool, make_batch, sample_seed
 from .losses import detection_loss
 from .net import build_model, count_parameters
-from .tiers import TIERS_LOG_SHADOW, TIERS_OUTPUTS
+from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 from .validate import validate
 from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device, save_weights
 
@@ -73,7 +73,7 @@ class TrainConfig:
     save_every: int = 500
     log_every: int = 50
     threads: int | None = 1
-    tiers_output: str = TIERS_LOG_SHADOW
+    tiers_output: str = TIERS_DIRECT
     sample_fn: SampleFn | None = None
 
     def __post_init__(self) -> None:
