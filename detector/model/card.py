@@ -28,6 +28,12 @@ def _fmt_metrics(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+_TIERS_MEANING = {
+    "tiers": "stack tiers regressed directly",
+    "log_shadow_m": "log shadow length in metres; tiers = exp(out) * tan(sun elevation) / 2.591",
+}
+
+
 def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = "") -> str:
     """Markdown model card for the weights file ``path`` with metadata ``meta``."""
     path = Path(path)
@@ -73,7 +79,8 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
   std {meta.normalisation.get("std")} (no further normalisation). Any H, W (padded inside to
   a multiple of 32).
 - Outputs at stride 2: centre heatmap (20ft, 40ft), log length/width, (sin 2a, cos 2a),
-  sub-cell offset, stack tiers, hull and bridge logits. Decoding: local maxima of the
+  sub-cell offset, tiers channel (`{meta.tiers_output}`: {_TIERS_MEANING[meta.tiers_output]}),
+  hull and bridge logits. Decoding: local maxima of the
   class-max heatmap (3x3), score >= {DEFAULT_SCORE_THRESH} (detect default), no cap on detections, no NMS between neighbours.
 
 ## Training
@@ -97,5 +104,6 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
 ## Limits
 - Trained only on synthetic imagery; real scenes differ (textures, sensors, seasons).
   Review detections and fine-tune with `ccount train --init models/{path.name} --labels DIR`.
-- Tiers are estimated from shadows in the tile; they are a weak cue.
+- Stack tiers: a weak estimate (see the measured tier MAE); the cue is the shadow, whose
+  length also depends on the sun.
 """
