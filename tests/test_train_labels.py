@@ -36,6 +36,20 @@ def _scene_with_boxes(make_geotiff, name: str) -> tuple:
     return path, d
 
 
+def _nearest(xy: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to and index of the nearest ``ref`` point for each point of ``xy``."""
+    dist = np.hypot(xy[:, None, 0] - ref[None, :, 0], xy[:, None, 1] - ref[None, :, 1])
+    return dist.min(axis=1), dist.argmin(axis=1)
+
+
+def _hull_error(mask: np.ndarray, origin: np.ndarray) -> float:
+    """Share of a 64 px window's hull mask that disagrees with the test hull, at ``origin``."""
+    c0, r0 = origin
+    xs, ys = np.meshgrid(np.arange(64) + 0.5 + c0, np.arange(64) + 0.5 + r0)
+    expect = (xs > 125) & (xs < 287.5) & (ys > 150) & (ys < 250)  # hull in model px
+    return float(np.mean(mask != expect))
+
+
 def test_boxes_from_corners_inverts_box_corners():
     rng = np.random.default_rng(0)
     n = 50
@@ -73,20 +87,28 @@ def test_geojson_label_set_maps_into_the_model_frame(make_geotiff, tmp_path):
         assert (
             w.image.shape == (3, 64, 64) and w.bridge_mask is None and w.hull_mask.shape == (64, 64)
         )
-        c = w.containers
-        assert len(c) == 6
+        c = w.containers  # only the window's own containers (centres inside it)
+        if len(c) == 0:  # one window in four is placed at random
+            continue
+        assert ((c.cx >= 0) & (c.cx < 64) & (c.cy >= 0) & (c.cy < 64)).all()
         assert np.allclose(c.length_px, 12.1 * s, atol=0.01) and np.allclose(
             c.width_px, 4.9 * s, atol=0.01
         )
-        assert sorted(c.tiers.tolist()) == [1, 1, 1, 2, 3, 4]
-        inside = (c.cx > 1) & (c.cx < 63) & (c.cy > 1) & (c.cy < 63)
-        for x, y in zip(c.cx[inside], c.cy[inside], strict=True):  # bright where labelled
+        for x, y in zip(c.cx, c.cy, strict=True):  # bright where labelled
             assert w.image[:, int(y), int(x)].min() > 0.8
-        # window origin from container 3 (native centre 150, 160 -> model 187.5, 200)
-        c0, r0 = 187.5 - c.cx[3], 200.0 - c.cy[3]
-        xs, ys = np.meshgrid(np.arange(64) + 0.5 + c0, np.arange(64) + 0.5 + r0)
-        expect = (xs > 125) & (xs < 287.5) & (ys > 150) & (ys < 250)  # hull in model px
-        assert np.mean(w.hull_mask != expect) < 0.03
+        # window origin: an offset that puts every container of the window on a label with
+        # the same tiers (a regular row alone would allow several)
+        labels_xy = np.c_[d.cx, d.cy] * s  # native -> model px
+        xy = np.c_[c.cx, c.cy]
+        origins = [
+            o
+            for o in labels_xy - xy[0]
+            if _nearest(xy + o, labels_xy)[0].max() < 1e-3
+            and np.array_equal(c.tiers, d.tiers[_nearest(xy + o, labels_xy)[1]])
+        ]
+        assert origins
+        errors = [_hull_error(w.hull_mask, o) for o in origins]
+        assert min(errors) < 0.03  # some consistent origin fits the hull
     total = sum(
         int(
             (

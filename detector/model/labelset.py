@@ -136,7 +136,10 @@ def _cut(
                 pts = np.round((poly - [c0, r0]) * 16).astype(np.int32)
                 cv2.fillPoly(hull, [pts], 1, shift=4)
             hull = hull.astype(bool)
-        out.append(LabelSample(tile.image, dets.shifted(-c0, -r0), hull, None, sun_elevation_deg))
+        # only the window's own containers: targets keep centres inside the window anyway
+        inside = (dets.cx >= c0) & (dets.cx < c0 + size) & (dets.cy >= r0) & (dets.cy < r0 + size)
+        win = dets.select(inside).shifted(-c0, -r0)
+        out.append(LabelSample(tile.image, win, hull, None, sun_elevation_deg))
     return out
 
 
