@@ -31,7 +31,7 @@ import numpy as np
 from ._io import atomic_path, atomic_write_text
 from .errors import ConfigError, CountError, DeviceError
 from .inference import InferenceSettings, TilePredictor, infer_scene
-from .model.tiers import TIERS_DIRECT, tiers_from_output
+from .model.tiers import TIERS_DIRECT, sun_usable, tiers_from_output
 
 __all__ = [
     "DEVICES",
@@ -210,7 +210,7 @@ def _tiers_basis(tiers_output: str, sun: dict | None) -> str:
         return "regressed by the model (no sun input)"
     if sun is None:
         return "unknown: no acquisition time or place, so shadows cannot be read; est = visible"
-    if np.isnan(tiers_from_output(np.zeros(1), tiers_output, sun["elevation_deg"])[0]):
+    if not sun_usable(sun["elevation_deg"]):
         return (
             f"unknown: sun {sun['elevation_deg']:.1f} deg is too low to read shadows; est = visible"
         )

@@ -2,6 +2,8 @@
 
 ``make_geotiff(name, ...)`` writes a scene and returns its path; by default a 3-band uint8
 256 x 256 px tiled GeoTIFF at 0.5 m in UTM 52N placed on the Rajin port area.
+``pier2_spec(**overrides)`` is a synthetic scene spec of Rajin Pier 2 (a ship at a berth,
+stock on the pier) for tests that need a rendered port scene.
 """
 
 from __future__ import annotations
@@ -15,6 +17,24 @@ from affine import Affine
 # upper-left corner (UTM 52N, EPSG:32652) of a patch inside the Rajin port AOI
 RAJIN_UL = (605000.0, 4678600.0)
 RAJIN_LONLAT = (130.2833, 42.2491)
+
+
+def pier2_spec(**overrides):
+    """A :class:`detector.synth.scene.SceneSpec` around Rajin Pier 2: Angara with 150
+    containers at the east berth, 40 on the pier, 0.5 m, 520 x 1000 px; ``overrides`` win."""
+    import datetime as dt
+
+    from detector.synth.portmap import feature_centre_m
+    from detector.synth.scene import SceneSpec, ShipVisit, StockSpec
+
+    cx, cy = feature_centre_m("rajin", "Pier 2")
+    base = dict(
+        port="rajin", acquired=dt.datetime(2023, 9, 2, 2, 12, tzinfo=dt.UTC), seed=5,
+        gsd_m=0.5, width=520, height=1000, centre_xy_m=(cx + 20, cy + 10),
+        ships=(ShipVisit("Angara", "Pier 2 east berth", 150),), stock=(StockSpec("Pier 2", 40),),
+        background=0.3, off_nadir_deg=8.0,
+    )  # fmt: skip
+    return SceneSpec(**{**base, **overrides})
 
 
 def north_up(x_ul: float, y_ul: float, gsd: float, gsd_y: float | None = None) -> Affine:

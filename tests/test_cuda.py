@@ -6,11 +6,10 @@ untrained architecture with fixed random weights and a heatmap bias that makes i
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
 import torch
+from conftest import pier2_spec
 
 from detector._match import match_centres
 from detector.detect import DetectConfig, Detector, detect_scene, load_detector, resolve_device
@@ -25,15 +24,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def synth_scene(tmp_path_factory):
     from detector.synth.export import write_scene
-    from detector.synth.portmap import feature_centre_m
-    from detector.synth.scene import SceneSpec, ShipVisit, StockSpec, render_scene
+    from detector.synth.scene import ShipVisit, StockSpec, render_scene
 
-    cx, cy = feature_centre_m("rajin", "Pier 2")
-    spec = SceneSpec(
-        port="rajin", acquired=dt.datetime(2023, 9, 2, 2, 12, tzinfo=dt.UTC), seed=3,
-        gsd_m=0.5, width=1000, height=1200, centre_xy_m=(cx + 20, cy + 10),
-        ships=(ShipVisit("Maria", "Pier 2 west berth", 120),),
-        stock=(StockSpec("Pier 2", 150),), background=0.3, off_nadir_deg=5.0,
+    spec = pier2_spec(
+        seed=3, gsd_m=0.5, width=1000, height=1200,
+        ships=(ShipVisit("Maria", "Pier 2 west berth", 120),), stock=(StockSpec("Pier 2", 150),),
+        off_nadir_deg=5.0,
     )  # fmt: skip
     tif, _ = write_scene(render_scene(spec), tmp_path_factory.mktemp("cuda_scene"))
     return tif

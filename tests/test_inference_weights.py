@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
+from conftest import pier2_spec
 
 from detector.detect import DetectConfig, detect_scene, load_detector
 from detector.paths import default_model_path
@@ -17,15 +16,12 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def synth_scene(tmp_path_factory):
     from detector.synth.export import write_scene
-    from detector.synth.portmap import feature_centre_m
-    from detector.synth.scene import SceneSpec, ShipVisit, StockSpec, render_scene
+    from detector.synth.scene import ShipVisit, StockSpec, render_scene
 
-    cx, cy = feature_centre_m("rajin", "Pier 2")
-    spec = SceneSpec(
-        port="rajin", acquired=dt.datetime(2023, 9, 2, 2, 12, tzinfo=dt.UTC), seed=11,
-        gsd_m=0.4, width=900, height=1300, centre_xy_m=(cx + 20, cy + 10),
-        ships=(ShipVisit("Angara", "Pier 2 east berth", 180),),
-        stock=(StockSpec("Pier 2", 120),), background=0.3, off_nadir_deg=5.0,
+    spec = pier2_spec(
+        seed=11, gsd_m=0.4, width=900, height=1300,
+        ships=(ShipVisit("Angara", "Pier 2 east berth", 180),), stock=(StockSpec("Pier 2", 120),),
+        off_nadir_deg=5.0,
     )  # fmt: skip
     out = tmp_path_factory.mktemp("weights_scene")
     tif, _ = write_scene(render_scene(spec), out)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from conftest import pier2_spec
 from pyproj import Transformer
 
 from detector.aoi import load_port, project
@@ -21,33 +22,22 @@ from detector.errors import ConfigError
 from detector.labels import read_containers, read_geojson
 from detector.raster import open_scene
 from detector.synth.export import write_scene
-from detector.synth.portmap import apply_affine, feature_centre_m
-from detector.synth.scene import SceneSpec, ShipVisit, StockSpec, deck_tiers, render_scene
+from detector.synth.portmap import apply_affine
+from detector.synth.scene import ShipVisit, StockSpec, deck_tiers, render_scene
 
-WHEN = dt.datetime(2023, 9, 2, 2, 12, tzinfo=dt.UTC)
-
-
-def _spec(**kw) -> SceneSpec:
-    cx, cy = feature_centre_m("rajin", "Pier 2")
-    base = dict(
-        port="rajin", acquired=WHEN, seed=5, gsd_m=0.5, width=520, height=1000, centre_xy_m=(cx + 20, cy + 10),
-        ships=(ShipVisit("Angara", "Pier 2 east berth", 150),), stock=(StockSpec("Pier 2", 40),),
-        background=0.3, off_nadir_deg=8.0,
-    )  # fmt: skip
-    base.update(kw)
-    return SceneSpec(**base)
+WHEN = dt.datetime(2023, 9, 2, 2, 12, tzinfo=dt.UTC)  # pier2_spec's acquisition time
 
 
 @pytest.fixture(scope="module")
 def scene():
-    return render_scene(_spec())
+    return render_scene(pier2_spec())
 
 
 def test_deterministic(scene):
-    again = render_scene(_spec())
+    again = render_scene(pier2_spec())
     np.testing.assert_array_equal(scene.image, again.image)
     np.testing.assert_array_equal(scene.truth.cx, again.truth.cx)
-    other = render_scene(_spec(seed=6))
+    other = render_scene(pier2_spec(seed=6))
     assert not np.array_equal(scene.image, other.image)
 
 
@@ -69,7 +59,7 @@ def test_counts_hidden_tiers_and_regions(scene):
     # regions agree with the AOI polygons (checked in map coordinates, by the stack's base)
     aoi = load_port("rajin")
     polys = {f.name: (f.kind, project(f.polygon, aoi.utm_epsg)) for f in aoi.features}
-    lean_free = render_scene(_spec(off_nadir_deg=0.0))
+    lean_free = render_scene(pier2_spec(off_nadir_deg=0.0))
     tt, rr = lean_free.truth, np.array(lean_free.region)
     x, y = apply_affine(lean_free.transform, tt.cx, tt.cy)
     in_pier2 = shapely.contains_xy(polys["Pier 2"][1], x, y) & ~shapely.contains_xy(
@@ -159,7 +149,9 @@ def test_geotiff_and_truth_files(tmp_path, scene):
 
 def test_16bit_4band(tmp_path):
     rs = render_scene(
-        _spec(bits=16, bands=4, width=300, height=300, ships=(), stock=(StockSpec("Pier 2", 10),))
+        pier2_spec(
+            bits=16, bands=4, width=300, height=300, ships=(), stock=(StockSpec("Pier 2", 10),)
+        )
     )
     assert rs.image.dtype == np.uint16 and rs.image.shape == (4, 300, 300)
     assert rs.image.max() <= 2047 and rs.image[:, rs.valid].min() >= 1
@@ -173,13 +165,13 @@ def test_16bit_4band(tmp_path):
 
 def test_bad_specs():
     with pytest.raises(ConfigError):
-        render_scene(_spec(bits=8, bands=4))
+        render_scene(pier2_spec(bits=8, bands=4))
     with pytest.raises(ConfigError, match="registry"):
-        render_scene(_spec(ships=(ShipVisit("Titanic", "Pier 2 east berth", 10),)))
+        render_scene(pier2_spec(ships=(ShipVisit("Titanic", "Pier 2 east berth", 10),)))
     with pytest.raises(ConfigError, match="exceed"):
-        render_scene(_spec(ships=(ShipVisit("Angara", "Pier 2 east berth", 10_000),)))
+        render_scene(pier2_spec(ships=(ShipVisit("Angara", "Pier 2 east berth", 10_000),)))
     with pytest.raises(ConfigError, match="Pier 9"):
-        render_scene(_spec(stock=(StockSpec("Pier 9", 10),)))
+        render_scene(pier2_spec(stock=(StockSpec("Pier 9", 10),)))
 
 
 @pytest.mark.parametrize("slots,n", [(105, 0), (105, 60), (105, 105), (105, 247), (112, 448)])

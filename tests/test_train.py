@@ -125,19 +125,9 @@ def test_colour_jitter_stays_in_range_and_varies_per_image():
 
 def test_real_synthetic_generator_trains(tmp_path):
     result = train(
-        TrainConfig(
-            out=tmp_path / "s.pt",
-            steps=2,
-            batch_size=2,
-            size_px=64,
-            pool_size=3,
-            refresh_per_step=1,
-            val_samples=2,
-            arch_kwargs=TINY,
-            device="cpu",
-            save_every=0,
-        )  # fmt: skip
-    )
+        _config(tmp_path, out=tmp_path / "s.pt", steps=2, batch_size=2, pool_size=3,
+                val_samples=2, sample_fn=None)
+    )  # fmt: skip
     assert result.meta.recipe["generator"].startswith("synth-")
     assert result.samples_generated == 5 and result.path.is_file()
 

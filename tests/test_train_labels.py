@@ -148,34 +148,13 @@ def test_coco_label_set_and_fine_tuning(make_geotiff, tmp_path):
     assert len(samples) == 4
     c = samples[0].containers
     assert np.allclose(np.sort(c.length_px), 12.1 * 1.25, atol=0.05) and set(c.kind.tolist()) == {0}
-    base = train(
-        TrainConfig(
-            out=tmp_path / "base.pt",
-            steps=2,
-            batch_size=2,
-            size_px=64,
-            pool_size=3,
-            val_samples=0,
-            arch_kwargs=TINY,
-            device="cpu",
-            save_every=0,
-        )
-    )
+    # tiny runs on the real synthetic generator: from scratch, then fine-tuned on the labels
+    tiny = dict(steps=2, size_px=64, pool_size=3, val_samples=0, device="cpu", save_every=0)
+    base = train(TrainConfig(out=tmp_path / "base.pt", batch_size=2, arch_kwargs=TINY, **tiny))
     tuned = train(
-        TrainConfig(
-            out=tmp_path / "tuned.pt",
-            steps=2,
-            batch_size=4,
-            size_px=64,
-            pool_size=3,
-            val_samples=0,
-            device="cpu",
-            save_every=0,
-            init=base.path,
-            labels=tmp_path,
-            label_fraction=0.5,
-        )
-    )
+        TrainConfig(out=tmp_path / "tuned.pt", batch_size=4, init=base.path, labels=tmp_path,
+                    label_fraction=0.5, **tiny)
+    )  # fmt: skip
     _, meta = load_model(tuned.path)
     assert meta.recipe["labels"] == str(tmp_path) and meta.arch_kwargs == TINY
 

@@ -6,8 +6,10 @@ import json
 import os
 from pathlib import Path
 
+from ..detections import TIER_HEIGHT_M
 from .decode import DEFAULT_SCORE_THRESH
 from .net import build_model, count_parameters
+from .tiers import TIERS_DIRECT, TIERS_LOG_SHADOW
 from .weights import ModelMeta, file_sha256
 
 __all__ = ["render_model_card"]
@@ -29,8 +31,9 @@ def _fmt_metrics(metrics: dict) -> str:
 
 
 _TIERS_MEANING = {
-    "tiers": "stack tiers regressed directly",
-    "log_shadow_m": "log shadow length in metres; tiers = exp(out) * tan(sun elevation) / 2.591",
+    TIERS_DIRECT: "stack tiers regressed directly",
+    TIERS_LOG_SHADOW: "log shadow length in metres; tiers = exp(out) * tan(sun elevation) / "
+    f"{TIER_HEIGHT_M}",
 }
 
 

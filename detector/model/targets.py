@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import Detections
-from .tiers import TIERS_DIRECT, shadow_target
+from .tiers import TIERS_DIRECT, shadow_target, sun_usable
 
 __all__ = [
     "MIN_SIGMA_CELLS",
@@ -72,10 +72,6 @@ class Targets:
     tiers_known: bool = True
 
 
-def _tan_ok(sun_elevation_deg: float | None) -> bool:
-    return shadow_target(np.ones(1), sun_elevation_deg) is not None
-
-
 def _cell_fraction(mask: np.ndarray | None, h: int, w: int) -> np.ndarray:
     """Mean of a bool [H, W] mask over each 2x2 cell -> float32 [h, w] (zeros if None)."""
     if mask is None:
@@ -109,7 +105,7 @@ def encode_targets(
     size = np.zeros((2, h, w), np.float32)
     angle = np.zeros((2, h, w), np.float32)
     tiers = np.zeros((1, h, w), np.float32)
-    tiers_known = tiers_output == TIERS_DIRECT or _tan_ok(sun_elevation_deg)
+    tiers_known = tiers_output == TIERS_DIRECT or sun_usable(sun_elevation_deg)
     keep = (
         dets.visible
         & (dets.cx >= 0)

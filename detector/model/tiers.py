@@ -20,8 +20,8 @@ __all__ = [
     "TIERS_DIRECT",
     "TIERS_LOG_SHADOW",
     "TIERS_OUTPUTS",
-    "TIER_HEIGHT_M",
     "MIN_SUN_ELEVATION_DEG",
+    "sun_usable",
     "shadow_target",
     "tiers_from_output",
 ]
@@ -39,6 +39,11 @@ def _tan_elevation(elevation_deg: float | None) -> float | None:
     if elevation_deg < MIN_SUN_ELEVATION_DEG:
         return None
     return float(np.tan(np.radians(min(float(elevation_deg), 89.0))))
+
+
+def sun_usable(elevation_deg: float | None) -> bool:
+    """Whether a sun at ``elevation_deg`` (None: unknown) lets shadows be read as heights."""
+    return _tan_elevation(elevation_deg) is not None
 
 
 def shadow_target(tiers: np.ndarray, elevation_deg: float | None) -> np.ndarray | None:
