@@ -98,7 +98,8 @@ class TorchPredictor:
     def __call__(self, images: np.ndarray) -> list[TileOutput]:
         from .model.decode import decode, decode_masks
 
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+        # float32 as it comes (a channels-last view stays one: no copy here)
+        x = torch.from_numpy(np.asarray(images, dtype=np.float32))
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
         if self.channels_last:

@@ -209,14 +209,16 @@ def _inner_valid(valid: np.ndarray, tile, shape: tuple[int, ...]) -> np.ndarray:
 def _reader_fn(reader) -> Callable[[Sequence], _Batch]:
     def read_batch(tiles: Sequence) -> _Batch:
         h, w = _batch_hw(tiles)
-        images = np.zeros((len(tiles), 3, h, w), np.float32)
+        # pixel-interleaved (channels-last) buffer, handed on as an [n, 3, h, w] view: the
+        # model's layout, so the transposition happens here in the reading thread
+        nhwc = np.zeros((len(tiles), h, w, 3), np.float32)
         valid = np.zeros((len(tiles), h, w), bool)
         for k, t in enumerate(tiles):
             img = reader.read(t.window)
             th, tw = img.valid.shape
-            images[k, :, :th, :tw] = img.image
+            nhwc[k, :th, :tw] = img.image.transpose(1, 2, 0)
             valid[k, :th, :tw] = img.valid
-        return _Batch(tuple(tiles), images, valid)
+        return _Batch(tuple(tiles), nhwc.transpose(0, 3, 1, 2), valid)
 
     return read_batch
 

@@ -68,20 +68,31 @@ def _to_lonlat(grid):
     return apply
 
 
+def _rings(lonlat: np.ndarray) -> list[list[list[float]]]:
+    """Closed, counter-clockwise rings (RFC 7946 right-hand rule) of [N, K, 2] lon/lat."""
+    x, y = lonlat[..., 0], lonlat[..., 1]
+    area2 = np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1)
+    pts = np.where((area2 >= 0)[:, None, None], lonlat, lonlat[:, ::-1])
+    rings = np.round(pts, _DECIMALS).tolist()
+    for ring in rings:
+        ring.append(ring[0])
+    return rings
+
+
 def _ring(lonlat: np.ndarray) -> list[list[float]]:
-    """Closed, counter-clockwise ring (RFC 7946 right-hand rule) of [K, 2] lon/lat."""
-    x, y = lonlat[:, 0], lonlat[:, 1]
-    area2 = float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
-    pts = lonlat if area2 >= 0 else lonlat[::-1]
-    pts = np.round(pts, _DECIMALS)
-    ring = pts.tolist()
-    ring.append(ring[0])
-    return ring
+    """One ring of [K, 2] lon/lat, as :func:`_rings`."""
+    return _rings(lonlat[None])[0]
 
 
 def _num(v: float, nd: int = 4) -> float | None:
     v = float(v)
     return round(v, nd) if math.isfinite(v) else None
+
+
+def _nums(values: np.ndarray, nd: int = 4) -> list[float | None]:
+    """:func:`_num` of every value."""
+    v = np.asarray(values, dtype=np.float64).tolist()
+    return [round(x, nd) if math.isfinite(x) else None for x in v]
 
 
 def container_features(
@@ -100,16 +111,18 @@ def container_features(
         raise LabelError(f"labels: {n} detections but {len(region)} regions and {len(ship)} ships")
     if n == 0:
         return []
-    lonlat = _to_lonlat(grid)(dets.corners())
+    rings = _rings(_to_lonlat(grid)(dets.corners()))
+    kinds = [KINDS[k] for k in dets.kind.tolist()]
+    scores, tiers = _nums(dets.score), _nums(dets.tiers, 3)
     feats = []
     for i in range(n):
         props = {
             "type": "container",
-            "kind": KINDS[int(dets.kind[i])],
-            "score": _num(dets.score[i]),
+            "kind": kinds[i],
+            "score": scores[i],
             "region": str(region[i]),
             "ship": None if ship[i] is None else str(ship[i]),
-            "tiers_est": _num(dets.tiers[i], 3),
+            "tiers_est": tiers[i],
         }
         if truth:
             props["tiers"] = int(round(float(dets.tiers[i])))
@@ -118,7 +131,7 @@ def container_features(
             {
                 "type": "Feature",
                 "properties": props,
-                "geometry": {"type": "Polygon", "coordinates": [_ring(lonlat[i])]},
+                "geometry": {"type": "Polygon", "coordinates": [rings[i]]},
             }
         )
     return feats
@@ -166,14 +179,21 @@ def _clean(v):
     return v
 
 
+def _plain(v):
+    """``json`` fallback for numpy scalars and arrays (NaN still fails: allow_nan=False)."""
+    if isinstance(v, np.generic | np.ndarray):
+        return v.tolist()
+    raise TypeError(f"{type(v).__name__} is not JSON serialisable")
+
+
 def write_geojson(path: str | os.PathLike, features: Sequence[dict], properties: dict) -> None:
     """Write a FeatureCollection (atomically) with ``properties`` as a foreign member."""
-    fc = {
-        "type": "FeatureCollection",
-        "properties": _clean(dict(properties)),
-        "features": _clean(list(features)),
-    }
-    atomic_write_text(path, json.dumps(fc, separators=(",", ":"), allow_nan=False) + "\n")
+    fc = {"type": "FeatureCollection", "properties": dict(properties), "features": list(features)}
+    try:  # fast path: already JSON-safe (container_features' output is)
+        text = json.dumps(fc, separators=(",", ":"), allow_nan=False, default=_plain)
+    except (TypeError, ValueError):  # NaN/inf somewhere, or odd keys: clean everything
+        text = json.dumps(_clean(fc), separators=(",", ":"), allow_nan=False)
+    atomic_write_text(path, text + "\n")
 
 
 def read_geojson(path: str | os.PathLike) -> tuple[list[dict], dict]:
@@ -205,7 +225,6 @@ def write_gpkg(path: str | os.PathLike, features: Sequence[dict], *, layer: str)
     replaced). Fields are the union of the feature properties: text, real, integer or
     boolean by their values."""
     from pyogrio.raw import write as ogr_write
-    from shapely.geometry import Polygon
 
     feats = list(features)
     names: list[str] = []
@@ -213,13 +232,7 @@ def write_gpkg(path: str | os.PathLike, features: Sequence[dict], *, layer: str)
         for k in f.get("properties") or {}:
             if k not in names:
                 names.append(k)
-    geoms = np.array(
-        [
-            Polygon(f["geometry"]["coordinates"][0], f["geometry"]["coordinates"][1:]).wkb
-            for f in feats
-        ],
-        dtype=object,
-    )
+    geoms = _polygon_wkb([f["geometry"]["coordinates"] for f in feats])
     columns, masks = [], []
     for k in names:
         vals = [(f.get("properties") or {}).get(k) for f in feats]
@@ -249,6 +262,21 @@ def write_gpkg(path: str | os.PathLike, features: Sequence[dict], *, layer: str)
         if isinstance(e, LabelError):
             raise
         raise LabelError(f"{path}: cannot write GeoPackage layer {layer!r} ({e})") from e
+
+
+def _polygon_wkb(polygons: Sequence[list]) -> np.ndarray:
+    """WKB (object array) of GeoJSON Polygon coordinate lists; shells without holes are
+    built in one vectorised shapely call."""
+    import shapely
+    from shapely.geometry import Polygon
+
+    if any(len(rings) != 1 for rings in polygons):
+        return np.array([Polygon(r[0], r[1:]).wkb for r in polygons], dtype=object)
+    shells = [r[0] for r in polygons]
+    coords = np.array([xy for shell in shells for xy in shell], dtype=np.float64).reshape(-1, 2)
+    ring_of = np.repeat(np.arange(len(shells)), [len(shell) for shell in shells])
+    rings = shapely.linearrings(coords, indices=ring_of)
+    return np.asarray(shapely.to_wkb(shapely.polygons(rings)), dtype=object)
 
 
 def _text(v) -> str:

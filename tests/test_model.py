@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from detector.detections import Detections
 from detector.model.decode import decode, decode_masks, find_peaks
@@ -248,6 +249,22 @@ def test_plateau_of_equal_scores_gives_one_peak():
     b, i, j, kind, score = find_peaks(hm, score_thresh=0.3)
     assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(3, 3), (6, 6)]
     assert kind.tolist() == [0, 1]
+
+
+def test_peak_ties_match_the_dense_rule_on_coarse_maps():
+    # logits on a coarse 0.5 grid: plateaus everywhere, across rows, batch items and edges
+    g = torch.Generator().manual_seed(4)
+    hm = torch.randint(-2, 3, (3, 2, 9, 7), generator=g).float() * 0.5
+    b, i, j, kind, score = find_peaks(hm, score_thresh=0.4)
+    # reference: a peak survives if no neighbouring peak in its 3x3 has a larger cell index
+    s, _ = torch.sigmoid(hm).max(dim=1)
+    peak = (s == F.max_pool2d(s[:, None], 3, 1, 1)[:, 0]) & (s >= 0.4)
+    index = torch.arange(9 * 7, dtype=torch.float32).view(1, 9, 7)
+    ranked = torch.where(peak, index, torch.full_like(s, -1.0))
+    peak &= ranked == F.max_pool2d(ranked[:, None], 3, 1, 1)[:, 0]
+    want = peak.nonzero(as_tuple=True)
+    assert len(want[0]) > 10 and int((~peak & (s >= 0.4)).sum()) > 10
+    assert [t.tolist() for t in (b, i, j)] == [t.tolist() for t in want]
 
 
 @pytest.mark.needs_cuda

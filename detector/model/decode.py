@@ -25,24 +25,37 @@ __all__ = ["DEFAULT_SCORE_THRESH", "decode", "decode_masks", "find_peaks"]
 DEFAULT_SCORE_THRESH = 0.42
 
 
+def _max3x3(score: torch.Tensor) -> torch.Tensor:
+    """3x3 maximum of [B, h, w] (edges padded with -inf): max_pool2d's values, separably, in
+    a fraction of its time on the CPU."""
+    p = F.pad(score, (1, 1, 1, 1), value=float("-inf"))
+    rows = torch.maximum(torch.maximum(p[..., :-2], p[..., 1:-1]), p[..., 2:])
+    return torch.maximum(torch.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+
+
 def find_peaks(heatmap_logits: torch.Tensor, *, score_thresh: float) -> tuple[torch.Tensor, ...]:
     """Peaks of ``heatmap_logits`` [B, K, h, w] (logits).
 
     Returns ``(b, i, j, kind, score)``, each [N], sorted by image then row-major cell.
     """
     prob = torch.sigmoid(heatmap_logits.float())
-    score, kind = prob.max(dim=1)  # [B, h, w]
-    pooled = F.max_pool2d(score[:, None], kernel_size=3, stride=1, padding=1)[:, 0]
-    peak = (score == pooled) & (score >= score_thresh)
+    score = prob.amax(dim=1)  # [B, h, w]
+    peak = (score == _max3x3(score)) & (score >= score_thresh)
     # Ties: two neighbouring cells can both equal their 3x3 max only if their scores are
     # equal (a plateau; likely with float16/bfloat16 outputs). Keep the one with the largest
-    # cell index among neighbouring peaks, so a plateau gives one detection.
+    # cell index among neighbouring peaks, so a plateau gives one detection. Checked on the
+    # few peaks only, not with another pass over the whole map.
     h, w = score.shape[-2:]
-    index = torch.arange(h * w, device=score.device, dtype=torch.float32).view(1, h, w)
-    ranked = torch.where(peak, index, torch.full_like(score, -1.0))
-    peak &= ranked == F.max_pool2d(ranked[:, None], kernel_size=3, stride=1, padding=1)[:, 0]
     b, i, j = peak.nonzero(as_tuple=True)
-    return b, i, j, kind[b, i, j], score[b, i, j]
+    cell = (b * h + i) * w + j  # ascending (row-major nonzero)
+    beaten = torch.zeros_like(cell, dtype=torch.bool)
+    for di, dj in ((0, 1), (1, -1), (1, 0), (1, 1)):  # neighbours with a larger cell index
+        ni, nj = i + di, j + dj
+        inside = (ni < h) & (nj >= 0) & (nj < w)
+        beaten |= inside & torch.isin((b * h + ni) * w + nj, cell)
+    b, i, j = b[~beaten], i[~beaten], j[~beaten]
+    kind = prob[b, :, i, j].argmax(dim=1)  # ties: the first class, as max(dim) gives
+    return b, i, j, kind, score[b, i, j]
 
 
 def decode(
@@ -61,7 +74,7 @@ def decode(
     b, i, j, kind, score = find_peaks(hm, score_thresh=score_thresh)
 
     def at(name: str) -> torch.Tensor:
-        return outputs[name].float()[b, :, i, j]  # [N, C]
+        return outputs[name][b, :, i, j].float()  # [N, C]; only the peaks' cells converted
 
     off, size, ang, tiers = at("offset"), at("size"), at("angle"), at("tiers")
     cx = (j.float() + off[:, 0]) * STRIDE
