@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
+from scipy import ndimage
+from shapely.geometry import Polygon
 
 from detector.aoi import load_port
 from detector.detections import Detections
@@ -109,6 +111,22 @@ def test_rectangle_hull_geometry_and_identity():
     xs, ys = h.polygon[:, 0], h.polygon[:, 1]
     assert xs.min() == pytest.approx((605775.2 - 605700) / GSD, abs=4)
     assert ys.max() == pytest.approx((4678700 - 4677948) / GSD, abs=4)
+
+
+def test_soft_hull_edge_does_not_widen_the_measured_hull():
+    # the model's map fades out over a cell past the hull: p 0.45 there, as it often does
+    hull_map = rect_hull_map(605775.2, 605794.4, 4677948, 4678080)
+    halo = ndimage.binary_dilation(hull_map > 0.5, iterations=1) & (hull_map < 0.5)
+    hull_map[halo] = 0.45
+    found = find_hulls(hull_map, np.zeros_like(hull_map), stride_px=4, gsd_m=GSD,
+                       registry=load_registry())  # fmt: skip
+    (h,) = found.hulls
+    assert h.beam_m == pytest.approx(19.2, abs=1.7) and h.length_m == pytest.approx(132, abs=1.7)
+    # the outline (which decides what stands on deck) still takes the halo in
+    assert Polygon(h.polygon).area * (GSD**2) > 134 * 21
+    loose = find_hulls(hull_map, np.zeros_like(hull_map), stride_px=4, gsd_m=GSD,
+                       registry=load_registry(), geometry_thresh=0.3)  # fmt: skip
+    assert loose.hulls[0].beam_m > 19.2 + 2.5  # measured on the halo, a cell wider each side
 
 
 def test_small_blobs_are_not_ships():

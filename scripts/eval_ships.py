@@ -1,0 +1,80 @@
+"""Ship identity and hull geometry of a run against a synthetic world's truth.
+
+Usage (from the repository root)::
+
+    .venv/bin/python scripts/eval_ships.py WORLD --run RUN
+
+``WORLD`` is ``ccount synth world`` output (``truth/<scene>.geojson`` holds each ship's hull
+polygon, name, length, beam and bridge position); ``RUN`` a ``ccount run`` (or ``ccount
+detect``) output with ``detections/<scene>.detections.geojson``. Each true hull is matched
+to the detected hull it overlaps most (IoU >= 0.3, else "missed"). Prints how many are named
+right, unknown, named wrong or missed, the confusions, and the length/beam errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from shapely.geometry import shape
+
+
+def _ships(path: Path) -> list[dict]:
+    feats = json.loads(path.read_text())["features"]
+    return [f for f in feats if f["properties"].get("type") == "ship"]
+
+
+def compare(world: Path, run: Path) -> list[tuple]:
+    """``(scene, true name, found name or "missed", length error m, beam error m)`` rows."""
+    rows = []
+    for truth in sorted((world / "truth").glob("*.geojson")):
+        scene = truth.name[: -len(".geojson")]
+        pred = run / "detections" / f"{scene}.detections.geojson"
+        if not pred.is_file():
+            pred = run / f"{scene}.detections.geojson"
+        if not pred.is_file():
+            continue
+        found = [(shape(p["geometry"]).buffer(0), p["properties"]) for p in _ships(pred)]
+        for t in _ships(truth):
+            g, tp = shape(t["geometry"]).buffer(0), t["properties"]
+            ious = [g.intersection(h).area / g.union(h).area for h, _ in found]
+            if not ious or max(ious) < 0.3:
+                rows.append((scene, tp["name"], "missed", None, None))
+                continue
+            pp = found[int(np.argmax(ious))][1]
+            rows.append((scene, tp["name"], pp["name"], pp["length_m"] - tp["length_m"],
+                         pp["beam_m"] - tp["beam_m"]))  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("world", type=Path)
+    p.add_argument("--run", type=Path, required=True)
+    args = p.parse_args(argv)
+    rows = compare(args.world, args.run)
+    if not rows:
+        raise SystemExit(
+            f"eval_ships: no scene of {args.world} has ships and detections in {args.run}"
+        )
+    n = len(rows)
+    right = sum(r[1] == r[2] for r in rows)
+    unknown = sum(r[2] == "unknown" for r in rows)
+    missed = sum(r[2] == "missed" for r in rows)
+    print(f"{n} true hulls: {right} named right ({right / n:.0%}), {unknown} unknown, "
+          f"{n - right - unknown - missed} named wrong, {missed} missed")  # fmt: skip
+    wrong = Counter(f"{r[1]} -> {r[2]}" for r in rows if r[1] != r[2])
+    print("not named right:", ", ".join(f"{k} x{v}" for k, v in wrong.most_common()) or "none")
+    for i, what in ((3, "length"), (4, "beam")):
+        e = np.array([r[i] for r in rows if r[i] is not None])
+        q = np.quantile(e, [0.25, 0.5, 0.75])
+        print(f"{what} error (m): median {q[1]:+.1f}, quartiles {q[0]:+.1f} / {q[2]:+.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
