@@ -19,6 +19,17 @@ RAJIN_UL = (605000.0, 4678600.0)
 RAJIN_LONLAT = (130.2833, 42.2491)
 
 
+def load_script(name: str):
+    """The module ``scripts/<name>.py`` (scripts are not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def pier2_spec(**overrides):
     """A :class:`detector.synth.scene.SceneSpec` around Rajin Pier 2: Angara with 150
     containers at the east berth, 40 on the pier, 0.5 m, 520 x 1000 px; ``overrides`` win."""

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from conftest import load_script
 from rasterio.transform import from_origin
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "eval_robustness", ROOT / "scripts" / "eval_robustness.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("eval_robustness")
 
 
 def _scene(path: Path) -> np.ndarray:
