@@ -50,6 +50,7 @@ class ReconcileConfig:
     under_deck_high: float = 0.0
     deck_scale: float = 1.33  # at Rajin
     arrival_scale: float = 1.15  # at Vostochny or Dunai
+    ship_scale: tuple[tuple[str, float], ...] = ()  # per-ship factor on deck counts; else 1
     stock_scale: float = 1.19
     count_noise_rel_90: float = 0.03
     count_bias_rel_90: float = 0.05
@@ -92,6 +93,9 @@ class ReconcileConfig:
             under_deck_high=float(ud.high if ud and ud.high is not None else d.under_deck_high),
             deck_scale=float(get(s, "deck_count_scale_rajin", d.deck_scale)),
             arrival_scale=float(get(s, "deck_count_scale_arrival", d.arrival_scale)),
+            ship_scale=tuple(
+                sorted((str(k), float(v)) for k, v in get(s, "deck_count_scale_ship", {}).items())
+            ),
             stock_scale=float(get(s, "stock_count_scale", d.stock_scale)),
             count_noise_rel_90=float(get(s, "count_noise_rel_90", d.count_noise_rel_90)),
             count_bias_rel_90=float(get(s, "count_bias_rel_90", d.count_bias_rel_90)),
@@ -117,6 +121,9 @@ class ReconcileConfig:
 
     def prior_for(self, ship: str) -> float:
         return dict(self.prior_ship).get(ship, self.prior_per_voyage)
+
+    def ship_scale_for(self, ship: str | None) -> float:
+        return dict(self.ship_scale).get(ship, 1.0) if ship else 1.0
 
 
 @dataclass(frozen=True)
@@ -255,14 +262,15 @@ def deck_estimate(
     at_rajin: bool = True,
 ) -> Estimate:
     """A voyage's load from its ship's deck: ``est`` (times the calibrated scale for a view
-    ``at_rajin`` or on arrival) + the assumed under-deck cargo.
+    ``at_rajin`` or on arrival, and the calibrated factor of the voyage's ``ship``) + the
+    assumed under-deck cargo.
 
     The counting errors scale with the load, but never from below ``floor`` (the ship's
     typical load): a deck counted far too low (a hull found only in part, a cloud) must not
     look precise because its count is small. ``ship`` (the voyage's ship) adds the group
     ``ship_bias:<ship>``: a detector may count one ship's deck layout consistently high or
     low, an error every view of that ship shares."""
-    est = s.est * (cfg.deck_scale if at_rajin else cfg.arrival_scale)
+    est = s.est * (cfg.deck_scale if at_rajin else cfg.arrival_scale) * cfg.ship_scale_for(ship)
     scale = max(est, floor)
     visible = s.visible * scale / est if est > 0 else scale / 2.5
     groups = _count_groups(s.scene, scale, visible, cfg)

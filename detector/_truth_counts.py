@@ -28,6 +28,7 @@ PRECISE_DETECTOR = {
     "shipments": {
         "deck_count_scale_rajin": {"value": 1.0},
         "deck_count_scale_arrival": {"value": 1.0},
+        "deck_count_scale_ship": {"value": {}},
         "stock_count_scale": {"value": 1.0},
         "count_bias_rel_90": {"value": 0.02},
         "count_bias_ship_rel_90": {"value": 0.0},

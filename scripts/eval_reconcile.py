@@ -91,7 +91,8 @@ def fit_detection_figures(world_dir: Path, run_dir: Path, assumptions) -> dict:
 
     ``deck_count_scale_rajin``/``_arrival`` and ``stock_count_scale`` undo the mean relative
     error of the deck views at Rajin and on arrival and (median, robust to outliers) of the
-    stock evidence. Then each deck observation matched to a voyage has a relative error e = (estimate - true) /
+    stock evidence; ``deck_count_scale_ship`` then undoes each ship's mean deck error left
+    after those (relative to the current factors). Then each deck observation matched to a voyage has a relative error e = (estimate - true) /
     true. Per ship, the mean error is that ship's count bias: its spread across ships
     (less its sampling noise) gives the shared ``count_bias_ship_rel_90`` (= 1.645 sd). The
     rest, e minus its ship's mean, is each view's own error: ``tier_bias_per_scene`` is
@@ -155,12 +156,14 @@ def fit_detection_figures(world_dir: Path, run_dir: Path, assumptions) -> dict:
     counts = [sum(ship_of[e.voyage] == s for e in deck) for s in ships]
     noise = float(np.mean([own_rel**2 / n for n in counts])) if counts else 0.0
     ship_sd = math.sqrt(max(0.0, float(np.mean([m * m for m in means.values()])) - noise))
+    ship_scale = {s: round(cfg.ship_scale_for(s) / (1 + means[s]), 3) for s in ships}
     print(f"  suggested deck_count_scale_rajin: {deck_scale:.3f}, deck_count_scale_arrival: "
           f"{arrival_scale:.3f}, stock_count_scale: {stock_scale:.3f}, "
           f"tier_bias_per_scene: {best:.2f}, count_bias_ship_rel_90: {1.645 * ship_sd:.2f} "
-          f"(from {len(deck)} deck views of {len(ships)} ships)")  # fmt: skip
+          f"(from {len(deck)} deck views of {len(ships)} ships), "
+          f"deck_count_scale_ship: {json.dumps(ship_scale)}")  # fmt: skip
     return {"deck_count_scale_rajin": deck_scale, "deck_count_scale_arrival": arrival_scale,
-            "stock_count_scale": stock_scale,
+            "stock_count_scale": stock_scale, "deck_count_scale_ship": ship_scale,
             "tier_bias_per_scene": best, "count_bias_ship_rel_90": 1.645 * ship_sd}  # fmt: skip
 
 

@@ -290,10 +290,27 @@ def test_evidence_inconsistent_with_the_rest_is_left_out_and_listed():
 def test_shipped_assumptions_give_wider_intervals_than_a_precise_detector():
     doc = counts("rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250)])
     precise = reconcile([doc], V[:1], A).shipments[0]
-    shipped = reconcile([doc], V[:1], load_assumptions()).shipments[0]
-    w = [s.interval[1] - s.interval[0] for s in (precise, shipped)]
+    loose = reconcile([doc], V[:1], load_assumptions()).shipments[0]
+    w = [s.interval[1] - s.interval[0] for s in (precise, loose)]
     assert w[1] > 2 * w[0]
-    # the shipped figures correct the model's calibrated undercount at Rajin
-    scale = load_assumptions().value("shipments", "deck_count_scale_rajin")
+    # the shipped figures correct the model's calibrated undercount at Rajin, and Angara's
+    shipped = load_assumptions()
+    scale = shipped.value("shipments", "deck_count_scale_rajin")
+    scale *= shipped.value("shipments", "deck_count_scale_ship")["Angara"]
     assert precise.observed.value == 250
-    assert shipped.observed.value == pytest.approx(250 * scale)
+    assert reconcile([doc], V[:1], shipped).shipments[0].observed.value == pytest.approx(
+        250 * scale
+    )
+
+
+def test_per_ship_deck_factor_applies_to_the_voyages_ship_only(tmp_path):
+    p = tmp_path / "a.json"
+    factors = {"deck_count_scale_ship": {"value": {"Maria": 1.5}}}
+    p.write_text(json.dumps({"shipments": {**PRECISE["shipments"], **factors}}))
+    docs = [
+        counts("rajin", "2023-09-03T02:00", ships=[("Angara", P2, 100, 250)]),
+        counts("rajin", "2023-09-10T02:00", ships=[("Maria", P2, 80, 200)]),
+    ]
+    got = by_voyage(reconcile(docs, V[:2], load_assumptions(p)))
+    assert got[1].observed.value == pytest.approx(250)  # a ship not listed: 1.0
+    assert got[2].observed.value == pytest.approx(300)
