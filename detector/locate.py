@@ -240,8 +240,8 @@ def find_hulls(
     measured on the component's cells with p >= ``geometry_thresh``: the low threshold that
     holds a speckled deck together also reaches past the hull's edge (median beam +1.4 m,
     length +1.7 m on synthetic world seed 1; +0.6 / +0.4 m at 0.6, and ships named right
-    39 -> 49 of 66 there, 42 -> 51 of 65 on world seed 11: ``scripts/eval_ships.py``). Components shorter than
-    ``min_length_m``, longer than ``max_length_m`` (no ship; a
+    39 -> 49 of 66 there, 42 -> 51 of 65 on world seed 11: ``scripts/eval_ships.py``).
+    Components shorter than ``min_length_m``, longer than ``max_length_m`` (no ship; a
     confused map), narrower than ``min_beam_m`` or stubbier than ``min_aspect`` (length /
     beam; a block of containers, not a hull) are dropped.
     Hull polygons are in model-frame pixels.

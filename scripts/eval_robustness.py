@@ -38,7 +38,7 @@ import eval_detector  # noqa: E402
 
 from detector._io import atomic_write_text  # noqa: E402
 
-CCOUNT = [sys.executable, "-m", "detector"]
+CCOUNT = eval_detector.CCOUNT
 # Perturbations of an RGB image as float32 [H, W, 3] on a 0..255 scale (8-bit-like).
 Perturb = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 

@@ -66,8 +66,9 @@ def decode(
     Returns a list of B :class:`Detections` in input-image pixels (the stride-2 cell ``(i, j)``
     with offset ``(dx, dy)`` has centre ``((j + dx) * 2, (i + dy) * 2)``); ``score`` is the
     peak's class probability, ``kind`` its argmax class, ``tiers`` the raw tiers channel
-    (what it means depends on the weights: :func:`.tiers.tiers_from_output`). If the predicted width exceeds the length the two swap and the
-    angle turns by 90 degrees, so ``length_px >= width_px`` always.
+    (what it means depends on the weights: :func:`.tiers.tiers_from_output`). If the
+    predicted width exceeds the length the two swap and the angle turns by 90 degrees, so
+    ``length_px >= width_px`` always.
     """
     hm = outputs["heatmap"]
     batch = hm.shape[0]
