@@ -28,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _runtime
 from ._io import atomic_path, atomic_write_text
-from .errors import ConfigError, CountError, DeviceError
+from ._runtime import DEVICES, resolve_device
+from .errors import ConfigError, CountError
 from .inference import InferenceSettings, TilePredictor, infer_scene
 from .model.tiers import TIERS_DIRECT, sun_usable, tiers_from_output
 
@@ -48,7 +50,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
 GPKG_LAYER = "detections"
 #: GDAL's block cache while detecting (its default, 5 % of RAM, holds up to ~1 GB of decoded
 #: blocks of a large scene); 64 MB keeps the previous row of tiles for the overlaps.
@@ -124,52 +125,9 @@ def output_paths(out_dir: Path, scene_id: str) -> tuple[Path, Path, Path]:
     )
 
 
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when a CUDA device is present, else ``"cpu"``.
-
-    Raises :class:`DeviceError` for ``"cuda"`` without one, :class:`ConfigError` for an
-    unknown name.
-    """
-    import torch
-
-    if device not in DEVICES:
-        raise ConfigError(f"--device {device!r}: expected one of {', '.join(DEVICES)}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("--device cuda: no CUDA device is available; use --device cpu or auto")
-    return device
-
-
-def _return_freed_memory() -> None:
-    """glibc: serve allocations of 1 MB and more (tile batches, activations) by mmap, so
-    freeing them returns them to the OS. By default glibc raises that threshold to the
-    largest block freed so far and then keeps freed batches in its heap: ~250 MB of peak RSS
-    on a large scene. A no-op where glibc's ``mallopt`` is absent."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(name).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MB
-
-
-def _cpu_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def configure_process(config: DetectConfig) -> None:
-    """Process-wide settings for detecting: torch CPU threads = ``config.num_threads`` or all
-    cores available; glibc returns freed large blocks (see :func:`_return_freed_memory`)."""
-    import torch
-
-    torch.set_num_threads(config.num_threads or _cpu_cores())
-    _return_freed_memory()
+    """Process-wide settings for detecting (see :func:`detector._runtime.configure_process`)."""
+    _runtime.configure_process(config.num_threads)
 
 
 def load_detector(config: DetectConfig) -> Detector:

@@ -292,3 +292,18 @@ def test_score_threshold_defaults_agree():
     for cmd in (["detect", "x.tif", "--out", "o"], ["run", "d", "--voyages", "v", "--out", "o"]):
         assert parser.parse_args(cmd).score_thresh == DEFAULT_SCORE_THRESH
     assert DetectConfig().score_thresh == DEFAULT_SCORE_THRESH == 0.42
+
+
+def test_resolve_device_names_and_errors():
+    import torch
+
+    from detector.detect import resolve_device
+    from detector.errors import ConfigError, DeviceError
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="--device 'cuda:0'"):
+        resolve_device("cuda:0")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="CUDA is not available"):
+            resolve_device("cuda")
