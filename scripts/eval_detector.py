@@ -3,13 +3,15 @@
 Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_detector.py [--out /tmp/ccount-testset] [--seeds 7001 7002]
-        [--model models/ccount-centernet.pt] [--size 1600]
+        [--model models/ccount-centernet.pt] [--size 1600] [--snow 0.5]
 
 The test set is ``ccount synth scene`` output for ports rajin, vostochny and dunai at GSD
 0.3, 0.4, 0.5 and 0.6 m, with scene seeds 7001+ — scene seeds are never used in training
 (training tiles come from ``training_sample`` seeds >= 1,000,000, a different renderer
-entry point). Half the scenes are 16-bit 4-band products. It runs ``ccount detect`` and
-``ccount eval`` as a user would and prints the overall and per-GSD metrics.
+entry point). Half the scenes are 16-bit 4-band products. ``--snow C`` renders the same
+scenes in winter (snow and sea ice over a fraction C of the ground, tops and water; give it
+its own ``--out``). It runs ``ccount detect`` and ``ccount eval`` as a user would and prints
+the overall and per-GSD metrics.
 """
 
 from __future__ import annotations
@@ -36,15 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gsds", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6])
     p.add_argument("--model", type=Path, default=ROOT / "models" / "ccount-centernet.pt")
     p.add_argument("--size", type=int, default=1600)
+    p.add_argument("--snow", type=float, default=0.0, help="winter test set: snow/ice cover 0..1")
     args = p.parse_args(argv)
     truth, pred = args.out / "truth", args.out / "pred"
     scenes: list[Path] = []
     for seed in args.seeds:
         for i, port in enumerate(args.ports):
             for j, gsd in enumerate(args.gsds):
-                d = truth / f"{port}_{gsd:.1f}_{seed}"
+                d = truth / f"{port}_{gsd:.1f}_{seed}" + (
+                    f"_snow{args.snow:g}" if args.snow else ""
+                )
                 if not any(d.glob("*.tif")):
                     extra = ["--bits", "16", "--bands", "4"] if (i + j) % 2 else []
+                    extra += ["--snow", str(args.snow)] if args.snow else []
                     sh([*CCOUNT, "synth", "scene", "--port", port, "--seed", str(seed * 10 + j),
                         "--gsd", str(gsd), "--size", str(args.size), str(args.size),
                         "--out", str(d), *extra])  # fmt: skip

@@ -29,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--cloud", type=float, default=0.0, help="cloud cover fraction 0..1 over the target"
     )
+    s.add_argument(
+        "--snow", type=float, default=0.0, help="winter: snow and sea-ice cover 0..1 (default 0)"
+    )
     w = sub.add_parser("world", help="voyages -> scenes/, truth/, world.json with the true loads")
     w.add_argument(
         "--voyages", type=Path, required=True, help="voyage log CSV (voyage,ship,rajin_date)"
@@ -49,6 +52,8 @@ def _check_scene_args(args) -> None:
         raise ConfigError("--bands 4 needs --bits 16 (8-bit scenes are RGB display products)")
     if not 0.0 <= args.cloud <= 1.0:
         raise ConfigError(f"--cloud {args.cloud}: expected a fraction 0..1")
+    if not 0.0 <= args.snow <= 1.0:
+        raise ConfigError(f"--snow {args.snow}: expected a fraction 0..1")
 
 
 def run(args) -> int:
@@ -60,7 +65,7 @@ def run(args) -> int:
 
         spec = random_scene_spec(
             args.port, args.seed, gsd_m=args.gsd, size=tuple(args.size) if args.size else None,
-            bits=args.bits, bands=args.bands, cloud=args.cloud,
+            bits=args.bits, bands=args.bands, cloud=args.cloud, snow=args.snow,
         )  # fmt: skip
         rs = render_scene(spec)
         tif, geo = write_scene(rs, args.out)

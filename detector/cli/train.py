@@ -119,6 +119,14 @@ def configure(parser) -> None:
         "shipped; log_shadow_m: the stack's shadow length, turned into tiers with the "
         "scene's sun -- experimental, it has not learned in the trials on the model card)",
     )
+    parser.add_argument(
+        "--snow",
+        type=float,
+        default=d.snow,
+        metavar="P",
+        help=f"fraction of synthetic tiles drawn in winter, snow and sea ice (default {d.snow}:"
+        " the shipped recipe has none)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")  # fmt: skip
 
 
@@ -141,6 +149,7 @@ def run(args) -> int:
         val_samples=args.val_samples,
         threads=args.threads,
         tiers_output=args.tiers_output,
+        snow=args.snow,
     )
 
     def log(msg: str) -> None:

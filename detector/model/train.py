@@ -66,6 +66,7 @@ class TrainConfig:
     pool_size: int = 384
     refresh_per_step: int = 3
     jitter: float = 1.0
+    snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
     amp: bool = True
     arch: str = "ccnet-v1"
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +78,8 @@ class TrainConfig:
     sample_fn: SampleFn | None = None
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.snow <= 1.0:
+            raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads {self.threads}: expected >= 1")
         if self.tiers_output not in TIERS_OUTPUTS:
@@ -240,7 +243,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         from ..synth.training import training_sample
 
         def make(seed: int, size_px: int) -> Any:
-            return training_sample(seed, size_px=size_px, out_gsd_m=gsd)
+            return training_sample(seed, size_px=size_px, out_gsd_m=gsd, snow=config.snow)
 
     gen_s = 0.0
 

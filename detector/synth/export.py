@@ -44,6 +44,7 @@ def scene_properties(rs: RenderedScene) -> dict:
         "sun_azimuth_deg": round(rs.sun_azimuth_deg, 2),
         "off_nadir_deg": round(rs.off_nadir_deg, 2),
         "cloud": rs.spec.cloud > 0,
+        "snow": rs.spec.snow,
         "bits": rs.spec.bits,
         "bands": rs.spec.bands,
     }

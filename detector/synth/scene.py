@@ -33,6 +33,7 @@ from .render import Canvas, apply_shadows
 from .scenery import paint_ground, quay_edges, rail_lines, scatter_objects
 from .sensor import SensorParams, apply_sensor, cloud_alpha
 from .ships import ShipLayout, deck_block, draw_ship, ship_layout
+from .weather import apply_snow
 
 __all__ = ["RenderedScene", "SceneSpec", "ShipVisit", "StockSpec", "render_scene", "scene_id"]
 
@@ -73,6 +74,7 @@ class SceneSpec:
     bits: int = 8
     bands: int = 3
     off_nadir_deg: float | None = None  # None: random 0-15
+    snow: float = 0.0  # winter: snow/ice cover 0..1 (synth.weather; own random stream)
     extra_tags: dict = field(default_factory=dict)
 
 
@@ -270,6 +272,7 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
     lon, lat = _lonlat(pm)
     when = spec.acquired if spec.acquired.tzinfo else spec.acquired.replace(tzinfo=UTC)
     elev, az = sun_position(when, lon, lat)
+    apply_snow(canvas, np.random.default_rng([spec.seed & 0xFFFFFFFF, 0x5A0]), spec.snow)
     apply_shadows(canvas, max(elev, 5.0), az, ambient=float(rng.uniform(0.3, 0.5)))
     image = _observe(canvas, rng, spec, pm, az, valid)
     if len(tops):  # a container outside the footprint is not in the scene

@@ -33,6 +33,7 @@ from .render import Canvas, apply_shadows
 from .sensor import apply_sensor, cloud_alpha, random_sensor, resample
 from .ships import deck_block, draw_ship, ship_layout
 from .textures import local_uv, material
+from .weather import apply_snow
 
 __all__ = ["SETTINGS", "TrainingSample", "training_sample"]
 
@@ -275,9 +276,14 @@ def _compose(rng, canvas: Canvas, setting: str, empty: bool):
     return blocks, cranes, theta
 
 
-def training_sample(seed: int, *, size_px: int = 256, out_gsd_m: float = 0.4) -> TrainingSample:
+def training_sample(
+    seed: int, *, size_px: int = 256, out_gsd_m: float = 0.4, snow: float = 0.0
+) -> TrainingSample:
     """A random labelled patch of ``size_px`` x ``size_px`` at ``out_gsd_m``; deterministic in
-    ``seed``. See :class:`TrainingSample` for the fields and frames."""
+    ``seed``. With probability ``snow`` it is a winter scene (snow 20-90 % cover, sea ice;
+    :func:`detector.synth.weather.apply_snow`), drawn from its own random stream so every
+    other choice of the sample stays as with ``snow=0``. See :class:`TrainingSample` for the
+    fields and frames."""
     if int(size_px) < 32 or int(size_px) > 4096:
         raise ConfigError(f"training_sample: size_px={size_px} outside 32..4096")
     if not 0.05 <= float(out_gsd_m) <= 5.0:
@@ -298,6 +304,10 @@ def training_sample(seed: int, *, size_px: int = 256, out_gsd_m: float = 0.4) ->
     tops = draw_containers(canvas, blocks, rng, lean_px_per_m=lean)
     for cx_, cy_, ang, span, kind in cranes:
         draw_crane(canvas, rng, cx_, cy_, ang, span, kind)
+    if snow > 0.0:
+        winter = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5A0])
+        if winter.random() < snow:
+            apply_snow(canvas, winter, float(winter.uniform(0.2, 0.9)))
     elev, az = float(rng.uniform(15.0, 75.0)), float(rng.uniform(0.0, 360.0))
     apply_shadows(canvas, elev, az, ambient=float(rng.uniform(0.28, 0.6)))
     cloud = None

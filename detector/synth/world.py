@@ -220,6 +220,7 @@ def random_scene_spec(
     bits: int = 8,
     bands: int = 3,
     cloud: float = 0.0,
+    snow: float = 0.0,
 ) -> SceneSpec:
     """A plausible stand-alone scene of ``port`` (``ccount synth scene``): a ship at a berth
     with a random load (likely), stock on the pier or in the yard, wagons, background."""
@@ -250,5 +251,6 @@ def random_scene_spec(
     return SceneSpec(
         port=port, acquired=_when(rng, day), seed=int(seed), ships=ships, stock=stock,
         rail_containers=rail, background=float(rng.uniform(0.3, 0.6)), cloud=float(cloud),
-        cloud_target_xy_m=target if cloud > 0 else None, bits=int(bits), bands=int(bands), **frame,
+        cloud_target_xy_m=target if cloud > 0 else None, bits=int(bits), bands=int(bands),
+        snow=float(snow), **frame,
     )  # fmt: skip
