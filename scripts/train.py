@@ -6,17 +6,18 @@ Usage (from the repository root)::
     .venv/bin/python scripts/train.py --stage 2         # only stage 2, from the stage-1 file
     .venv/bin/python scripts/train.py --card-only       # rewrite models/MODEL_CARD.md
 
-Stage 1 (about 43 min on 2 CPU cores): :class:`detector.model.train.TrainConfig`'s defaults
-with seed 0 — 6000 steps of 16 synthetic 256 px tiles made on the fly
-(``detector.synth.training_sample``, a pool of 384 refreshed 3 per step), AdamW lr 3e-3,
-cosine decay, bfloat16 autocast where the CPU supports it, ONE torch thread: on a machine
-shared with other work two OpenMP threads on two cores stall at every barrier whenever one
-is preempted (measured 5-10x slower); on an idle machine ``--threads 2`` is ~1.5x faster.
+Stage 1 (about 42 min on 2 idle CPU cores): 9000 steps of 16 synthetic 256 px tiles made on
+the fly (``detector.synth.training_sample``, a pool of 384 refreshed 3 per step; 20 % of
+the tiles in winter: snow and sea ice, ``detector.synth.weather``), AdamW lr 3e-3, cosine
+decay, bfloat16 autocast where the CPU supports it, seed 0, TWO torch threads. Two threads
+are ~1.45x faster than one on an idle machine (3.6 vs 2.5 steps/s) but stall at every
+OpenMP barrier when another process takes a core (measured 5-10x slower on a busy
+machine): train on an idle machine, or pass ``--threads 1`` (then stage 1 takes ~62 min).
 Equivalent CLI::
 
-    ccount train --out imagery/generated/stage1.pt --seed 0 --threads 1
+    ccount train --out imagery/generated/stage1.pt --steps 9000 --snow 0.2 --seed 0 --threads 2
 
-Stage 2 (about 10 min): 30 whole synthetic port scenes (``scripts/make_finetune_set.py``,
+Stage 2 (about 5 min): 30 whole synthetic port scenes (``scripts/make_finetune_set.py``,
 scene seeds 50000+; the test set uses 70000+) become a label set, and the stage-1 weights are
 fine-tuned on half label windows, half synthetic tiles for 1000 steps at lr 1e-3. Whole
 scenes carry what tiles lack (long stretches of water with waves, piers, rail yards, the
@@ -24,7 +25,7 @@ scene-wide stretch), which cut false positives on water and rail in a measured t
 (F1 0.71 -> 0.79 after 300 steps from an early checkpoint). Equivalent CLI::
 
     ccount train --init imagery/generated/stage1.pt --labels imagery/generated/finetune \
-        --steps 1000 --lr 1e-3 --seed 0 --threads 1 --out models/ccount-centernet.pt
+        --steps 1000 --lr 1e-3 --snow 0.2 --seed 0 --threads 2 --out models/ccount-centernet.pt
 
 Same seeds + machine + thread count -> the same weights (the model card records the
 generator version, code version, hardware and hashes).
@@ -48,27 +49,30 @@ from detector.model.train import TrainConfig, train  # noqa: E402
 from detector.model.weights import read_meta  # noqa: E402
 
 GENERATED = ROOT / "imagery" / "generated"
+STAGE1_STEPS = 9000
 STAGE2_STEPS = 1000
 STAGE2_LR = 1e-3
+THREADS = 2  # on an idle machine; see the docstring
+SNOW = 0.2
 MARKER = "\n<!-- measured: kept by --card-only -->\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    d = TrainConfig(out=Path("-"))
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "models" / "ccount-centernet.pt")
     p.add_argument("--card", type=Path, default=ROOT / "models" / "MODEL_CARD.md")
     p.add_argument("--stage1", type=Path, default=GENERATED / "stage1.pt")
     p.add_argument("--stage", choices=("1", "2", "all"), default="all")
-    p.add_argument("--steps", type=int, default=d.steps, help="stage-1 steps")
+    p.add_argument("--steps", type=int, default=STAGE1_STEPS, help="stage-1 steps")
     p.add_argument("--stage2-steps", type=int, default=STAGE2_STEPS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
+    p.add_argument("--snow", type=float, default=SNOW, help="fraction of winter tiles")
     p.add_argument("--card-only", action="store_true", help="only rewrite the card")
     args = p.parse_args(argv)
     log = lambda m: print(m, flush=True)  # noqa: E731
-    common = dict(seed=args.seed, device=args.device, threads=args.threads)
+    common = dict(seed=args.seed, device=args.device, threads=args.threads, snow=args.snow)
     if not args.card_only and args.stage in ("1", "all"):
         train(TrainConfig(out=args.stage1, steps=args.steps, **common), log=log)
     if not args.card_only and args.stage in ("2", "all"):

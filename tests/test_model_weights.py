@@ -143,3 +143,20 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_model_card_of_the_shipped_weights_names_the_recipe():
+    from detector.model.card import render_model_card
+    from detector.model.weights import read_meta
+    from detector.paths import default_model_path
+
+    path = default_model_path()
+    meta = read_meta(path)
+    card = render_model_card(path, meta)
+    assert file_sha256(path) in card and meta.state_sha256 in card
+    snow = float(meta.recipe.get("snow") or 0.0)
+    assert ("--snow" in card) == (snow > 0)
+    if snow:
+        assert f"--snow {snow:g}" in card and f"winter (snow, sea ice) in {snow:.0%}" in card
+    plain = dataclasses.replace(meta, recipe={**meta.recipe, "snow": 0.0})
+    assert "--snow" not in render_model_card(path, plain)

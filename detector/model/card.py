@@ -50,6 +50,10 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     threads = r.get("threads") or (1 if ", 1 threads" in meta.hardware else None)
     if threads:
         cmd += f" --threads {threads}"
+    snow = float(r.get("snow") or 0.0)
+    if snow:
+        cmd += f" --snow {snow:g}"
+    winter = f"; winter (snow, sea ice) in {snow:.0%} of tiles" if snow else ""
     done, total = r.get("steps_done"), r.get("steps")
     status = (
         f"\n> **Interim checkpoint: step {done} of {total}.** The run was still going (or was "
@@ -89,7 +93,7 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
 ## Training
 - Data: synthetic tiles generated on the fly by `detector.synth.training_sample`
   (generator `{r.get("generator")}`): native GSD 0.3-0.6 m resampled to {meta.gsd_m} m,
-  yards, quays, ship decks, rail, water, land; sensor blur, noise, haze, JPEG, clouds;
+  yards, quays, ship decks, rail, water, land; sensor blur, noise, haze, JPEG, clouds{winter};
   look-alikes unlabelled. Sample seeds `{r.get("sample_seeds")}` (test sets should use
   seeds below 1,000,000); D4 flips/rotations and photometric jitter.
 - Recipe: {r.get("steps")} steps, batch {r.get("batch_size")}, tiles {r.get("size_px")} px,
