@@ -50,6 +50,8 @@ __all__ = [
 
 REGIONS = ("deck", "quay", "yard", "rail")
 _QUAY_KINDS = ("pier", "quay")
+#: AOI kinds that are dry land: a ship cannot lie on them
+LAND_KINDS = ("pier", "quay", "yard", "rail")
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,26 @@ def identify_ship(
     return (best if best_d <= tolerance.max_rms else "unknown"), best_d
 
 
+def _land(aoi: Sequence[PixelAOI]):
+    """Union of the land AOI features (:data:`LAND_KINDS`), prepared for point tests; None
+    without any."""
+    land = [f.polygon for f in aoi if f.kind in LAND_KINDS and not f.polygon.is_empty]
+    if not land:
+        return None
+    union = unary_union(land)
+    shapely.prepare(union)
+    return union
+
+
+def _land_frac(cells: np.ndarray, land, stride_px: int) -> float:
+    """Share of map cells [N, 2] (row, col) whose centre lies on ``land`` (0 without land)."""
+    if land is None:
+        return 0.0
+    x = (cells[:, 1] + 0.5) * stride_px
+    y = (cells[:, 0] + 0.5) * stride_px
+    return float(shapely.contains_xy(land, x, y).mean())
+
+
 def _outline(mask: np.ndarray, row0: int, col0: int, stride_px: int) -> np.ndarray:
     """Polygon [K, 2] (x, y) pixels tracing the cell edges of a bool mask crop."""
     s = stride_px
@@ -228,6 +250,7 @@ def find_hulls(
     max_length_m: float = 400.0,
     min_beam_m: float = 6.0,
     min_aspect: float = 3.0,
+    max_land_frac: float = 0.5,
     tolerance: ShipTolerance = ShipTolerance(),
     aoi: Sequence[PixelAOI] = (),
 ) -> ShipHulls:
@@ -243,7 +266,11 @@ def find_hulls(
     39 -> 49 of 66 there, 42 -> 51 of 65 on world seed 11: ``scripts/eval_ships.py``).
     Components shorter than ``min_length_m``, longer than ``max_length_m`` (no ship; a
     confused map), narrower than ``min_beam_m`` or stubbier than ``min_aspect`` (length /
-    beam; a block of containers, not a hull) are dropped.
+    beam; a block of containers, not a hull) are dropped, and so are components with more
+    than ``max_land_frac`` of their cells on the port's land (``aoi`` features of
+    :data:`LAND_KINDS`): a ship floats. Those are loaded piers or yard blocks the hull map
+    took for a deck (on synthetic worlds seeds 1 and 11: 28 of the 31 hulls found where there
+    was no ship, none of the 122 real ones, whose largest share on land was 0.35).
     Hull polygons are in model-frame pixels.
     """
     hull_prob, bridge_prob = np.asarray(hull_prob), np.asarray(bridge_prob)
@@ -257,6 +284,7 @@ def find_hulls(
     mask = ndimage.binary_opening(mask, iterations=1)
     labels, n = ndimage.label(mask)
     bridge = bridge_prob >= bridge_thresh * (255.0 if bridge_prob.dtype == np.uint8 else 1.0)
+    land = _land(aoi) if n else None
     hulls: list[Hull] = []
     out = np.zeros(labels.shape, np.int32)
     for k, sl in enumerate(ndimage.find_objects(labels), start=1):
@@ -265,7 +293,7 @@ def find_hulls(
         comp = ndimage.binary_fill_holes(labels[sl] == k)
         rows, cols = np.nonzero(comp)
         cells = np.stack([rows + sl[0].start, cols + sl[1].start], axis=1)
-        if len(cells) < 3:
+        if len(cells) < 3 or _land_frac(cells, land, stride_px) > max_land_frac:
             continue
         b = bridge[sl] & comp
         br, bc = np.nonzero(b)

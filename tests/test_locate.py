@@ -230,3 +230,19 @@ def test_stubby_blob_is_not_a_ship():
     assert find_hulls(m, m * 0, stride_px=4, gsd_m=GSD, registry=load_registry()).hulls == ()
     m[10:24, 10:70] = 1.0  # 96 m x 22.4 m: long enough to be one
     assert len(find_hulls(m, m * 0, stride_px=4, gsd_m=GSD, registry=load_registry()).hulls) == 1
+
+
+def test_hull_on_land_is_dropped_and_one_at_the_berth_kept():
+    reg, aoi = load_registry(), aoi_pixels(load_port("rajin"), GRID)
+    # an Angara-sized blob lying on Pier 2 itself (x 300-348 px; the pier spans 259-559 px):
+    # a loaded pier the hull map took for a deck
+    on_pier = rect_hull_map(605820.0, 605839.2, 4677948, 4678080)
+    assert len(find_hulls(on_pier, on_pier * 0, stride_px=4, gsd_m=GSD, registry=reg).hulls) == 1
+    assert (
+        find_hulls(on_pier, on_pier * 0, stride_px=4, gsd_m=GSD, registry=reg, aoi=aoi).hulls == ()
+    )
+    # the same blob moored at the west berth, alongside the pier, stays
+    berthed = rect_hull_map(605775.2, 605794.4, 4677948, 4678080)
+    found = find_hulls(berthed, berthed * 0, stride_px=4, gsd_m=GSD, registry=reg, aoi=aoi)
+    assert [h.name for h in found.hulls] == ["Angara"]
+    assert found.berths == ("Pier 2 west berth",)
