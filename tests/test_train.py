@@ -165,10 +165,13 @@ def test_cli_train_subprocess(tmp_path):
 
 @pytest.mark.slow
 def test_short_real_training_learns_something(tmp_path):
+    # 800 small steps from scratch (about 70 s): far from the shipped recipe (9000 x 16 tiles
+    # of 256 px), so the bar is "learning", not quality: the loss falls by over a third and
+    # the first confident peaks land on containers
     result = train(
         TrainConfig(
             out=tmp_path / "r.pt",
-            steps=300,
+            steps=800,
             batch_size=8,
             size_px=128,
             pool_size=64,
@@ -177,4 +180,7 @@ def test_short_real_training_learns_something(tmp_path):
             save_every=0,
         )  # fmt: skip
     )
-    assert result.meta.metrics["synthetic_val"]["recall"] > 0.3
+    losses = [loss for _, loss in result.loss_history]
+    assert losses[-1] < 0.65 * losses[0]
+    val = result.meta.metrics["synthetic_val"]
+    assert val["n_pred"] > 0 and val["precision"] > 0.5
