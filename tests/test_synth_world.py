@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -129,3 +130,35 @@ def test_build_world_matches_truth(tmp_path):
     tiers = loaded.tiers[deck & loaded.visible]
     assert np.all((tiers >= 1) & (tiers <= 4))
     assert main(["synth", "world", "--voyages", str(tmp_path / "none.csv"), "--out", str(out)]) == 2
+
+
+def test_winter_world_changes_only_the_snow_of_winter_scenes(voyages):
+    truths, plain = plan_world(voyages, 7)
+    wtruths, winter = plan_world(voyages, 7, winter=0.6)
+    assert wtruths == truths
+    assert len(winter) == len(plain)
+    snowy = 0
+    for p, w in zip(plain, winter, strict=True):
+        assert replace(w.spec, snow=0.0) == p.spec and (w.role, w.voyage) == (p.role, p.voyage)
+        if w.spec.snow:
+            snowy += 1
+            assert w.spec.acquired.month in (12, 1, 2, 3) and 0.3 <= w.spec.snow <= 0.8
+    n_winter = sum(p.spec.acquired.month in (12, 1, 2, 3) for p in plain)
+    assert 0.4 * n_winter < snowy < 0.8 * n_winter
+
+
+def test_cli_world_rejects_a_bad_winter_chance(tmp_path, capsys):
+    from detector.cli.main import main
+
+    args = [
+        "synth",
+        "world",
+        "--voyages",
+        str(labels_dir() / "voyages.csv"),
+        "--out",
+        str(tmp_path),
+        "--winter",
+        "2",
+    ]
+    assert main(args) == 2
+    assert "--winter 2.0: expected a probability 0..1" in capsys.readouterr().err

@@ -39,6 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     w.add_argument("--out", type=Path, required=True, help="output folder")
     w.add_argument("--seed", type=int, default=1)
     w.add_argument("--first", type=int, default=None, metavar="K", help="only the first K voyages")
+    w.add_argument(
+        "--winter", type=float, default=0.0, metavar="P",
+        help="chance that a December-March scene shows snow and sea ice (default 0)",
+    )  # fmt: skip
     for p in (s, w):
         p.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks")
 
@@ -74,6 +78,8 @@ def run(args) -> int:
             f"{rs.containers_visible} visible / {rs.containers_total} containers)\n{geo}"
         )
         return 0
+    if not 0.0 <= args.winter <= 1.0:
+        raise ConfigError(f"--winter {args.winter}: expected a probability 0..1")
     if args.first is not None and args.first < 1:
         raise ConfigError(f"--first {args.first}: expected a positive number of voyages")
     if not args.voyages.is_file():
@@ -86,10 +92,10 @@ def run(args) -> int:
     voyages = read_voyages(args.voyages)
     if args.first is not None:
         voyages = voyages[: args.first]
-    n = len(plan_world(voyages, args.seed)[1])
+    n = len(plan_world(voyages, args.seed, winter=args.winter)[1])
     with tqdm(total=n, desc="synth world", unit="scene", file=sys.stderr, disable=None) as bar:
         world = build_world(
-            args.voyages, args.out, args.seed, first=args.first,
+            args.voyages, args.out, args.seed, first=args.first, winter=args.winter,
             progress=lambda sid: (bar.set_postfix_str(sid), bar.update(1)),
         )  # fmt: skip
     print(

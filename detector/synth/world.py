@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = ["ROLES", "PlannedScene", "VoyageTruth", "build_world", "plan_world", 
 ROLES = ("pier_before", "loaded", "arrival", "after_unload")
 _ROLE_P = {"pier_before": 0.55, "loaded": 0.6, "arrival": 0.45, "after_unload": 0.35}
 _CLOUD_P = 0.12
+_WINTER_MONTHS = (12, 1, 2, 3)  # snow and sea ice at Rajin and Vostochny
 _GSDS = (0.31, 0.4, 0.46, 0.5, 0.5, 0.6)
 _BERTHS = {
     "rajin": ("Pier 2 east berth", "Pier 2 west berth"),
@@ -134,9 +135,14 @@ def _role_spec(rng, role: str, v: VoyageTruth, day: dt.date, seed: int) -> Scene
 
 
 def plan_world(
-    voyages: tuple[Voyage, ...], seed: int
+    voyages: tuple[Voyage, ...], seed: int, *, winter: float = 0.0
 ) -> tuple[list[VoyageTruth], list[PlannedScene]]:
-    """True loads and scene specs for ``voyages``; pure and deterministic in ``seed``."""
+    """True loads and scene specs for ``voyages``; pure and deterministic in ``seed``.
+
+    ``winter``: the chance that a scene acquired December-March shows snow and sea ice
+    (cover 0.3-0.8), drawn from a stream of its own so that every other choice, the loads
+    included, stays as with ``winter=0``.
+    """
     caps = {s.name: s.deck_slots * 4 for s in load_registry()}
     truths, scenes, taken = [], [], set()
     for v in voyages:
@@ -160,6 +166,10 @@ def plan_world(
                 continue
             taken.add((port, days[role]))
             spec = _role_spec(rr, role, vt, days[role], int(rr.integers(1 << 31)))
+            if winter > 0 and days[role].month in _WINTER_MONTHS:
+                wr = np.random.default_rng([int(seed) & 0xFFFFFFFF, v.voyage, k + 1, 0x5A0])
+                if wr.random() < winter:
+                    spec = replace(spec, snow=float(wr.uniform(0.3, 0.8)))
             ship = v.ship if role in ("loaded", "arrival") else None
             scenes.append(PlannedScene(spec, role, v.voyage, ship))
     return truths, scenes
@@ -171,16 +181,17 @@ def build_world(
     seed: int,
     *,
     first: int | None = None,
+    winter: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Render and write the world: ``scenes/*.tif``, ``truth/*.geojson``, ``world.json``
-    (returned as a dict)."""
+    (returned as a dict). ``winter`` as in :func:`plan_world`."""
     from .export import write_scene
 
     voyages = read_voyages(voyages_csv)
     if first is not None:
         voyages = voyages[: max(int(first), 0)]
-    truths, planned = plan_world(voyages, seed)
+    truths, planned = plan_world(voyages, seed, winter=winter)
     out = Path(out_dir)
     rows = []
     for p in planned:
@@ -199,6 +210,7 @@ def build_world(
                 "ship": p.ship,
                 "gsd_m": rs.spec.gsd_m,
                 "cloud": rs.spec.cloud > 0,
+                "snow": rs.spec.snow,
                 "containers_total": rs.containers_total,
                 "containers_visible": rs.containers_visible,
                 "deck_containers": sum(1 for r in rs.region if r == "deck"),
