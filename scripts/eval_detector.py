@@ -45,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for i, port in enumerate(args.ports):
             for j, gsd in enumerate(args.gsds):
-                d = truth / f"{port}_{gsd:.1f}_{seed}" + (
-                    f"_snow{args.snow:g}" if args.snow else ""
-                )
+                winter = f"_snow{args.snow:g}" if args.snow else ""
+                d = truth / f"{port}_{gsd:.1f}_{seed}{winter}"
                 if not any(d.glob("*.tif")):
                     extra = ["--bits", "16", "--bands", "4"] if (i + j) % 2 else []
                     extra += ["--snow", str(args.snow)] if args.snow else []
