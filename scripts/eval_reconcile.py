@@ -92,13 +92,13 @@ def fit_detection_figures(world_dir: Path, run_dir: Path, assumptions) -> dict:
     ``deck_count_scale_rajin``/``_arrival`` and ``stock_count_scale`` undo the mean relative
     error of the deck views at Rajin and on arrival and (median, robust to outliers) of the
     stock evidence; ``deck_count_scale_ship`` then undoes each ship's mean deck error left
-    after those (relative to the current factors). Then each deck observation matched to a voyage has a relative error e = (estimate - true) /
-    true. Per ship, the mean error is that ship's count bias: its spread across ships
-    (less its sampling noise) gives the shared ``count_bias_ship_rel_90`` (= 1.645 sd). The
-    rest, e minus its ship's mean, is each view's own error: ``tier_bias_per_scene`` is
-    chosen on a grid so that those residuals divided by their stated own sd have a median
-    |z| of 0.674 (a standard normal's; robust to the odd misidentified ship). Prints each
-    evidence kind's errors too."""
+    after those (relative to the current factors). Then each deck observation matched to a
+    voyage has a relative error e = (estimate - true) / true. Per ship, the mean error is
+    that ship's count bias: its spread across ships (less its sampling noise) gives the
+    shared ``count_bias_ship_rel_90`` (= 1.645 sd). The rest, e minus its ship's mean, is
+    each view's own error: ``tier_bias_per_scene`` is chosen on a grid so that those
+    residuals divided by their stated own sd have a median |z| of 0.674 (a standard
+    normal's; robust to the odd misidentified ship). Prints each evidence kind's errors too."""
     import dataclasses
 
     from detector._evidence import scene_obs

@@ -33,7 +33,7 @@ from .render import Canvas, apply_shadows
 from .scenery import paint_ground, quay_edges, rail_lines, scatter_objects
 from .sensor import SensorParams, apply_sensor, cloud_alpha
 from .ships import ShipLayout, deck_block, draw_ship, ship_layout
-from .weather import apply_snow
+from .weather import apply_snow, winter_rng
 
 __all__ = ["RenderedScene", "SceneSpec", "ShipVisit", "StockSpec", "render_scene", "scene_id"]
 
@@ -272,7 +272,7 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
     lon, lat = _lonlat(pm)
     when = spec.acquired if spec.acquired.tzinfo else spec.acquired.replace(tzinfo=UTC)
     elev, az = sun_position(when, lon, lat)
-    apply_snow(canvas, np.random.default_rng([spec.seed & 0xFFFFFFFF, 0x5A0]), spec.snow)
+    apply_snow(canvas, winter_rng(spec.seed), spec.snow)
     apply_shadows(canvas, max(elev, 5.0), az, ambient=float(rng.uniform(0.3, 0.5)))
     image = _observe(canvas, rng, spec, pm, az, valid)
     if len(tops):  # a container outside the footprint is not in the scene

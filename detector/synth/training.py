@@ -33,7 +33,7 @@ from .render import Canvas, apply_shadows
 from .sensor import apply_sensor, cloud_alpha, random_sensor, resample
 from .ships import deck_block, draw_ship, ship_layout
 from .textures import local_uv, material
-from .weather import apply_snow
+from .weather import apply_snow, draw_winter, winter_rng
 
 __all__ = ["SETTINGS", "TrainingSample", "training_sample"]
 
@@ -305,9 +305,8 @@ def training_sample(
     for cx_, cy_, ang, span, kind in cranes:
         draw_crane(canvas, rng, cx_, cy_, ang, span, kind)
     if snow > 0.0:
-        winter = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5A0])
-        if winter.random() < snow:
-            apply_snow(canvas, winter, float(winter.uniform(0.2, 0.9)))
+        winter = winter_rng(seed)
+        apply_snow(canvas, winter, draw_winter(winter, snow, 0.2, 0.9))
     elev, az = float(rng.uniform(15.0, 75.0)), float(rng.uniform(0.0, 360.0))
     apply_shadows(canvas, elev, az, ambient=float(rng.uniform(0.28, 0.6)))
     cloud = None

@@ -16,12 +16,23 @@ from ..errors import ConfigError
 from .render import Canvas
 from .textures import fbm
 
-__all__ = ["SNOW_RGB", "ICE_RGB", "apply_snow"]
+__all__ = ["SNOW_RGB", "ICE_RGB", "apply_snow", "draw_winter", "winter_rng"]
 
 #: Fresh snow (slightly blue) and grey sea ice, reflectance 0..1.
 SNOW_RGB = np.float32((0.86, 0.89, 0.93))
 ICE_RGB = np.float32((0.62, 0.68, 0.74))
 _RAISED_M = 1.0  # surfaces this high above the ground count as tops (containers, roofs)
+_STREAM = 0x5A0  # appended to a key: winter draws never shift a scene's other random choices
+
+
+def winter_rng(*key: int) -> np.random.Generator:
+    """The winter random stream of ``key`` (a scene's or sample's seed, ...)."""
+    return np.random.default_rng([*(int(k) & 0xFFFFFFFF for k in key), _STREAM])
+
+
+def draw_winter(rng: np.random.Generator, chance: float, low: float, high: float) -> float:
+    """A snow cover uniform in ``low..high`` with probability ``chance``, else 0."""
+    return float(rng.uniform(low, high)) if rng.random() < chance else 0.0
 
 
 def _patches(field: np.ndarray, cover: float, softness: float = 4.0) -> np.ndarray:

@@ -27,6 +27,7 @@ from ..ships import load_registry
 from ..voyages import Voyage, read_voyages
 from .portmap import feature_centre_m
 from .scene import SceneSpec, ShipVisit, StockSpec, render_scene, scene_id
+from .weather import draw_winter, winter_rng
 
 __all__ = ["ROLES", "PlannedScene", "VoyageTruth", "build_world", "plan_world", "random_scene_spec"]
 
@@ -167,9 +168,8 @@ def plan_world(
             taken.add((port, days[role]))
             spec = _role_spec(rr, role, vt, days[role], int(rr.integers(1 << 31)))
             if winter > 0 and days[role].month in _WINTER_MONTHS:
-                wr = np.random.default_rng([int(seed) & 0xFFFFFFFF, v.voyage, k + 1, 0x5A0])
-                if wr.random() < winter:
-                    spec = replace(spec, snow=float(wr.uniform(0.3, 0.8)))
+                cover = draw_winter(winter_rng(seed, v.voyage, k + 1), winter, 0.3, 0.8)
+                spec = replace(spec, snow=cover)
             ship = v.ship if role in ("loaded", "arrival") else None
             scenes.append(PlannedScene(spec, role, v.voyage, ship))
     return truths, scenes
