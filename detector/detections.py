@@ -23,6 +23,7 @@ __all__ = [
     "Detections",
     "Hull",
     "box_corners",
+    "drop_contained",
 ]
 
 KINDS: tuple[str, str] = ("20ft", "40ft")
@@ -157,3 +158,41 @@ class Hull:
     bridge_from_bow: float
     name: str = "unknown"
     score: float = 1.0
+
+
+def drop_contained(dets: Detections, *, shrink: float = 0.8) -> Detections:
+    """``dets`` without the boxes whose centre lies inside a higher-scoring box.
+
+    Container tops do not overlap in a view from above, so a centre inside another box's
+    footprint (scaled by ``shrink`` about its centre, to tolerate size errors) is a second
+    peak on the same container: typically the two 20 ft halves of a 40 ft top. Touching
+    neighbours are safe: their centres sit a full length or width from each other. Greedy
+    in score order, so a dropped box drops nothing itself. Keeps the input order.
+    """
+    n = len(dets)
+    if n < 2:
+        return dets
+    from scipy.spatial import cKDTree
+
+    xy = np.stack([dets.cx, dets.cy], axis=1)
+    reach = 0.5 * shrink * float(np.max(dets.length_px))
+    pairs = cKDTree(xy).query_pairs(reach, output_type="ndarray")
+    if not len(pairs):
+        return dets
+    # strong = the higher score of each pair (ties: the lower index), weak = the other
+    a, b = pairs[:, 0], pairs[:, 1]
+    a_wins = (dets.score[a] > dets.score[b]) | ((dets.score[a] == dets.score[b]) & (a < b))
+    strong, weak = np.where(a_wins, a, b), np.where(a_wins, b, a)
+    d = xy[weak] - xy[strong]
+    c, s = np.cos(dets.angle_rad[strong]), np.sin(dets.angle_rad[strong])
+    along = np.abs(d[:, 0] * c + d[:, 1] * s)
+    across = np.abs(-d[:, 0] * s + d[:, 1] * c)
+    inside = (along < 0.5 * shrink * dets.length_px[strong]) & (
+        across < 0.5 * shrink * dets.width_px[strong]
+    )
+    strong, weak = strong[inside], weak[inside]
+    keep = np.ones(n, bool)
+    for k in np.argsort(-dets.score[strong], kind="stable"):
+        if keep[strong[k]]:
+            keep[weak[k]] = False
+    return dets if keep.all() else dets.select(keep)

@@ -5,7 +5,9 @@ resampled to the model's GSD). A predictor turns a batch of tile images into det
 *tile pixels*; :func:`owned` keeps a detection only when its centre lies in its tile's core
 (cores partition the scene, so every object is counted by exactly one tile and the result
 does not depend on the tile size; no NMS across seams) and shifts it to *scene model-frame
-pixels*. Detections centred on invalid (nodata) pixels are dropped. Hull and bridge
+pixels*. Detections centred on invalid (nodata) pixels are dropped, and so is a detection
+centred inside a higher-scoring one's footprint, across seams too
+(:func:`~detector.detections.drop_contained`: a second peak on one top). Hull and bridge
 probabilities are pasted, core by core, into scene-level maps of stride ``map_stride_px``
 (cell (i, j) covers scene pixels [j*s, (j+1)*s) x [i*s, (i+1)*s)), stored as uint8 (p * 255).
 
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 
 from ._prefetch import Prefetcher
-from .detections import Detections
+from .detections import Detections, drop_contained
 
 __all__ = [
     "TileOutput",
@@ -274,7 +276,7 @@ def infer_scene(
             if progress is not None:
                 progress(len(batch.tiles))
     return SceneInference(
-        dets=Detections.concat(parts),
+        dets=drop_contained(Detections.concat(parts)),
         maps=SceneMaps(hull=hull_map, bridge=bridge_map, stride_px=s),
         tiles_run=len(tiles),
         read_s=prefetch.read_s,

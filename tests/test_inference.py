@@ -74,8 +74,8 @@ def blob_predictor(images: np.ndarray) -> list[TileOutput]:
         dets = Detections(
             cx=c + 0.5,
             cy=r + 0.5,
-            length_px=np.full(n, 15.0),
-            width_px=np.full(n, 6.0),
+            length_px=np.full(n, 3.0),  # the blob's own footprint: blobs do not overlap
+            width_px=np.full(n, 3.0),
             angle_rad=np.zeros(n),
             kind=(img[1][r, c] > 0.5).astype(np.int8),
             score=c0[r, c],
@@ -153,6 +153,28 @@ def test_tile_256_vs_1024_same_counts_and_tiers(scene):
     assert len(a.dets) == len(b.dets) == 1500
     assert a.dets.teu() == b.dets.teu()
     assert float(a.dets.tiers.sum()) == float(b.dets.tiers.sum()) == 3000.0
+
+
+def test_second_peak_inside_a_footprint_is_dropped_across_seams(scene):
+    img, centres = scene
+
+    def doubled(images):  # every blob also gives a weaker peak 1 px off, inside its footprint
+        out = []
+        for o in blob_predictor(images):
+            d = o.dets
+            echo = Detections(
+                d.cx + 1.0, d.cy, d.length_px, d.width_px, d.angle_rad, d.kind, d.score * 0.9,
+                d.tiers,
+            )  # fmt: skip
+            out.append(TileOutput(Detections.concat([d, echo]), o.hull_prob, o.bridge_prob))
+        return out
+
+    tiles = plan_tiles(700, 1100, tile_px=128, overlap_px=16)
+    res = infer_scene(doubled, ArrayReader(img), tiles, InferenceSettings(128, 16, 3))
+    # echoes whose blob's own peak lies in the next tile's core are dropped too
+    assert {(x, y) for x, y, _ in _key(res.dets)} == {
+        (round(x, 3), round(y, 3)) for x, y in centres
+    }
 
 
 def test_hull_map_values_and_shape():
