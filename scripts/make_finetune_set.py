@@ -1,6 +1,6 @@
 """Stage 2 of the shipped recipe: whole synthetic port scenes as a label set.
 
-Usage: .venv/bin/python scripts/make_finetune_set.py [--out imagery/generated/finetune] [--n 30]
+Usage: .venv/bin/python scripts/make_finetune_set.py [--out imagery/generated/finetune] [--n 60]
 
 Writes ``ccount synth scene`` output (GeoTIFF + truth GeoJSON) for scene seeds 50000+ (the
 detector test set uses 70000+; training tiles use ``training_sample`` seeds >= 1,000,000),
@@ -24,7 +24,7 @@ SEED_BASE = 50_000
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "imagery" / "generated" / "finetune")
-    p.add_argument("--n", type=int, default=30)
+    p.add_argument("--n", type=int, default=60)
     p.add_argument("--size", type=int, default=1600)
     args = p.parse_args(argv)
     for i in range(args.n):

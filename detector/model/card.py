@@ -88,7 +88,8 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
 - Outputs at stride 2: centre heatmap (20ft, 40ft), log length/width, (sin 2a, cos 2a),
   sub-cell offset, tiers channel (`{meta.tiers_output}`: {_TIERS_MEANING[meta.tiers_output]}),
   hull and bridge logits. Decoding: local maxima of the
-  class-max heatmap (3x3), score >= {DEFAULT_SCORE_THRESH} (detect default), no cap on detections, no NMS between neighbours.
+  class-max heatmap (3x3), score >= {DEFAULT_SCORE_THRESH} (detect default), no cap on detections, no NMS between neighbours;
+  a peak centred inside a stronger detection's footprint is dropped (`detections.drop_contained`).
 
 ## Training
 - Data: synthetic tiles generated on the fly by `detector.synth.training_sample`
