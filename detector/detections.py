@@ -175,14 +175,16 @@ def drop_contained(dets: Detections, *, shrink: float = 0.8) -> Detections:
     from scipy.spatial import cKDTree
 
     xy = np.stack([dets.cx, dets.cy], axis=1)
-    reach = 0.5 * shrink * float(np.max(dets.length_px))
-    pairs = cKDTree(xy).query_pairs(reach, output_type="ndarray")
-    if not len(pairs):
+    # candidates within each box's own reach: one absurdly long box costs O(n), not O(n^2)
+    near = cKDTree(xy).query_ball_point(xy, 0.5 * shrink * dets.length_px, return_sorted=False)
+    strong = np.repeat(np.arange(n), [len(x) for x in near])
+    weak = np.fromiter((j for x in near for j in x), np.int64, count=len(strong))
+    # strong must outscore weak (ties: the lower index wins)
+    sc = dets.score
+    wins = (sc[strong] > sc[weak]) | ((sc[strong] == sc[weak]) & (strong < weak))
+    strong, weak = strong[wins], weak[wins]
+    if not len(strong):
         return dets
-    # strong = the higher score of each pair (ties: the lower index), weak = the other
-    a, b = pairs[:, 0], pairs[:, 1]
-    a_wins = (dets.score[a] > dets.score[b]) | ((dets.score[a] == dets.score[b]) & (a < b))
-    strong, weak = np.where(a_wins, a, b), np.where(a_wins, b, a)
     d = xy[weak] - xy[strong]
     c, s = np.cos(dets.angle_rad[strong]), np.sin(dets.angle_rad[strong])
     along = np.abs(d[:, 0] * c + d[:, 1] * s)

@@ -72,3 +72,13 @@ def test_empty_and_single():
     assert len(drop_contained(Detections.empty())) == 0
     one = _dets([(1, 1, L20, W, 0, 0, 0.5)])
     assert drop_contained(one) is one
+
+
+def test_one_absurdly_long_box_drops_only_what_it_covers():
+    # 4000 tops on a grid 20 px apart, plus one 1e6 px long, 3 px wide box along y = 0
+    gx, gy = np.meshgrid(np.arange(80) * 20.0, np.arange(50) * 20.0)
+    n = gx.size
+    grid = [(x, y, L20, W, 0.0, 0, 0.5) for x, y in zip(gx.ravel(), gy.ravel(), strict=True)]
+    out = drop_contained(_dets([*grid, (800.0, 0.0, 1e6, 3.0, 0.0, 0, 0.99)]))
+    assert len(out) == n + 1 - 80  # the 80 grid tops on y = 0 are inside it
+    assert not np.any((out.cy == 0.0) & (out.score == np.float32(0.5)))
