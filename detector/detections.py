@@ -178,7 +178,7 @@ def drop_contained(dets: Detections, *, shrink: float = 0.8) -> Detections:
     # candidates within each box's own reach: one absurdly long box costs O(n), not O(n^2)
     near = cKDTree(xy).query_ball_point(xy, 0.5 * shrink * dets.length_px, return_sorted=False)
     strong = np.repeat(np.arange(n), [len(x) for x in near])
-    weak = np.fromiter((j for x in near for j in x), np.int64, count=len(strong))
+    weak = np.concatenate(near).astype(np.int64)  # every list holds at least the box itself
     # strong must outscore weak (ties: the lower index wins)
     sc = dets.score
     wins = (sc[strong] > sc[weak]) | ((sc[strong] == sc[weak]) & (strong < weak))
@@ -194,7 +194,7 @@ def drop_contained(dets: Detections, *, shrink: float = 0.8) -> Detections:
     )
     strong, weak = strong[inside], weak[inside]
     keep = np.ones(n, bool)
-    for k in np.argsort(-dets.score[strong], kind="stable"):
+    for k in np.argsort(-sc[strong], kind="stable"):
         if keep[strong[k]]:
             keep[weak[k]] = False
     return dets if keep.all() else dets.select(keep)

@@ -51,7 +51,7 @@ __all__ = [
 REGIONS = ("deck", "quay", "yard", "rail")
 _QUAY_KINDS = ("pier", "quay")
 #: AOI kinds that are dry land: a ship cannot lie on them
-LAND_KINDS = ("pier", "quay", "yard", "rail")
+LAND_KINDS = (*_QUAY_KINDS, "yard", "rail")
 
 
 @dataclass(frozen=True)
