@@ -1,6 +1,6 @@
 """Stage 2 of the shipped recipe: whole synthetic port scenes as a label set.
 
-Usage: .venv/bin/python scripts/make_finetune_set.py [--out imagery/generated/finetune] [--n 60]
+Usage: .venv/bin/python scripts/make_finetune_set.py [--out imagery/generated/finetune] [--n 60] [--jobs 2]
 
 Writes ``ccount synth scene`` output (GeoTIFF + truth GeoJSON) for scene seeds 50000+ (the
 detector test set uses 70000+; training tiles use ``training_sample`` seeds >= 1,000,000),
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,16 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "imagery" / "generated" / "finetune")
     p.add_argument("--n", type=int, default=60)
     p.add_argument("--size", type=int, default=1600)
+    p.add_argument("--jobs", type=int, default=2, help="scenes rendered at once")
     args = p.parse_args(argv)
+    cmds = []
     for i in range(args.n):
         d = args.out / f"s{SEED_BASE + i}"
         if any(d.glob("*.geojson")):
             continue
         extra = ["--bits", "16", "--bands", "4"] if i % 2 else []
-        cmd = [sys.executable, "-m", "detector", "synth", "scene", "--port", PORTS[i % 3],
-               "--seed", str(SEED_BASE + i), "--size", str(args.size), str(args.size),
-               "--out", str(d), *extra]  # fmt: skip
-        subprocess.run(cmd, check=True, cwd=ROOT)
+        cmds.append([sys.executable, "-m", "detector", "synth", "scene", "--port", PORTS[i % 3],
+                     "--seed", str(SEED_BASE + i), "--size", str(args.size), str(args.size),
+                     "--out", str(d), *extra])  # fmt: skip
+    # each scene is its own seeded subprocess, so rendering them side by side changes nothing
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        list(pool.map(lambda cmd: subprocess.run(cmd, check=True, cwd=ROOT), cmds))
     return 0
 
 

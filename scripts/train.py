@@ -6,31 +6,34 @@ Usage (from the repository root)::
     .venv/bin/python scripts/train.py --stage 2         # only stage 2, from the stage-1 file
     .venv/bin/python scripts/train.py --card-only       # rewrite models/MODEL_CARD.md
 
-Stage 1 (about 42 min on 2 idle CPU cores): 9000 steps of 16 synthetic 256 px tiles made on
+Stage 1 (about 29 min on 2 CPU cores): 6000 steps of 16 synthetic 256 px tiles made on
 the fly (``detector.synth.training_sample``, a pool of 384 refreshed 3 per step; 20 % of
 the tiles in winter: snow and sea ice, ``detector.synth.weather``), AdamW lr 3e-3, cosine
 decay, bfloat16 autocast where the CPU supports it, seed 0, TWO torch threads. Two threads
 are ~1.45x faster than one on an idle machine (3.6 vs 2.5 steps/s) but stall at every
 OpenMP barrier when another process takes a core (measured 5-10x slower on a busy
-machine): train on an idle machine, or pass ``--threads 1`` (then stage 1 takes ~62 min).
+machine): train on an idle machine, or pass ``--threads 1`` (then stage 1 takes ~41 min).
 Equivalent CLI::
 
-    ccount train --out imagery/generated/stage1.pt --steps 9000 --snow 0.2 --seed 0 --threads 2
+    ccount train --out imagery/generated/stage1.pt --steps 6000 --snow 0.2 --seed 0 --threads 2
 
-Stage 2 (about 18 min: 3.7 min to render the scenes, 13.9 min of training): 60 whole
-synthetic port scenes (``scripts/make_finetune_set.py``, scene seeds 50000-50059; the test
-set uses 70000+) become a label set, and the stage-1 weights are fine-tuned on half label
-windows, half synthetic tiles for 3000 steps at lr 1e-3. Whole scenes carry what tiles lack
+Stage 2 (about 31 min: 2.2 min to render the scenes two at a time, 29 min of training): 60
+whole synthetic port scenes (``scripts/make_finetune_set.py``, scene seeds 50000-50059; the
+test set uses 70000+) become a label set, and the stage-1 weights are fine-tuned on half
+label windows, half synthetic tiles for 6000 steps at lr 1e-3. Whole scenes carry what tiles lack
 (long stretches of water with waves, piers, rail yards, the scene-wide stretch), which cut
 false positives on water and rail in a measured trial (F1 0.71 -> 0.79 after 300 steps from
-an early checkpoint); 3000 steps on 60 scenes beat 1000 on 30 (validation F1 0.931 vs 0.927)
-and 3000 on 30 (0.929). Equivalent CLI::
+an early checkpoint). Stage 2 is where the time pays: 9000 + 3000 steps gave validation F1
+0.931, 6000 + 6000 gives 0.936 (3000 steps on 60 scenes beat 1000 on 30: 0.931 vs 0.927).
+Equivalent CLI::
 
     ccount train --init imagery/generated/stage1.pt --labels imagery/generated/finetune \
-        --steps 3000 --lr 1e-3 --snow 0.2 --seed 0 --threads 2 --out models/ccount-centernet.pt
+        --steps 6000 --lr 1e-3 --snow 0.2 --seed 0 --threads 2 --out models/ccount-centernet.pt
 
-Both stages take ~59 min on this 2-core machine: inside the 60-minute budget, with little
-to spare.
+Both stages took 60.2 min here (30 of the 60 scenes already rendered; ~60.6 min from
+nothing) on 2 cores that ran stage 1 at 3.44 steps/s; on an idle machine (3.6 steps/s)
+~58 min. That is the 60-minute budget with no margin: 2 cores busy with anything else
+push it over.
 
 Same seeds + machine + thread count -> the same weights (the model card records the
 generator version, code version, hardware and hashes).
@@ -54,8 +57,8 @@ from detector.model.train import TrainConfig, train  # noqa: E402
 from detector.model.weights import read_meta  # noqa: E402
 
 GENERATED = ROOT / "imagery" / "generated"
-STAGE1_STEPS = 9000
-STAGE2_STEPS = 3000
+STAGE1_STEPS = 6000
+STAGE2_STEPS = 6000
 STAGE2_LR = 1e-3
 THREADS = 2  # on an idle machine; see the docstring
 SNOW = 0.2

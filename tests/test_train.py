@@ -165,7 +165,7 @@ def test_cli_train_subprocess(tmp_path):
 
 @pytest.mark.slow
 def test_short_real_training_learns_something(tmp_path):
-    # 800 small steps from scratch (about 70 s): far from the shipped recipe (9000 x 16 tiles
+    # 800 small steps from scratch (about 70 s): far from the shipped recipe (6000 x 16 tiles
     # of 256 px), so the bar is "learning", not quality: the loss falls by over a third and
     # the first confident peaks land on containers
     result = train(
