@@ -175,8 +175,10 @@ def drop_contained(dets: Detections, *, shrink: float = 0.8) -> Detections:
     from scipy.spatial import cKDTree
 
     xy = np.stack([dets.cx, dets.cy], axis=1)
-    # candidates within each box's own reach: one absurdly long box costs O(n), not O(n^2)
-    near = cKDTree(xy).query_ball_point(xy, 0.5 * shrink * dets.length_px, return_sorted=False)
+    # candidates within each box's own reach (half its diagonal, so the corners count): one
+    # absurdly long box costs O(n), not O(n^2)
+    reach = 0.5 * shrink * np.hypot(dets.length_px, dets.width_px)
+    near = cKDTree(xy).query_ball_point(xy, reach, return_sorted=False)
     strong = np.repeat(np.arange(n), [len(x) for x in near])
     weak = np.concatenate(near).astype(np.int64)  # every list holds at least the box itself
     # strong must outscore weak (ties: the lower index wins)

@@ -20,10 +20,10 @@ Equivalent CLI::
 Stage 2 (about 31 min: 2.2 min to render the scenes two at a time, 29 min of training): 60
 whole synthetic port scenes (``scripts/make_finetune_set.py``, scene seeds 50000-50059; the
 test set uses 70000+) become a label set, and the stage-1 weights are fine-tuned on half
-label windows, half synthetic tiles for 6000 steps at lr 1e-3. Whole scenes carry what tiles lack
-(long stretches of water with waves, piers, rail yards, the scene-wide stretch), which cut
-false positives on water and rail in a measured trial (F1 0.71 -> 0.79 after 300 steps from
-an early checkpoint). Stage 2 is where the time pays: 9000 + 3000 steps gave validation F1
+label windows, half synthetic tiles for 6000 steps at lr 1e-3. Whole scenes carry what
+tiles lack (long stretches of water with waves, piers, rail yards, the scene-wide stretch),
+which cut false positives on water and rail in a measured trial (F1 0.71 -> 0.79 after 300
+steps from an early checkpoint). Stage 2 is where the time pays: 9000 + 3000 steps gave validation F1
 0.931, 6000 + 6000 gives 0.936 (3000 steps on 60 scenes beat 1000 on 30: 0.931 vs 0.927).
 Equivalent CLI::
 

@@ -33,11 +33,10 @@ def test_halves_of_a_40ft_top_are_dropped_in_any_orientation():
 
 
 def test_touching_neighbours_all_stay():
-    rows = []
+    rows, ang = [], 0.3
     for r in range(4):  # a block: 4 rows of 5 touching 20 ft tops, rotated by 0.3 rad
         for k in range(5):
             u, v = k * L20, r * W
-            ang = 0.3
             x = 200 + u * np.cos(ang) - v * np.sin(ang)
             y = 200 + u * np.sin(ang) + v * np.cos(ang)
             rows.append((x, y, L20 * 1.15, W * 1.15, ang, 0, 0.5 + 0.02 * k))  # 15 % too big
@@ -82,3 +81,10 @@ def test_one_absurdly_long_box_drops_only_what_it_covers():
     out = drop_contained(_dets([*grid, (800.0, 0.0, 1e6, 3.0, 0.0, 0, 0.99)]))
     assert len(out) == n + 1 - 80  # the 80 grid tops on y = 0 are inside it
     assert not np.any((out.cy == 0.0) & (out.score == np.float32(0.5)))
+
+
+def test_peak_near_a_corner_of_the_footprint_is_dropped():
+    # inside the 0.8-scaled footprint, but farther from the centre than half its length
+    rows = [(0, 0, L40, W, 0.0, 1, 0.9), (0.399 * L40, 0.39 * W, L20, W, 0.0, 0, 0.5)]
+    assert np.hypot(0.399 * L40, 0.39 * W) > 0.4 * L40
+    assert len(drop_contained(_dets(rows))) == 1
