@@ -1,18 +1,21 @@
 """A bounded background reader: the next batches of tiles are read while the model runs.
 
-One worker thread calls ``read_batch(chunk)`` for each chunk of tiles in order and puts the
-result on a queue of at most ``depth`` batches, so memory holds ``depth + 1`` batches at most
+``workers`` threads call ``read_batch(chunk)`` for the chunks of tiles; the consumer gets the
+batches in chunk order. At most ``depth + workers`` batches are read ahead of the one in use,
 whatever the scene size. Raster reads (GDAL) and numpy release the GIL, so reading overlaps
-the model's compute. An error in the worker is re-raised in the consumer; closing the
-consumer early (``break``, an exception) stops the worker.
+the model's compute, and several workers read at once (on a GPU the model outruns a single
+reader). An error in a worker is re-raised in the consumer; closing the consumer early
+(``break``, an exception) stops the workers.
 """
 
 from __future__ import annotations
 
-import queue
+import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 __all__ = ["Prefetcher"]
@@ -20,73 +23,65 @@ __all__ = ["Prefetcher"]
 T = TypeVar("T")
 B = TypeVar("B")
 
-_DONE = object()
-
-
-class _Failure:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
 
 class Prefetcher(Generic[T, B]):
-    """Iterate ``read_batch(chunk)`` over ``chunks`` with reading done one thread ahead.
+    """Iterate ``read_batch(chunk)`` over ``chunks``, read ahead by ``workers`` threads.
 
-    ``read_s`` accumulates the seconds the worker spent inside ``read_batch``.
-    Use as a context manager so the worker is always joined::
+    ``read_s`` accumulates the seconds the workers spent inside ``read_batch`` (summed over
+    workers). ``read_batch`` must be safe to call from ``workers`` threads at once.
+    Use as a context manager so the workers are always joined::
 
         with Prefetcher(chunks, read_batch, depth=2) as batches:
             for batch in batches: ...
     """
 
     def __init__(
-        self, chunks: Sequence[T], read_batch: Callable[[T], B], *, depth: int = 2
+        self,
+        chunks: Sequence[T],
+        read_batch: Callable[[T], B],
+        *,
+        depth: int = 2,
+        workers: int = 1,
     ) -> None:
         if depth < 1:
             raise ValueError(f"prefetch depth must be >= 1, got {depth}")
+        if workers < 1:
+            raise ValueError(f"prefetch workers must be >= 1, got {workers}")
         self._chunks = chunks
         self._read = read_batch
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="ccount-prefetch", daemon=True)
+        self._depth = depth
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
+        self._lock = threading.Lock()
         self.read_s = 0.0
 
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
-        try:
-            for chunk in self._chunks:
-                if self._stop.is_set():
-                    return
-                t0 = time.perf_counter()
-                batch = self._read(chunk)
-                self.read_s += time.perf_counter() - t0
-                if not self._put(batch):
-                    return
-        except BaseException as e:  # handed to the consumer, which re-raises it
-            self._put(_Failure(e))
-            return
-        self._put(_DONE)
+    def _timed(self, chunk: T) -> B:
+        t0 = time.perf_counter()
+        batch = self._read(chunk)
+        with self._lock:
+            self.read_s += time.perf_counter() - t0
+        return batch
 
     def __enter__(self) -> Iterator[B]:
-        self._thread.start()
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="ccount-prefetch")
         return self._iterate()
 
     def _iterate(self) -> Iterator[B]:
-        while True:
-            item = self._queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item
+        assert self._pool is not None
+        todo = iter(self._chunks)
+        ahead = self._depth + self._workers  # read ahead of the batch being consumed
+        for chunk in itertools.islice(todo, ahead):
+            self._pending.append(self._pool.submit(self._timed, chunk))
+        while self._pending:
+            batch = self._pending.popleft().result()  # re-raises a worker's error
+            for chunk in itertools.islice(todo, 1):
+                self._pending.append(self._pool.submit(self._timed, chunk))
+            yield batch
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        for f in self._pending:
+            f.cancel()
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

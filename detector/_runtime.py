@@ -48,6 +48,15 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+def reader_threads(requested: int | None, device: str) -> int:
+    """Threads reading tiles ahead of the model: ``requested``, else one on CPU (the model
+    keeps every core busy) and on CUDA half the cores, 2 to 8 (a GPU runs the model faster
+    than one thread reads and resamples tiles)."""
+    if requested is not None:
+        return requested
+    return 1 if device == "cpu" else max(2, min(8, cpu_cores() // 2))
+
+
 def configure_process(num_threads: int | None) -> None:
     """Process-wide settings for detecting: torch CPU threads = ``num_threads`` or all cores
     available; glibc returns freed large blocks (see :func:`return_freed_memory`)."""

@@ -33,7 +33,7 @@ from ._io import atomic_path, atomic_write_text
 from ._runtime import DEVICES, resolve_device
 from .errors import ConfigError, CountError
 from .inference import InferenceSettings, TilePredictor, infer_scene
-from .model.tiers import TIERS_DIRECT, sun_usable, tiers_from_output
+from .model.tiers import TIERS_DIRECT, tiers_basis, tiers_from_output
 
 __all__ = [
     "DEVICES",
@@ -59,7 +59,8 @@ GDAL_CACHE_BYTES = 64 * 2**20
 @dataclass(frozen=True)
 class DetectConfig:
     """Settings of a detect run. ``model_path`` None = the shipped model; ``bands`` 1-based
-    (1 or 3) or None for the scene's RGB; ``num_threads`` None = all CPU cores."""
+    (1 or 3) or None for the scene's RGB; ``num_threads`` None = all CPU cores;
+    ``read_threads`` None = :func:`detector._runtime.reader_threads`'s choice."""
 
     model_path: Path | None = None
     device: str = "auto"
@@ -71,6 +72,7 @@ class DetectConfig:
     score_thresh: float = 0.42  # == model.decode.DEFAULT_SCORE_THRESH (test_detect_cli checks)
     num_threads: int | None = None
     tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
+    read_threads: int | None = None
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -80,8 +82,9 @@ class DetectConfig:
             raise ConfigError(f"--batch-size {self.batch_size} must be >= 1")
         if not 0.0 < self.score_thresh < 1.0:
             raise ConfigError(f"--score-thresh {self.score_thresh} must be between 0 and 1")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise ConfigError(f"num_threads {self.num_threads} must be >= 1")
+        for name in ("num_threads", "read_threads"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)} must be >= 1")
         if self.bands is not None and len(self.bands) not in (1, 3):
             raise ConfigError(f"--bands {self.bands}: select 1 or 3 bands, e.g. 1,2,3")
         from .tiling import plan_tiles
@@ -162,19 +165,6 @@ def _sun(scene) -> dict | None:
     return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
 
 
-def _tiers_basis(tiers_output: str, sun: dict | None) -> str:
-    """How ``tiers_est`` was obtained, for counts.json."""
-    if tiers_output == TIERS_DIRECT:
-        return "regressed by the model (no sun input)"
-    if sun is None:
-        return "unknown: no acquisition time or place, so shadows cannot be read; est = visible"
-    if not sun_usable(sun["elevation_deg"]):
-        return (
-            f"unknown: sun {sun['elevation_deg']:.1f} deg is too low to read shadows; est = visible"
-        )
-    return f"from shadow length, sun elevation {sun['elevation_deg']:.1f} deg"
-
-
 def _plan(reader, scene, config: DetectConfig):
     from .aoi import load_port
     from .raster import rasterize_aoi
@@ -217,13 +207,21 @@ def _process(
     settings = InferenceSettings(
         tile_px=config.tile_px, overlap_px=config.overlap_px, batch_size=config.batch_size
     )
-    with SceneReader(scene, target_gsd_m=detector.gsd_m) as reader:
+    n_read = _runtime.reader_threads(config.read_threads, detector.device)
+    with contextlib.ExitStack() as readers:
+        reader = readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
         grid = reader.grid
         if grid.crs is None:
             raise ConfigError(f"{path}: has no CRS, so detections cannot be placed on the map")
         plan = _plan(reader, scene, config)
+        more = [
+            readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
+            for _ in range(min(n_read, -(-len(plan.tiles) // config.batch_size)) - 1)
+        ]  # fmt: skip
         tick = progress(len(plan.tiles), scene.id) if progress else None
-        result = infer_scene(detector.predictor, reader, plan.tiles, settings, progress=tick)
+        result = infer_scene(
+            detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
+        )
     sun = _sun(scene)
     tiers = tiers_from_output(
         result.dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None
@@ -251,6 +249,7 @@ def _process(
             "bands": list(scene.bands),
             "aoi_only": config.aoi_only,
             "tta": config.tta,
+            "read_threads": 1 + len(more),
         },
         timing_s={
             "total": time.perf_counter() - t0,
@@ -260,7 +259,7 @@ def _process(
         sun=sun,
         model_gsd_m=grid.gsd_m,
     )
-    counts["tiers_basis"] = _tiers_basis(detector.tiers_output, sun)
+    counts["tiers_basis"] = tiers_basis(detector.tiers_output, sun)
     counts["tiles"] = {
         "run": len(plan.tiles),
         "skipped_nodata": plan.skipped_nodata,

@@ -11,13 +11,16 @@ centred inside a higher-scoring one's footprint, across seams too
 probabilities are pasted, core by core, into scene-level maps of stride ``map_stride_px``
 (cell (i, j) covers scene pixels [j*s, (j+1)*s) x [i*s, (i+1)*s)), stored as uint8 (p * 255).
 
-Memory: at most ``prefetch + 2`` batches of tiles, the detections and the two low-res maps
-are held; the scene itself never is.
+Reading: one or more readers (each its own dataset handle, used by one thread at a time) read
+batches ahead in background threads, one thread per reader. Memory: at most
+``prefetch + readers + 1`` batches of tiles, the detections and the two low-res maps are
+held; the scene itself never is.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -208,18 +211,26 @@ def _inner_valid(valid: np.ndarray, tile, shape: tuple[int, ...]) -> np.ndarray:
     )
 
 
-def _reader_fn(reader) -> Callable[[Sequence], _Batch]:
+def _reader_fn(readers: Sequence) -> Callable[[Sequence], _Batch]:
+    free: queue.SimpleQueue = queue.SimpleQueue()  # each batch borrows a reader of its own
+    for r in readers:
+        free.put(r)
+
     def read_batch(tiles: Sequence) -> _Batch:
         h, w = _batch_hw(tiles)
         # pixel-interleaved (channels-last) buffer, handed on as an [n, 3, h, w] view: the
         # model's layout, so the transposition happens here in the reading thread
         nhwc = np.zeros((len(tiles), h, w, 3), np.float32)
         valid = np.zeros((len(tiles), h, w), bool)
-        for k, t in enumerate(tiles):
-            img = reader.read(t.window)
-            th, tw = img.valid.shape
-            nhwc[k, :th, :tw] = img.image.transpose(1, 2, 0)
-            valid[k, :th, :tw] = img.valid
+        reader = free.get()
+        try:
+            for k, t in enumerate(tiles):
+                img = reader.read(t.window)
+                th, tw = img.valid.shape
+                nhwc[k, :th, :tw] = img.image.transpose(1, 2, 0)
+                valid[k, :th, :tw] = img.valid
+        finally:
+            free.put(reader)
         return _Batch(tuple(tiles), nhwc.transpose(0, 3, 1, 2), valid)
 
     return read_batch
@@ -236,12 +247,14 @@ def infer_scene(
     """Run ``predictor`` over ``tiles`` of ``reader``'s model frame and merge by ownership.
 
     ``reader``: object with ``grid`` (width, height of the model frame) and
-    ``read(window) -> TileImage`` (float32 [3, h, w] 0..1, bool valid [h, w]).
+    ``read(window) -> TileImage`` (float32 [3, h, w] 0..1, bool valid [h, w]); or a sequence
+    of such readers of the same scene, read from in parallel, one thread each.
     ``tiles``: the tiles to run (cores of all planned tiles partition the frame; skipped
     tiles simply contribute nothing). ``progress(n)`` is called with tiles done per batch.
     """
     t_start = time.perf_counter()
-    height, width = reader.grid.height, reader.grid.width
+    readers = list(reader) if isinstance(reader, Sequence) else [reader]
+    height, width = readers[0].grid.height, readers[0].grid.width
     s = settings.map_stride_px
     shape = (math.ceil(height / s), math.ceil(width / s))
     hull_map = np.zeros(shape, np.uint8)
@@ -250,7 +263,12 @@ def infer_scene(
     model_s = 0.0
     bs = max(1, settings.batch_size)
     chunks = [tuple(tiles[i : i + bs]) for i in range(0, len(tiles), bs)]
-    prefetch = Prefetcher(chunks, _reader_fn(reader), depth=max(1, settings.prefetch_batches))
+    prefetch = Prefetcher(
+        chunks,
+        _reader_fn(readers),
+        depth=max(1, settings.prefetch_batches),
+        workers=len(readers),
+    )
     with prefetch as batches:
         for batch in batches:
             t0 = time.perf_counter()

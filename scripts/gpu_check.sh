@@ -1,28 +1,48 @@
 #!/usr/bin/env bash
 # The one prepared GPU check, run on a lent device machine from the repository root (its
-# python3 holds CUDA torch; the missing wheels come from scripts/gpu_wheels.sh):
-#   bash scripts/gpu_check.sh --install-only   # install the carried wheels into .gpusite/
-#   bash scripts/gpu_check.sh                  # install any carried, then test + benchmark
-# Writes to $OUT (or gpu_out/): nvidia-smi.txt, needs_cuda.log (tests marked needs_cuda:
-# the detect pipeline on CUDA vs CPU, decode on CUDA), bench_cuda.log (ccount detect vs
-# RetinaNet-R50-FPN, both on the GPU, plain and --tta), bench_cpu16.log (same on 16 CPU cores).
+# python3 holds CUDA torch; the geospatial packages it lacks travel as .whl/site.tar.xz, made
+# here by scripts/gpu_wheels.sh):
+#   run(carry=[".whl/site.tar.xz"], timeout_s=590, command="bash scripts/gpu_check.sh")
+# Steps in order of importance, each under its own timeout, each log written to $OUT (or
+# gpu_out/) as it goes, so a cut-off run still returns what finished:
+#   versions.txt, nvidia-smi.txt; needs_cuda.log (tests marked needs_cuda: the detect
+#   pipeline on CUDA vs CPU, decode on CUDA); bench_cuda.log (ccount detect vs
+#   RetinaNet-R50-FPN, both on the GPU); bench_cuda_1reader.log (one reading thread);
+#   bench_cuda_tta.log (--tta); bench_cpu16.log (the same bench on the machine's 16 cores);
+#   train_cuda.log (`ccount train` on CUDA, 300 steps).
 set -uo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu_out}
 mkdir -p "$out" .gpusite
-shopt -s nullglob
-wheels=(.whl/*/*.whl)
-if ((${#wheels[@]})); then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target .gpusite "${wheels[@]}" || exit 1
+t0=$SECONDS
+if [[ -f .whl/site.tar.xz ]]; then
+  tar -C .gpusite -xJf .whl/site.tar.xz || exit 1
 fi
-[[ "${1:-}" == "--install-only" ]] && { ls .gpusite | head -50; exit 0; }
+for w in .whl/extra/*.whl; do  # loose wheels replace the packed ones
+  rm -rf .gpusite/"$(basename "$w" | cut -d- -f1)"*
+  python3 -m zipfile -e "$w" .gpusite || exit 1
+done
+echo "unpacked in $((SECONDS - t0)) s"
 export PYTHONPATH="$PWD/.gpusite:$PWD" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
-python3 -c "import torch, rasterio; print('torch', torch.__version__, torch.cuda.get_device_name(), 'rasterio', rasterio.__version__)" | tee "$out/versions.txt"
-timeout 300 python3 -m pytest -q -p no:cacheprovider -m needs_cuda -o addopts=-ra \
-  tests/test_cuda.py tests/test_model.py 2>&1 | tee "$out/needs_cuda.log"
-bench=(python3 scripts/bench_detect.py --size 6000 --gsd 0.4 0.3 --work /tmp/ccount-bench)
-timeout 240 "${bench[@]}" --device cuda --batch-size 32 --retina-tiles 20 2>&1 | tee "$out/bench_cuda.log"
-timeout 120 "${bench[@]}" --device cuda --batch-size 32 --retina-tiles 20 --tta --gsd 0.4 2>&1 | tee "$out/bench_cuda_tta.log"
-timeout 200 "${bench[@]}" --device cpu --threads 16 --retina-tiles 5 --gsd 0.4 2>&1 | tee "$out/bench_cpu16.log"
+python3 -c "import torch, torchvision, rasterio, pyogrio; print('torch', torch.__version__, 'torchvision', torchvision.__version__, torch.cuda.get_device_name(), 'rasterio', rasterio.__version__, 'pyogrio', pyogrio.__version__)" | tee "$out/versions.txt"
+step() {  # step NAME TIMEOUT CMD...: run, log to $OUT/NAME.log, report time and status
+  local name=$1 limit=$2 s=$SECONDS
+  shift 2
+  timeout "$limit" "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: rc $rc, $((SECONDS - s)) s (at $((SECONDS - t0)) s)"
+  tail -n 25 "$out/$name.log"
+}
+step needs_cuda 150 python3 -m pytest -q -p no:cacheprovider -m needs_cuda -o addopts=-ra \
+  tests/test_cuda.py tests/test_model.py
+bench=(python3 scripts/bench_detect.py --size 6000 --work /tmp/ccount-bench --threads 8)
+step bench_cuda 200 "${bench[@]}" --gsd 0.4 0.3 --device cuda --batch-size 32 --retina-tiles 20
+step bench_cuda_1reader 60 "${bench[@]}" --gsd 0.4 --device cuda --batch-size 32 --no-retina \
+  --read-threads 1
+step bench_cuda_tta 60 "${bench[@]}" --gsd 0.4 --device cuda --batch-size 32 --retina-tiles 20 --tta
+step bench_cpu16 100 "${bench[@]}" --gsd 0.4 --device cpu --threads 16 --retina-tiles 5
+step train_cuda 100 python3 -m detector train --out /tmp/gpu_train.pt --steps 300 \
+  --device cuda --val-samples 0 --pool 128 --threads 4
+echo "done in $((SECONDS - t0)) s"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,7 +223,7 @@ def test_reads_happen_in_the_prefetch_thread_and_progress_counts(scene):
     res = infer_scene(
         blob_predictor, reader, tiles, InferenceSettings(batch_size=5), progress=done.append
     )
-    assert reader.threads == {"ccount-prefetch"}
+    assert {t.split("_")[0] for t in reader.threads} == {"ccount-prefetch"}
     assert sum(done) == len(tiles) == res.tiles_run
     assert done[0] == 5
     assert res.read_s > 0 and res.model_s > 0 and res.total_s >= res.model_s
@@ -302,7 +303,7 @@ def test_predictor_error_propagates_and_reader_stops(scene):
         infer_scene(broken, reader, tiles, InferenceSettings(batch_size=2, prefetch_batches=1))
     # the worker stopped early: at most the first batch, one queued, one being read
     assert len(reader.reads) <= 3 * 2
-    assert not any(t.name == "ccount-prefetch" for t in threading.enumerate())
+    assert not any(t.name.startswith("ccount-prefetch") for t in threading.enumerate())
 
 
 def test_prefetcher_reraises_reader_error_and_orders_batches():
@@ -320,3 +321,59 @@ def test_prefetcher_reraises_reader_error_and_orders_batches():
         assert list(it) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="depth"):
         Prefetcher([], lambda k: k, depth=0)
+
+
+def test_prefetcher_workers_read_concurrently_in_order_and_bounded():
+    active, peak, calls = [0], [0], []
+    lock = threading.Lock()
+
+    def read(k):
+        with lock:
+            calls.append(k)
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02 * (3 - k % 3))  # later chunks finish first
+        with lock:
+            active[0] -= 1
+        return k
+
+    with Prefetcher(range(12), read, depth=1, workers=3) as it:
+        first = next(it)
+        time.sleep(0.2)
+        assert len(calls) <= 1 + 1 + 3  # the batch in hand, depth, workers
+        rest = list(it)
+    assert [first, *rest] == list(range(12))
+    assert peak[0] == 3
+    with pytest.raises(ValueError, match="workers"):
+        Prefetcher([], lambda k: k, workers=0)
+
+
+class _ExclusiveReader(ArrayReader):
+    """Fails if two threads read through it at once (a rasterio handle is not thread-safe)."""
+
+    def __init__(self, *a, **k) -> None:
+        super().__init__(*a, **k)
+        self._busy = threading.Lock()
+
+    def read(self, w):
+        assert self._busy.acquire(blocking=False), "reader used by two threads at once"
+        try:
+            time.sleep(0.001)
+            return super().read(w)
+        finally:
+            self._busy.release()
+
+
+def test_several_readers_give_the_single_reader_result(scene):
+    img, _ = scene
+    tiles = plan_tiles(700, 1100, tile_px=128, overlap_px=16)
+    one = infer_scene(blob_predictor, ArrayReader(img), tiles, InferenceSettings(batch_size=2))
+    readers = [_ExclusiveReader(img) for _ in range(3)]
+    many = infer_scene(blob_predictor, readers, tiles, InferenceSettings(batch_size=2))
+    assert len(many.dets) == len(one.dets) > 0
+    np.testing.assert_array_equal(many.dets.cx, one.dets.cx)
+    np.testing.assert_array_equal(many.dets.cy, one.dets.cy)
+    np.testing.assert_array_equal(many.maps.hull, one.maps.hull)
+    reads = [w for r in readers for w in r.reads]
+    assert len(reads) == len(tiles) and set(reads) == {t.window for t in tiles}
+    assert sum(bool(r.reads) for r in readers) >= 2

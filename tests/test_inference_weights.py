@@ -13,9 +13,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def counts_by_tile(tmp_path_factory):
-    """Totals of one realistic scene (Vostochny yard + ship, ~770 visible tops, 0.4 m) at
-    tile sizes 256-1024 px, all with the default 64 px overlap."""
+def runs(tmp_path_factory):
+    """One realistic scene (Vostochny yard + ship, ~770 visible tops, 0.4 m) detected with
+    tile sizes 256-1024 px, all with the default 64 px overlap, and at 512 px with three
+    reading threads: {name: SceneOutcome}."""
     from detector.synth.export import write_scene
     from detector.synth.scene import render_scene
     from detector.synth.world import random_scene_spec
@@ -24,13 +25,34 @@ def counts_by_tile(tmp_path_factory):
     spec = random_scene_spec("vostochny", 1, gsd_m=0.4, size=(1400, 1400))
     tif, _ = write_scene(render_scene(spec), out)
     det = load_detector(DetectConfig(device="cpu", num_threads=2))
-    counts = {}
-    for tile in (256, 384, 512, 1024):
-        cfg = DetectConfig(device="cpu", tile_px=tile, overlap_px=64, num_threads=2)
-        o = detect_scene(det, tif, out / str(tile), cfg)
+    runs = {}
+    for name, tile, readers in ((256, 256, 1), (384, 384, 1), (512, 512, None), (1024, 1024, 1),
+                                ("512r3", 512, 3)):  # fmt: skip
+        cfg = DetectConfig(
+            device="cpu", tile_px=tile, overlap_px=64, num_threads=2, read_threads=readers
+        )
+        o = detect_scene(det, tif, out / str(name), cfg)
         assert o.ok, o.error
-        counts[tile] = o.counts["totals"]
-    return counts
+        runs[name] = o
+    return runs
+
+
+@pytest.fixture(scope="module")
+def counts_by_tile(runs):
+    return {k: o.counts["totals"] for k, o in runs.items()}
+
+
+def test_reading_threads_change_nothing(runs):
+    import json
+
+    one, three = runs[512], runs["512r3"]
+    assert one.counts["settings"]["read_threads"] == 1  # the CPU default
+    # no more readers than batches: 9 tiles in batches of 8
+    assert three.counts["tiles"]["run"] == 9
+    assert three.counts["settings"]["read_threads"] == 2
+    a, b = (json.loads(o.detections_path.read_text())["features"] for o in (one, three))
+    assert len(a) == len(b) > 500
+    assert a == b
 
 
 @pytest.mark.parametrize("tile", [384, 512])

@@ -52,6 +52,9 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                    help=f"minimum detection score, 0..1 (default: {d.score_thresh})")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for the model (default: all cores)")  # fmt: skip
+    p.add_argument("--read-threads", type=int, default=None, metavar="N",
+                   help="threads reading tiles ahead of the model (default: 1 on CPU, half the "
+                        "cores, 2 to 8, on CUDA)")  # fmt: skip
     p.add_argument("--tta", action="store_true",
                    help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
 
@@ -70,4 +73,5 @@ def detect_config(args: argparse.Namespace):
         score_thresh=args.score_thresh,
         num_threads=args.threads,
         tta=args.tta,
+        read_threads=args.read_threads,
     )

@@ -24,6 +24,7 @@ __all__ = [
     "sun_usable",
     "shadow_target",
     "tiers_from_output",
+    "tiers_basis",
 ]
 
 TIERS_DIRECT = "tiers"
@@ -73,3 +74,16 @@ def tiers_from_output(raw: np.ndarray, mode: str, elevation_deg: float | None) -
         return np.full(raw.shape, np.nan, np.float32)
     shadow_m = np.exp(np.clip(raw, -6.0, 8.0))
     return (shadow_m * tan_e / TIER_HEIGHT_M).astype(np.float32)
+
+
+def tiers_basis(tiers_output: str, sun: dict | None) -> str:
+    """How ``tiers_est`` was obtained, for counts.json."""
+    if tiers_output == TIERS_DIRECT:
+        return "regressed by the model (no sun input)"
+    if sun is None:
+        return "unknown: no acquisition time or place, so shadows cannot be read; est = visible"
+    if not sun_usable(sun["elevation_deg"]):
+        return (
+            f"unknown: sun {sun['elevation_deg']:.1f} deg is too low to read shadows; est = visible"
+        )
+    return f"from shadow length, sun elevation {sun['elevation_deg']:.1f} deg"
