@@ -1,8 +1,8 @@
 """A bounded background reader: the next batches of tiles are read while the model runs.
 
 ``workers`` threads call ``read_batch(chunk)`` for the chunks of tiles; the consumer gets the
-batches in chunk order. At most ``depth + workers`` batches are read ahead of the one in use,
-whatever the scene size. Raster reads (GDAL) and numpy release the GIL, so reading overlaps
+batches in chunk order. At most ``max(depth + 1, workers)`` batches are read ahead of the one
+in use (``depth`` waiting, one being read; or one per worker), whatever the scene size. Raster reads (GDAL) and numpy release the GIL, so reading overlaps
 the model's compute, and several workers read at once (on a GPU the model outruns a single
 reader). An error in a worker is re-raised in the consumer; closing the consumer early
 (``break``, an exception) stops the workers.
@@ -70,7 +70,7 @@ class Prefetcher(Generic[T, B]):
     def _iterate(self) -> Iterator[B]:
         assert self._pool is not None
         todo = iter(self._chunks)
-        ahead = self._depth + self._workers  # read ahead of the batch being consumed
+        ahead = max(self._depth + 1, self._workers)  # read ahead of the batch in use
         for chunk in itertools.islice(todo, ahead):
             self._pending.append(self._pool.submit(self._timed, chunk))
         while self._pending:

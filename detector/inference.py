@@ -13,8 +13,8 @@ probabilities are pasted, core by core, into scene-level maps of stride ``map_st
 
 Reading: one or more readers (each its own dataset handle, used by one thread at a time) read
 batches ahead in background threads, one thread per reader. Memory: at most
-``prefetch + readers + 1`` batches of tiles, the detections and the two low-res maps are
-held; the scene itself never is.
+``max(prefetch + 1, readers) + 1`` batches of tiles, the detections and the two low-res maps
+are held; the scene itself never is.
 """
 
 from __future__ import annotations

@@ -289,9 +289,11 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        scale = scaler.get_scale()
         scaler.step(opt)
         scaler.update()
-        sched.step()
+        if scaler.get_scale() >= scale:  # float16: a step with overflowing gradients is
+            sched.step()  # skipped (and the scale lowered); the schedule waits for it
         running.append(float(loss.detach()))
         for k, v in parts.items():
             parts_sum[k] = parts_sum.get(k, 0.0) + v
