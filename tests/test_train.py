@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -114,6 +115,14 @@ def test_pool_refreshes_oldest_first_and_seeds_are_disjoint():
     assert sample_seed(0, 0) >= 1_000_000 and sample_seed(1, 0) - sample_seed(0, 0) >= 10**8
 
 
+def test_pool_with_worker_processes_holds_the_same_samples():
+    with SamplePool(operator.neg, 3, workers=2) as pool:
+        pool.refresh(4)
+        assert pool.samples == [-6, -4, -5] and pool.generated == 7
+    with pytest.raises(ValueError, match="workers"):
+        SamplePool(operator.neg, 3, workers=-1)
+
+
 def test_colour_jitter_stays_in_range_and_varies_per_image():
     x = torch.full((4, 3, 8, 8), 0.5)
     y = colour_jitter(x.clone(), torch.Generator().manual_seed(1))
@@ -130,6 +139,13 @@ def test_real_synthetic_generator_trains(tmp_path):
     )  # fmt: skip
     assert result.meta.recipe["generator"].startswith("synth-")
     assert result.samples_generated == 5 and result.path.is_file()
+    # rendering in a worker process gives the same samples, hence the same weights
+    worker = train(
+        _config(tmp_path, out=tmp_path / "w.pt", steps=2, batch_size=2, pool_size=3,
+                val_samples=0, sample_fn=None, gen_workers=1)
+    )  # fmt: skip
+    a, b = (torch.load(p, weights_only=False)["state_dict"] for p in (result.path, worker.path))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_cli_train_in_process_and_bad_size(tmp_path, capsys):

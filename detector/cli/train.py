@@ -113,6 +113,14 @@ def configure(parser) -> None:
         "on a busy one)",
     )
     parser.add_argument(
+        "--gen-workers",
+        type=int,
+        default=d.gen_workers,
+        metavar="N",
+        help="processes rendering synthetic samples ahead, same samples either way (default: "
+        "0 on CPU, where they would take the model's cores; on CUDA the cores but one, 1 to 8)",
+    )
+    parser.add_argument(
         "--tiers-output",
         choices=TIERS_OUTPUTS,
         default=d.tiers_output,
@@ -149,6 +157,7 @@ def run(args) -> int:
         refresh_per_step=args.refresh,
         val_samples=args.val_samples,
         threads=args.threads,
+        gen_workers=args.gen_workers,
         tiers_output=args.tiers_output,
         snow=args.snow,
     )

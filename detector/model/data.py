@@ -15,7 +15,11 @@ A *sample* is any object with ``image`` float32 [3, H, W] 0..1, ``containers``
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,24 +75,63 @@ class SamplePool:
 
     ``make(k)`` returns the k-th sample of the stream (k = 0, 1, 2, ...). The pool is filled
     with samples 0..pool_size-1 on construction; :meth:`refresh` replaces ``n`` of them.
+    ``workers`` > 0: the next samples are made ahead in that many spawned worker processes
+    (``make`` must then pickle), still in stream order, so the pool holds exactly what it
+    holds with ``workers=0``: for a GPU, whose steps outrun one core's rendering. Close it
+    (or use it as a context manager) to stop the workers. ``wait_s``: seconds this process
+    spent making samples or waiting for them.
     """
 
-    def __init__(self, make: Callable[[int], Any], pool_size: int) -> None:
+    def __init__(self, make: Callable[[int], Any], pool_size: int, *, workers: int = 0) -> None:
         if pool_size < 1:
             raise ValueError(f"pool_size must be >= 1, got {pool_size}")
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
         self._make = make
-        self.samples: list[Any] = [make(k) for k in range(pool_size)]
-        self.generated = pool_size
+        self._pending: deque[Future] = deque()
+        self._submitted = 0
+        self._executor = None
+        if workers:
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process running torch
+            self._executor = ProcessPoolExecutor(workers, mp_context=ctx)
+        self._ahead = 4 * workers
+        self.wait_s = 0.0
+        self.generated = 0
+        self.samples: list[Any] = [self._next() for _ in range(pool_size)]
         self._next_slot = 0
+
+    def _next(self) -> Any:
+        t = time.perf_counter()
+        if self._executor is None:
+            sample = self._make(self.generated)
+        else:
+            while len(self._pending) < self._ahead:
+                self._pending.append(self._executor.submit(self._make, self._submitted))
+                self._submitted += 1
+            sample = self._pending.popleft().result()
+        self.generated += 1
+        self.wait_s += time.perf_counter() - t
+        return sample
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def refresh(self, n: int) -> None:
         for _ in range(n):
-            self.samples[self._next_slot] = self._make(self.generated)
-            self.generated += 1
+            self.samples[self._next_slot] = self._next()
             self._next_slot = (self._next_slot + 1) % len(self.samples)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._pending.clear()
+
+    def __enter__(self) -> SamplePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def augment_sample(

@@ -14,6 +14,7 @@ It is deterministic for a seed on one machine and thread count. At the end it sc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import platform
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._runtime import cpu_cores
 from ..errors import ConfigError
 from .data import SamplePool, make_batch, sample_seed
 from .losses import detection_loss
@@ -74,6 +76,7 @@ class TrainConfig:
     save_every: int = 500
     log_every: int = 50
     threads: int | None = 1
+    gen_workers: int | None = None  # sample-rendering processes; None: 0 on CPU, more on CUDA
     tiers_output: str = TIERS_DIRECT
     sample_fn: SampleFn | None = None
 
@@ -82,6 +85,8 @@ class TrainConfig:
             raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads {self.threads}: expected >= 1")
+        if self.gen_workers is not None and self.gen_workers < 0:
+            raise ConfigError(f"--gen-workers {self.gen_workers}: expected >= 0")
         if self.tiers_output not in TIERS_OUTPUTS:
             raise ConfigError(
                 f"tiers_output {self.tiers_output!r}: expected one of {TIERS_OUTPUTS}"
@@ -213,6 +218,17 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
         torch.set_num_threads(previous_threads)
 
 
+def _synthetic_sample(k: int, *, run_seed: int, size_px: int, gsd_m: float, snow: float) -> Any:
+    """The k-th synthetic training sample of run ``run_seed``."""
+    from ..synth.training import training_sample
+
+    return training_sample(sample_seed(run_seed, k), size_px=size_px, out_gsd_m=gsd_m, snow=snow)
+
+
+def _custom_sample(k: int, *, fn: SampleFn, run_seed: int, size_px: int) -> Any:
+    return fn(sample_seed(run_seed, k), size_px)
+
+
 def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResult:
     say = log or (lambda _msg: None)
     device = resolve_device(config.device)
@@ -245,73 +261,86 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         def make(seed: int, size_px: int) -> Any:
             return training_sample(seed, size_px=size_px, out_gsd_m=gsd, snow=config.snow)
 
-    gen_s = 0.0
-
-    def stream(k: int) -> Any:
-        nonlocal gen_s
-        t = time.perf_counter()
-        s = make(sample_seed(config.seed, k), config.size_px)
-        gen_s += time.perf_counter() - t
-        return s
-
-    t_start = time.perf_counter()
-    pool = SamplePool(stream, config.pool_size)
-    say(f"pool of {len(pool)} samples in {time.perf_counter() - t_start:.1f}s")
-    label_pool: list[Any] = []
-    if config.labels is not None:
-        from .labelset import load_label_samples
-
-        label_pool = load_label_samples(config.labels, size_px=config.size_px, rng=rng, log=say)
-    n_label = round(config.batch_size * config.label_fraction) if label_pool else 0
-
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config.warmup_steps, config.steps))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-    history: list[tuple[int, float]] = []
-    running: list[float] = []
-    parts_sum: dict[str, float] = {}
-    t_loop = time.perf_counter()
-    meta = None
-    for step in range(1, config.steps + 1):
-        idx = rng.choice(len(pool), size=config.batch_size - n_label, replace=False)
-        chosen = [pool.samples[i] for i in idx]
-        if n_label:
-            chosen += [label_pool[i] for i in rng.integers(0, len(label_pool), size=n_label)]
-        x, tgt = make_batch(
-            chosen, rng, gen, jitter=config.jitter, tiers_output=config.tiers_output
+    # a module-level function of k (it pickles: worker processes can run it)
+    if config.sample_fn is None:
+        stream = functools.partial(
+            _synthetic_sample, run_seed=config.seed, size_px=config.size_px, gsd_m=gsd,
+            snow=config.snow,
+        )  # fmt: skip
+    else:
+        stream = functools.partial(
+            _custom_sample, fn=config.sample_fn, run_seed=config.seed, size_px=config.size_px
         )
-        x, tgt = x.to(device, non_blocking=True), tgt.to(device)
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            out = model(x)
-        loss, parts = detection_loss(out, tgt)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        scale = scaler.get_scale()
-        scaler.step(opt)
-        scaler.update()
-        if scaler.get_scale() >= scale:  # float16: a step with overflowing gradients is
-            sched.step()  # skipped (and the scale lowered); the schedule waits for it
-        running.append(float(loss.detach()))
-        for k, v in parts.items():
-            parts_sum[k] = parts_sum.get(k, 0.0) + v
-        pool.refresh(config.refresh_per_step)
-        if step % config.log_every == 0 or step == config.steps:
-            mean = float(np.mean(running))
-            history.append((step, mean))
-            el = time.perf_counter() - t_loop
-            detail = " ".join(f"{k}={v / len(running):.3f}" for k, v in parts_sum.items())
-            say(
-                f"step {step}/{config.steps} loss={mean:.4f} {detail} "
-                f"lr={sched.get_last_lr()[0]:.2e} {step / el:.2f} steps/s elapsed={el:.0f}s"
+    workers = config.gen_workers
+    if workers is None:  # a GPU step outruns one core rendering samples; a CPU's does not
+        workers = max(1, min(8, cpu_cores() - 1)) if device.type == "cuda" else 0
+    if workers:
+        say(f"samples rendered ahead by {workers} worker processes")
+    t_start = time.perf_counter()
+    pool = SamplePool(stream, config.pool_size, workers=workers)
+    try:
+        say(f"pool of {len(pool)} samples in {time.perf_counter() - t_start:.1f}s")
+        label_pool: list[Any] = []
+        if config.labels is not None:
+            from .labelset import load_label_samples
+
+            label_pool = load_label_samples(config.labels, size_px=config.size_px, rng=rng, log=say)
+        n_label = round(config.batch_size * config.label_fraction) if label_pool else 0
+
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, _lr_lambda(config.warmup_steps, config.steps)
+        )
+        scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+        history: list[tuple[int, float]] = []
+        running: list[float] = []
+        parts_sum: dict[str, float] = {}
+        t_loop = time.perf_counter()
+        meta = None
+        for step in range(1, config.steps + 1):
+            idx = rng.choice(len(pool), size=config.batch_size - n_label, replace=False)
+            chosen = [pool.samples[i] for i in idx]
+            if n_label:
+                chosen += [label_pool[i] for i in rng.integers(0, len(label_pool), size=n_label)]
+            x, tgt = make_batch(
+                chosen, rng, gen, jitter=config.jitter, tiers_output=config.tiers_output
             )
-            running, parts_sum = [], {}
-        if config.save_every and step % config.save_every == 0 and step < config.steps:
-            meta = _save(config, model, arch, arch_kwargs, gsd, (device, amp), t_start, step, {})
-            say(f"checkpoint at step {step} -> {config.out}")
-    loop_s = time.perf_counter() - t_loop
+            x, tgt = x.to(device, non_blocking=True), tgt.to(device)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                out = model(x)
+            loss, parts = detection_loss(out, tgt)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            scale = scaler.get_scale()
+            scaler.step(opt)
+            scaler.update()
+            if scaler.get_scale() >= scale:  # float16: a step with overflowing gradients is
+                sched.step()  # skipped (and the scale lowered); the schedule waits for it
+            running.append(float(loss.detach()))
+            for k, v in parts.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + v
+            pool.refresh(config.refresh_per_step)
+            if step % config.log_every == 0 or step == config.steps:
+                mean = float(np.mean(running))
+                history.append((step, mean))
+                el = time.perf_counter() - t_loop
+                detail = " ".join(f"{k}={v / len(running):.3f}" for k, v in parts_sum.items())
+                say(
+                    f"step {step}/{config.steps} loss={mean:.4f} {detail} "
+                    f"lr={sched.get_last_lr()[0]:.2e} {step / el:.2f} steps/s elapsed={el:.0f}s"
+                )
+                running, parts_sum = [], {}
+            if config.save_every and step % config.save_every == 0 and step < config.steps:
+                meta = _save(
+                    config, model, arch, arch_kwargs, gsd, (device, amp), t_start, step, {}
+                )
+                say(f"checkpoint at step {step} -> {config.out}")
+        loop_s = time.perf_counter() - t_loop
+    finally:
+        pool.close()
     metrics: dict[str, Any] = {}
     if config.val_samples > 0:
         val = [make(VAL_SEED_BASE + i, config.size_px) for i in range(config.val_samples)]
@@ -335,7 +364,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         seconds=seconds,
         steps_per_s=config.steps / loop_s if loop_s > 0 else 0.0,
         samples_generated=pool.generated,
-        gen_samples_per_s=pool.generated / gen_s if gen_s > 0 else 0.0,
+        gen_samples_per_s=pool.generated / pool.wait_s if pool.wait_s > 0 else 0.0,
         device=str(device),
     )
 
