@@ -2,10 +2,11 @@
 
 ``workers`` threads call ``read_batch(chunk)`` for the chunks of tiles; the consumer gets the
 batches in chunk order. At most ``max(depth + 1, workers)`` batches are read ahead of the one
-in use (``depth`` waiting, one being read; or one per worker), whatever the scene size. Raster reads (GDAL) and numpy release the GIL, so reading overlaps
-the model's compute, and several workers read at once (on a GPU the model outruns a single
-reader). An error in a worker is re-raised in the consumer; closing the consumer early
-(``break``, an exception) stops the workers.
+in use (``depth`` waiting and one being read, or one per worker), whatever the scene size.
+Raster reads (GDAL) and numpy release the GIL, so reading overlaps the model's compute, and
+several workers read at once (on a GPU the model outruns a single reader). An error in a
+worker is re-raised in the consumer; closing the consumer early (``break``, an exception)
+stops the workers.
 """
 
 from __future__ import annotations

@@ -82,9 +82,9 @@ class DetectConfig:
             raise ConfigError(f"--batch-size {self.batch_size} must be >= 1")
         if not 0.0 < self.score_thresh < 1.0:
             raise ConfigError(f"--score-thresh {self.score_thresh} must be between 0 and 1")
-        for name in ("num_threads", "read_threads"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)} must be >= 1")
+        for flag, n in (("--threads", self.num_threads), ("--read-threads", self.read_threads)):
+            if n is not None and n < 1:
+                raise ConfigError(f"{flag} {n} must be >= 1")
         if self.bands is not None and len(self.bands) not in (1, 3):
             raise ConfigError(f"--bands {self.bands}: select 1 or 3 bands, e.g. 1,2,3")
         from .tiling import plan_tiles

@@ -203,6 +203,8 @@ def test_duplicate_scene_names_rejected(scene_tif, tmp_path):
         (["--batch-size", "0"], "--batch-size 0"),
         (["--bands", "1,2"], "--bands"),
         (["--score-thresh", "1.5"], "--score-thresh"),
+        (["--threads", "0"], "--threads 0 must be >= 1"),
+        (["--read-threads", "0"], "--read-threads 0 must be >= 1"),
     ],
 )
 def test_cli_bad_options_exit_2(scene_tif, tmp_path, capsys, args, msg):

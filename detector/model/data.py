@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..detections import Detections
+from ..synth.training import TRAIN_SEED_BASE, sample_seed
 from .losses import TargetBatch, collate_targets
 from .targets import d4_transform, encode_targets
 from .tiers import TIERS_DIRECT
@@ -41,15 +42,6 @@ __all__ = [
     "TRAIN_SEED_BASE",
     "sample_seed",
 ]
-
-#: Synthetic training samples use seeds >= this; keep test sets below it.
-TRAIN_SEED_BASE = 1_000_000
-_SEEDS_PER_RUN = 100_000_000
-
-
-def sample_seed(run_seed: int, k: int) -> int:
-    """Seed of the k-th synthetic sample of a training run seeded ``run_seed``."""
-    return TRAIN_SEED_BASE + run_seed * _SEEDS_PER_RUN + k
 
 
 class Sample(Protocol):

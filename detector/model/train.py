@@ -218,13 +218,6 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
         torch.set_num_threads(previous_threads)
 
 
-def _synthetic_sample(k: int, *, run_seed: int, size_px: int, gsd_m: float, snow: float) -> Any:
-    """The k-th synthetic training sample of run ``run_seed``."""
-    from ..synth.training import training_sample
-
-    return training_sample(sample_seed(run_seed, k), size_px=size_px, out_gsd_m=gsd_m, snow=snow)
-
-
 def _custom_sample(k: int, *, fn: SampleFn, run_seed: int, size_px: int) -> Any:
     return fn(sample_seed(run_seed, k), size_px)
 
@@ -263,8 +256,10 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
 
     # a module-level function of k (it pickles: worker processes can run it)
     if config.sample_fn is None:
+        from ..synth.training import stream_sample
+
         stream = functools.partial(
-            _synthetic_sample, run_seed=config.seed, size_px=config.size_px, gsd_m=gsd,
+            stream_sample, run_seed=config.seed, size_px=config.size_px, out_gsd_m=gsd,
             snow=config.snow,
         )  # fmt: skip
     else:

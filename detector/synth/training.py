@@ -35,7 +35,14 @@ from .ships import deck_block, draw_ship, ship_layout
 from .textures import local_uv, material
 from .weather import apply_snow, draw_winter, winter_rng
 
-__all__ = ["SETTINGS", "TrainingSample", "training_sample"]
+__all__ = [
+    "SETTINGS",
+    "TRAIN_SEED_BASE",
+    "TrainingSample",
+    "sample_seed",
+    "stream_sample",
+    "training_sample",
+]
 
 SETTINGS = ("yard", "quay", "deck", "rail", "water", "land")
 _WEIGHTS = np.array([0.27, 0.22, 0.27, 0.1, 0.05, 0.09])
@@ -274,6 +281,26 @@ def _compose(rng, canvas: Canvas, setting: str, empty: bool):
                     rng, off, occ, int(rng.integers(1, 6)), gsd_m=g, theta_rad=theta
                 )
     return blocks, cranes, theta
+
+
+#: Synthetic training samples use seeds >= this; keep test sets below it.
+TRAIN_SEED_BASE = 1_000_000
+_SEEDS_PER_RUN = 100_000_000
+
+
+def sample_seed(run_seed: int, k: int) -> int:
+    """Seed of the k-th synthetic sample of a training run seeded ``run_seed``."""
+    return TRAIN_SEED_BASE + run_seed * _SEEDS_PER_RUN + k
+
+
+def stream_sample(
+    k: int, *, run_seed: int, size_px: int, out_gsd_m: float, snow: float
+) -> TrainingSample:
+    """The k-th sample of training run ``run_seed``: a module-level function, so worker
+    processes can render it without importing torch."""
+    return training_sample(
+        sample_seed(run_seed, k), size_px=size_px, out_gsd_m=out_gsd_m, snow=snow
+    )
 
 
 def training_sample(
