@@ -366,7 +366,8 @@ def detect_scenes(
 ) -> list[SceneOutcome]:
     """Run :func:`detect_scene` over ``paths`` with the model loaded once.
 
-    Calls :func:`configure_process` (CPU threads, memory return).
+    Calls :func:`configure_process` (CPU threads); returns freed memory to the OS after each
+    scene.
     Raises :class:`ConfigError` before any work for bad settings or two scenes with the same
     file stem (their outputs would collide); model/device errors also raise.
     """
@@ -387,6 +388,7 @@ def detect_scenes(
     try:
         for p in paths:
             outcomes.append(detect_scene(detector, p, out_dir, config, progress=bar))
+            _runtime.trim_freed_memory()
     finally:
         if bar is not None:
             bar.close()
