@@ -222,6 +222,7 @@ def _process(
         result = infer_scene(
             detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
         )
+    _runtime.trim_freed_memory()  # the batches' and activations' heap, before the outputs
     sun = _sun(scene)
     tiers = tiers_from_output(
         result.dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_path, atomic_write_text
+from ._io import atomic_path
 from ._labels_coco import CocoImage, read_coco
 from .detections import KINDS, Detections, Hull
 from .errors import LabelError
@@ -66,6 +66,9 @@ def _to_lonlat(grid):
         return np.stack([np.asarray(lon), np.asarray(lat)], axis=-1)
 
     return apply
+
+
+_GEOJSON_CHUNK = 4096  # features serialised at a time by write_geojson
 
 
 def _rings(lonlat: np.ndarray) -> list[list[list[float]]]:
@@ -187,13 +190,23 @@ def _plain(v):
 
 
 def write_geojson(path: str | os.PathLike, features: Sequence[dict], properties: dict) -> None:
-    """Write a FeatureCollection (atomically) with ``properties`` as a foreign member."""
-    fc = {"type": "FeatureCollection", "properties": dict(properties), "features": list(features)}
-    try:  # fast path: already JSON-safe (container_features' output is)
-        text = json.dumps(fc, separators=(",", ":"), allow_nan=False, default=_plain)
-    except (TypeError, ValueError):  # NaN/inf somewhere, or odd keys: clean everything
-        text = json.dumps(_clean(fc), separators=(",", ":"), allow_nan=False)
-    atomic_write_text(path, text + "\n")
+    """Write a FeatureCollection (atomically) with ``properties`` as a foreign member. The
+    text goes out in chunks of features: a large scene's (~100 MB for 110,000 containers) is
+    never held whole."""
+
+    def dumps(v) -> str:
+        try:  # fast path: already JSON-safe (container_features' output is)
+            return json.dumps(v, separators=(",", ":"), allow_nan=False, default=_plain)
+        except (TypeError, ValueError):  # NaN/inf somewhere, or odd keys: clean everything
+            return json.dumps(_clean(v), separators=(",", ":"), allow_nan=False)
+
+    feats = list(features)
+    head = '{"type":"FeatureCollection","properties":' + dumps(dict(properties))
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(head + ',"features":[')
+        for i in range(0, len(feats), _GEOJSON_CHUNK):
+            f.write(("," if i else "") + dumps(feats[i : i + _GEOJSON_CHUNK])[1:-1])
+        f.write("]}\n")
 
 
 def read_geojson(path: str | os.PathLike) -> tuple[list[dict], dict]:
