@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _runtime
 from ._io import atomic_path, atomic_write_text
+from ._progress import tqdm_progress
 from ._runtime import DEVICES, resolve_device
 from .errors import ConfigError, CountError
 from .inference import InferenceSettings, TilePredictor, infer_scene
@@ -197,7 +198,14 @@ def _process(
 ) -> SceneOutcome:
     from .aoi import load_port
     from .count import scene_counts, tiers_clipped
-    from .labels import container_features, hull_features, write_geojson, write_gpkg
+    from .labels import (
+        container_features,
+        container_wkb,
+        hull_features,
+        polygon_wkb,
+        write_geojson,
+        write_gpkg,
+    )
     from .locate import aoi_pixels, assign_regions, find_hulls
     from .raster import SceneReader, open_scene
     from .ships import load_registry
@@ -266,9 +274,14 @@ def _process(
         "skipped_nodata": plan.skipped_nodata,
         "skipped_aoi": plan.skipped_aoi,
     }
-    features = container_features(
-        dets, grid=grid, region=list(regions.region), ship=list(regions.ship)
-    ) + hull_features(hulls.hulls, grid=grid)
+    ships = hull_features(hulls.hulls, grid=grid)
+    features = (
+        container_features(dets, grid=grid, region=list(regions.region), ship=list(regions.ship))
+        + ships
+    )
+    wkb = np.concatenate(
+        [container_wkb(dets, grid=grid), polygon_wkb([f["geometry"]["coordinates"] for f in ships])]
+    )
     props = {
         "scene": scene.id,
         "port": scene.port,
@@ -289,7 +302,7 @@ def _process(
         tmp_gpkg = stack.enter_context(atomic_path(gpkg_path))
         tmp_geo = stack.enter_context(atomic_path(geojson_path))
         write_geojson(tmp_geo, features, props)
-        write_gpkg(tmp_gpkg, features, layer=GPKG_LAYER)
+        write_gpkg(tmp_gpkg, features, layer=GPKG_LAYER, wkb=wkb)
         atomic_write_text(tmp_counts, json.dumps(counts, indent=1) + "\n")
     return SceneOutcome(
         scene_id=scene.id,
@@ -338,25 +351,6 @@ def detect_scene(
         return SceneOutcome(scene_id=path.stem, path=path, ok=False, error=msg)
 
 
-def _tqdm_progress(enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    bars = []
-
-    def start(total: int, scene_id: str) -> Callable[[int], None]:
-        for b in bars:
-            b.close()
-        bars.clear()
-        bar = tqdm(total=total, desc=scene_id, unit="tile", leave=False, dynamic_ncols=True)
-        bars.append(bar)
-        return bar.update
-
-    start.close = lambda: [b.close() for b in bars]  # type: ignore[attr-defined]
-    return start
-
-
 def detect_scenes(
     paths: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -384,7 +378,7 @@ def detect_scenes(
         seen[p.stem] = p
     configure_process(config)
     detector = detector or load_detector(config)
-    bar = _tqdm_progress(progress)
+    bar = tqdm_progress(progress)
     outcomes = []
     try:
         for p in paths:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._gpkg import _clean, polygon_wkb, write_gpkg
 from ._io import atomic_path
 from ._labels_coco import CocoImage, read_coco
 from .detections import KINDS, Detections, Hull
@@ -31,7 +32,9 @@ __all__ = [
     "CocoImage",
     "ContainerTable",
     "container_features",
+    "container_wkb",
     "hull_features",
+    "polygon_wkb",
     "read_coco",
     "read_containers",
     "read_geojson",
@@ -71,15 +74,18 @@ def _to_lonlat(grid):
 _GEOJSON_CHUNK = 4096  # features serialised at a time by write_geojson
 
 
-def _rings(lonlat: np.ndarray) -> list[list[list[float]]]:
-    """Closed, counter-clockwise rings (RFC 7946 right-hand rule) of [N, K, 2] lon/lat."""
+def _ring_array(lonlat: np.ndarray) -> np.ndarray:
+    """Closed, counter-clockwise rings [N, K + 1, 2] (RFC 7946 right-hand rule) of [N, K, 2]
+    lon/lat, rounded to the decimals written."""
     x, y = lonlat[..., 0], lonlat[..., 1]
     area2 = np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1)
-    pts = np.where((area2 >= 0)[:, None, None], lonlat, lonlat[:, ::-1])
-    rings = np.round(pts, _DECIMALS).tolist()
-    for ring in rings:
-        ring.append(ring[0])
-    return rings
+    pts = np.round(np.where((area2 >= 0)[:, None, None], lonlat, lonlat[:, ::-1]), _DECIMALS)
+    return np.concatenate([pts, pts[:, :1]], axis=1)
+
+
+def _rings(lonlat: np.ndarray) -> list[list[list[float]]]:
+    """:func:`_ring_array` as GeoJSON coordinate lists."""
+    return _ring_array(lonlat).tolist()
 
 
 def _ring(lonlat: np.ndarray) -> list[list[float]]:
@@ -140,6 +146,17 @@ def container_features(
     return feats
 
 
+def container_wkb(dets: Detections, *, grid) -> np.ndarray:
+    """WKB (object array) of the footprints :func:`container_features` writes for ``dets``,
+    straight from the arrays: the GeoPackage writer's fast path (:func:`write_gpkg`)."""
+    import shapely
+
+    if not len(dets):
+        return np.empty(0, dtype=object)
+    rings = _ring_array(_to_lonlat(grid)(dets.corners()))
+    return np.asarray(shapely.to_wkb(shapely.polygons(rings)), dtype=object)
+
+
 def hull_features(hulls: Sequence[Hull], *, grid) -> list[dict]:
     """GeoJSON features of ship hulls (``Hull.polygon`` in the pixels of ``grid``)."""
     if not hulls:
@@ -167,19 +184,6 @@ def hull_features(hulls: Sequence[Hull], *, grid) -> list[dict]:
             }
         )
     return feats
-
-
-def _clean(v):
-    """JSON-safe value: NaN/inf -> null, numpy scalars -> Python."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def _plain(v):
@@ -231,69 +235,6 @@ def read_geojson(path: str | os.PathLike) -> tuple[list[dict], dict]:
     if not isinstance(props, dict):
         raise LabelError(f"{p}: collection 'properties' is not an object")
     return feats, props
-
-
-def write_gpkg(path: str | os.PathLike, features: Sequence[dict], *, layer: str) -> None:
-    """Write Polygon features as one GeoPackage layer (EPSG:4326), atomically (the file is
-    replaced). Fields are the union of the feature properties: text, real, integer or
-    boolean by their values."""
-    from pyogrio.raw import write as ogr_write
-
-    feats = list(features)
-    names: list[str] = []
-    for f in feats:
-        for k in f.get("properties") or {}:
-            if k not in names:
-                names.append(k)
-    geoms = _polygon_wkb([f["geometry"]["coordinates"] for f in feats])
-    columns, masks = [], []
-    for k in names:
-        vals = [(f.get("properties") or {}).get(k) for f in feats]
-        present = [v for v in vals if v is not None]
-        missing = np.array([v is None for v in vals], dtype=bool)
-        if present and all(isinstance(v, bool) for v in present):
-            columns.append(np.array([bool(v) for v in vals], dtype=bool))
-        elif present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-            columns.append(np.array([0 if v is None else v for v in vals], dtype=np.int64))
-        elif present and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in present
-        ):
-            columns.append(
-                np.array([np.nan if v is None else float(v) for v in vals], dtype=np.float64)
-            )
-        else:
-            columns.append(np.array([None if v is None else _text(v) for v in vals], dtype=object))
-        masks.append(missing if missing.any() and columns[-1].dtype != object else None)
-    try:
-        with atomic_path(path) as tmp:
-            ogr_write(
-                str(tmp), geometry=geoms, field_data=columns, fields=names, layer=layer,
-                driver="GPKG", crs="EPSG:4326", geometry_type="Polygon",
-                field_mask=masks if any(m is not None for m in masks) else None,
-            )  # fmt: skip
-    except Exception as e:
-        if isinstance(e, LabelError):
-            raise
-        raise LabelError(f"{path}: cannot write GeoPackage layer {layer!r} ({e})") from e
-
-
-def _polygon_wkb(polygons: Sequence[list]) -> np.ndarray:
-    """WKB (object array) of GeoJSON Polygon coordinate lists; shells without holes are
-    built in one vectorised shapely call."""
-    import shapely
-    from shapely.geometry import Polygon
-
-    if any(len(rings) != 1 for rings in polygons):
-        return np.array([Polygon(r[0], r[1:]).wkb for r in polygons], dtype=object)
-    shells = [r[0] for r in polygons]
-    coords = np.array([xy for shell in shells for xy in shell], dtype=np.float64).reshape(-1, 2)
-    ring_of = np.repeat(np.arange(len(shells)), [len(shell) for shell in shells])
-    rings = shapely.linearrings(coords, indices=ring_of)
-    return np.asarray(shapely.to_wkb(shapely.polygons(rings)), dtype=object)
-
-
-def _text(v) -> str:
-    return v if isinstance(v, str) else json.dumps(_clean(v))
 
 
 @dataclass(frozen=True)

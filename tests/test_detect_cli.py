@@ -174,7 +174,7 @@ def test_batch_with_bad_scene_goes_on_and_leaves_no_partial_files(scene_tif, tmp
 def test_failed_write_leaves_nothing(scene_tif, tmp_path, monkeypatch):
     import detector.labels
 
-    def broken_gpkg(path, features, *, layer):
+    def broken_gpkg(path, features, *, layer, wkb=None):
         Path(path).write_bytes(b"half")
         raise OSError("disk full")
 

@@ -14,7 +14,9 @@ from detector.detections import Detections, Hull
 from detector.errors import LabelError
 from detector.labels import (
     container_features,
+    container_wkb,
     hull_features,
+    polygon_wkb,
     read_coco,
     read_containers,
     read_geojson,
@@ -142,6 +144,19 @@ def test_gpkg(tmp_path, grid, dets):
     names = list(meta["fields"])
     assert list(cols[names.index("kind")]) == ["20ft", "40ft", "20ft", None]
     assert list(cols[names.index("visible")][:3]) == [1, 1, 0]
+    # geometries given as WKB, containers straight from the arrays: the same file content
+    wkb = np.concatenate(
+        [container_wkb(dets, grid=grid), polygon_wkb([feats[-1]["geometry"]["coordinates"]])]
+    )
+    fast = tmp_path / "fast.gpkg"
+    write_gpkg(fast, feats, layer="detections", wkb=wkb)
+    meta2, _, geom2, cols2 = pyogrio.raw.read(fast, layer="detections")
+    assert list(meta2["fields"]) == names and list(geom2) == list(geom)
+    for a, b in zip(cols, cols2, strict=True):
+        assert a.dtype == b.dtype
+        assert np.array_equal(a, b, equal_nan=True) if a.dtype.kind == "f" else list(a) == list(b)
+    with pytest.raises(LabelError, match="3 geometries for 4 features"):
+        write_gpkg(fast, feats, layer="detections", wkb=wkb[:3])
     write_gpkg(out, feats[:1], layer="detections")  # replaced, not appended
     assert pyogrio.read_info(out, layer="detections")["features"] == 1
 
