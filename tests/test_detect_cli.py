@@ -309,3 +309,25 @@ def test_resolve_device_names_and_errors():
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_reading_threads_give_identical_outputs_on_a_warped_16bit_scene(make_geotiff, tmp_path):
+    """A geographic (EPSG:4326, warped to UTM on read) 16-bit scene with a nodata border,
+    read by one thread and by four (each its own WarpedVRT): the same outputs."""
+    from conftest import north_up
+
+    arr, _ = scene_array(seed=3)
+    a16 = (arr.astype(np.uint16) * 40 + 500).astype(np.uint16)
+    a16[:, :, :60] = 0  # nodata border
+    tif = make_geotiff(f"{SCENE}.tif", array=a16, crs="EPSG:4326", nodata=0,
+                       transform=north_up(130.2870, 42.2420, 4.8e-6, 3.6e-6))  # fmt: skip
+    runs = []
+    for n in (1, 4):
+        cfg = DetectConfig(tile_px=128, overlap_px=16, batch_size=2, read_threads=n)
+        o = detect_scene(FAKE, tif, tmp_path / f"r{n}", cfg)
+        assert o.ok, o.error
+        assert o.counts["settings"]["read_threads"] == n
+        runs.append(o)
+    one, four = (json.loads(o.detections_path.read_text())["features"] for o in runs)
+    assert len(one) > 100 and one == four
+    assert runs[0].counts["totals"] == runs[1].counts["totals"]
