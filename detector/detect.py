@@ -18,23 +18,23 @@ goes on.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from . import _runtime
-from ._io import atomic_path, atomic_write_text
+from ._finish import GPKG_LAYER, InferredScene, finish_scene, output_paths
 from ._progress import tqdm_progress
 from ._runtime import DEVICES, resolve_device
 from .errors import ConfigError, CountError
 from .inference import InferenceSettings, TilePredictor, infer_scene
-from .model.tiers import TIERS_DIRECT, tiers_basis, tiers_from_output
+from .model.tiers import TIERS_DIRECT
 
 __all__ = [
     "DEVICES",
@@ -47,11 +47,12 @@ __all__ = [
     "load_detector",
     "detect_scene",
     "detect_scenes",
+    "iter_detect",
+    "GPKG_LAYER",
 ]
 
 log = logging.getLogger(__name__)
 
-GPKG_LAYER = "detections"
 #: GDAL's block cache while detecting (its default, 5 % of RAM, holds up to ~1 GB of decoded
 #: blocks of a large scene); 64 MB keeps the previous row of tiles for the overlaps.
 GDAL_CACHE_BYTES = 64 * 2**20
@@ -74,6 +75,7 @@ class DetectConfig:
     num_threads: int | None = None
     tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
     read_threads: int | None = None
+    serial: bool = False  # one scene at a time (else: outputs written while the next runs)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -119,16 +121,6 @@ class Detector:
     tiers_output: str = TIERS_DIRECT  # what the model's tiers channel means (model.tiers)
 
 
-def output_paths(out_dir: Path, scene_id: str) -> tuple[Path, Path, Path]:
-    """``(detections.geojson, detections.gpkg, counts.json)`` paths of a scene in ``out_dir``."""
-    out_dir = Path(out_dir)
-    return (
-        out_dir / f"{scene_id}.detections.geojson",
-        out_dir / f"{scene_id}.detections.gpkg",
-        out_dir / f"{scene_id}.counts.json",
-    )
-
-
 def configure_process(config: DetectConfig) -> None:
     """Process-wide settings for detecting (see :func:`detector._runtime.configure_process`)."""
     _runtime.configure_process(config.num_threads)
@@ -157,15 +149,6 @@ def load_detector(config: DetectConfig) -> Detector:
     )
 
 
-def _sun(scene) -> dict | None:
-    from .sun import scene_sun
-
-    sun = scene_sun(scene)
-    if sun is None:
-        return None
-    return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
-
-
 def _plan(reader, scene, config: DetectConfig):
     from .aoi import load_port
     from .raster import rasterize_aoi
@@ -189,135 +172,69 @@ def _plan(reader, scene, config: DetectConfig):
     )  # fmt: skip
 
 
-def _process(
+def _infer(
     detector: Detector,
     path: Path,
-    out_dir: Path,
     config: DetectConfig,
     progress: Callable[[int, str], Callable[[int], None] | None] | None,
-) -> SceneOutcome:
-    from .aoi import load_port
-    from .count import scene_counts, tiers_clipped
-    from .labels import (
-        container_features,
-        container_wkb,
-        hull_features,
-        polygon_wkb,
-        write_geojson,
-        write_gpkg,
-    )
-    from .locate import aoi_pixels, assign_regions, find_hulls
+) -> InferredScene:
+    """Open ``path``, plan its tiles and run them through the model (reading, GDAL)."""
+    import rasterio
+
     from .raster import SceneReader, open_scene
-    from .ships import load_registry
 
     t0 = time.perf_counter()
-    scene = open_scene(path, bands=config.bands)
-    settings = InferenceSettings(
-        tile_px=config.tile_px, overlap_px=config.overlap_px, batch_size=config.batch_size
-    )
-    n_read = _runtime.reader_threads(config.read_threads, detector.device)
-    with contextlib.ExitStack() as readers:
-        reader = readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
-        grid = reader.grid
-        if grid.crs is None:
-            raise ConfigError(f"{path}: has no CRS, so detections cannot be placed on the map")
-        plan = _plan(reader, scene, config)
-        more = [
-            readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
-            for _ in range(min(n_read, -(-len(plan.tiles) // config.batch_size)) - 1)
-        ]  # fmt: skip
-        tick = progress(len(plan.tiles), scene.id) if progress else None
-        result = infer_scene(
-            detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+        scene = open_scene(path, bands=config.bands)
+        settings = InferenceSettings(
+            tile_px=config.tile_px, overlap_px=config.overlap_px, batch_size=config.batch_size
         )
+        n_read = _runtime.reader_threads(config.read_threads, detector.device)
+        with contextlib.ExitStack() as readers:
+            reader = readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
+            grid = reader.grid
+            if grid.crs is None:
+                raise ConfigError(f"{path}: has no CRS, so detections cannot be placed on the map")
+            plan = _plan(reader, scene, config)
+            more = [
+                readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
+                for _ in range(min(n_read, -(-len(plan.tiles) // config.batch_size)) - 1)
+            ]  # fmt: skip
+            tick = progress(len(plan.tiles), scene.id) if progress else None
+            result = infer_scene(
+                detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
+            )
     _runtime.trim_freed_memory()  # the batches' and activations' heap, before the outputs
-    sun = _sun(scene)
-    tiers = tiers_from_output(
-        result.dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None
-    )
-    dets = replace(result.dets, tiers=tiers)
-    dets = replace(dets, tiers=tiers_clipped(dets).astype(np.float32))
-    aoi_px = aoi_pixels(load_port(scene.port), grid) if scene.port else ()
-    hulls = find_hulls(
-        result.maps.hull, result.maps.bridge, stride_px=result.maps.stride_px,
-        gsd_m=grid.gsd_m, registry=load_registry(), aoi=aoi_px,
-    )  # fmt: skip
-    regions = assign_regions(dets, hulls, aoi_px)
-    counts = scene_counts(
-        scene=scene,
-        dets=dets,
-        regions=regions,
-        hulls=hulls,
-        model={"path": detector.model_path, "sha256": detector.sha256},
-        device=detector.device,
-        settings={
-            "tile": config.tile_px,
-            "overlap": config.overlap_px,
-            "batch_size": config.batch_size,
-            "score_thresh": config.score_thresh,
-            "bands": list(scene.bands),
-            "aoi_only": config.aoi_only,
-            "tta": config.tta,
-            "read_threads": 1 + len(more),
-        },
-        timing_s={
-            "total": time.perf_counter() - t0,
-            "read": result.read_s,
-            "model": result.model_s,
-        },
-        sun=sun,
-        model_gsd_m=grid.gsd_m,
-    )
-    counts["tiers_basis"] = tiers_basis(detector.tiers_output, sun)
-    counts["tiles"] = {
-        "run": len(plan.tiles),
-        "skipped_nodata": plan.skipped_nodata,
-        "skipped_aoi": plan.skipped_aoi,
-    }
-    ships = hull_features(hulls.hulls, grid=grid)
-    features = (
-        container_features(dets, grid=grid, region=list(regions.region), ship=list(regions.ship))
-        + ships
-    )
-    wkb = np.concatenate(
-        [container_wkb(dets, grid=grid), polygon_wkb([f["geometry"]["coordinates"] for f in ships])]
-    )
-    props = {
-        "scene": scene.id,
-        "port": scene.port,
-        "acquired": counts["acquired"],
-        "gsd_m": scene.gsd_m,
-        "crs": grid.crs.to_string(),
-        "width": grid.width,
-        "height": grid.height,
-        "model_sha256": detector.sha256,
-        "device": detector.device,
-    }
-    geojson_path, gpkg_path, counts_path = output_paths(out_dir, scene.id)
-    counts["timing_s"]["total"] = round(time.perf_counter() - t0, 3)
-    # all three files appear together or not at all; counts.json (what `ccount run` checks
-    # for) is moved into place last (ExitStack exits in reverse order)
-    with contextlib.ExitStack() as stack:
-        tmp_counts = stack.enter_context(atomic_path(counts_path))
-        tmp_gpkg = stack.enter_context(atomic_path(gpkg_path))
-        tmp_geo = stack.enter_context(atomic_path(geojson_path))
-        write_geojson(tmp_geo, features, props)
-        write_gpkg(tmp_gpkg, features, layer=GPKG_LAYER, wkb=wkb)
-        atomic_write_text(tmp_counts, json.dumps(counts, indent=1) + "\n")
-    return SceneOutcome(
-        scene_id=scene.id,
-        path=Path(path),
-        ok=True,
-        detections_path=geojson_path,
-        counts_path=counts_path,
-        counts=counts,
-        gpkg_path=gpkg_path,
-    )
+    return InferredScene(scene, grid, plan, result, 1 + len(more), t0)
 
 
 def _one_line(err: BaseException) -> str:
     msg = " ".join(str(err).split())
     return msg if isinstance(err, CountError) else f"{type(err).__name__}: {msg}"
+
+
+def _guarded(path: Path, fn: Callable[[], Any]) -> Any:
+    """``fn()``, or for any error but an interrupt or MemoryError a failed
+    :class:`SceneOutcome` with the error on one line."""
+    try:
+        return fn()
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as e:
+        if not isinstance(e, CountError):
+            log.debug("unexpected error on %s", path, exc_info=True)
+        msg = _one_line(e)
+        if str(path) not in msg:
+            msg = f"{path}: {msg}"
+        return SceneOutcome(scene_id=path.stem, path=path, ok=False, error=msg)
+
+
+def _finished(detector: Detector, inf: InferredScene, out_dir: Path, config) -> SceneOutcome:
+    geojson, gpkg, counts_path, counts = finish_scene(detector, inf, out_dir, config)
+    return SceneOutcome(
+        scene_id=inf.scene.id, path=Path(inf.scene.path), ok=True, detections_path=geojson,
+        counts_path=counts_path, counts=counts, gpkg_path=gpkg,
+    )  # fmt: skip
 
 
 def detect_scene(
@@ -334,21 +251,46 @@ def detect_scene(
     file, a failed read, anything unexpected) become ``SceneOutcome(ok=False, error=...)``;
     no output file of that scene is left behind.
     """
-    import rasterio
-
     path = Path(path)
-    try:
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
-            return _process(detector, path, Path(out_dir), config, progress)
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as e:
-        if not isinstance(e, CountError):
-            log.debug("unexpected error on %s", path, exc_info=True)
-        msg = _one_line(e)
-        if str(path) not in msg:
-            msg = f"{path}: {msg}"
-        return SceneOutcome(scene_id=path.stem, path=path, ok=False, error=msg)
+    inf = _guarded(path, lambda: _infer(detector, path, config, progress))
+    if isinstance(inf, SceneOutcome):
+        return inf
+    return _guarded(path, lambda: _finished(detector, inf, Path(out_dir), config))
+
+
+def iter_detect(
+    detector: Detector,
+    paths: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    config: DetectConfig,
+    *,
+    progress: Callable[[int, str], Callable[[int], None] | None] | None = None,
+) -> Iterator[SceneOutcome]:
+    """:func:`detect_scene` over ``paths``, outcomes in order. Unless ``config.serial``, a
+    scene's second half (hulls, counts, writing) runs in a worker thread while the next scene
+    is read and run through the model: 6-9 % less time on a batch of four 36 Mpx scenes on 2
+    CPU cores (measured), more where the model runs on a GPU and the second half is most of
+    a scene's time; memory then holds two scenes' results at once (+50 MB there)."""
+    out = Path(out_dir)
+    if config.serial:
+        for p in paths:
+            yield detect_scene(detector, p, out, config, progress=progress)
+            _runtime.trim_freed_memory()
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="ccount-finish") as pool:
+        pending: Future | None = None
+        for p in map(Path, paths):
+            inf = _guarded(p, lambda p=p: _infer(detector, p, config, progress))
+            if pending is not None:
+                yield pending.result()
+                pending = None
+                _runtime.trim_freed_memory()
+            if isinstance(inf, SceneOutcome):
+                yield inf
+            else:
+                pending = pool.submit(_guarded, p, partial(_finished, detector, inf, out, config))
+        if pending is not None:
+            yield pending.result()
 
 
 def detect_scenes(
@@ -359,10 +301,9 @@ def detect_scenes(
     progress: bool = True,
     detector: Detector | None = None,
 ) -> list[SceneOutcome]:
-    """Run :func:`detect_scene` over ``paths`` with the model loaded once.
+    """Run :func:`iter_detect` over ``paths`` with the model loaded once.
 
-    Calls :func:`configure_process` (CPU threads); returns freed memory to the OS after each
-    scene.
+    Calls :func:`configure_process` (CPU threads).
     Raises :class:`ConfigError` before any work for bad settings or two scenes with the same
     file stem (their outputs would collide); model/device errors also raise.
     """
@@ -379,12 +320,8 @@ def detect_scenes(
     configure_process(config)
     detector = detector or load_detector(config)
     bar = tqdm_progress(progress)
-    outcomes = []
     try:
-        for p in paths:
-            outcomes.append(detect_scene(detector, p, out_dir, config, progress=bar))
-            _runtime.trim_freed_memory()
+        return list(iter_detect(detector, paths, out_dir, config, progress=bar))
     finally:
         if bar is not None:
             bar.close()
-    return outcomes

@@ -156,7 +156,7 @@ def _tile_bars(enabled: bool):
 
 def run(config: RunConfig) -> RunSummary:
     """Detect what is not done yet, then reconcile and report; see the module docstring."""
-    from .detect import detect_scene, load_detector, output_paths
+    from .detect import iter_detect, load_detector, output_paths
     from .munitions import load_assumptions
     from .voyages import read_voyages
 
@@ -177,7 +177,8 @@ def run(config: RunConfig) -> RunSummary:
         from tqdm import tqdm
 
         with Catalog(out / CATALOG_NAME) as cat:
-            for path in tqdm(scenes, desc="scenes", unit="scene", disable=not config.progress):
+            todo = []
+            for path in scenes:
                 sig, size = file_signature(path), path.stat().st_size
                 rec = cat.get(path.stem)
                 counts_path = output_paths(det_dir, path.stem)[2]
@@ -187,11 +188,19 @@ def run(config: RunConfig) -> RunSummary:
                     and rec.is_current(file_sig=sig, settings_hash=s_hash, model_hash=m_hash)
                 ):
                     skipped.append(path.stem)
-                    continue
-                t0 = cat.now()
-                outcome = detect_scene(detector, path, det_dir, config.detect, progress=bar_start)
+                else:
+                    todo.append((path, sig, size))
+            outcomes = iter_detect(
+                detector, [t[0] for t in todo], det_dir, config.detect, progress=bar_start
+            )
+            t0 = cat.now()
+            for (path, sig, size), outcome in tqdm(
+                zip(todo, outcomes, strict=True), total=len(todo), desc="scenes", unit="scene",
+                disable=not config.progress,
+            ):  # fmt: skip
                 common = dict(path=path.resolve(), file_sig=sig, size=size,
                               settings_hash=s_hash, model_hash=m_hash, started_at=t0)  # fmt: skip
+                t0 = cat.now()  # the next scene's outcome is awaited from here
                 if outcome.ok:
                     # files are in place (detect writes them atomically): now commit
                     cat.mark_done(path.stem, counts=outcome.counts, **common)

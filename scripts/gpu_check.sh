@@ -9,7 +9,8 @@
 #   pipeline on CUDA vs CPU, decode on CUDA); bench_cuda.log (ccount detect vs
 #   RetinaNet-R50-FPN, both on the GPU); bench_cuda_1reader.log (one reading thread);
 #   bench_cuda_tta.log (--tta); bench_cpu16.log (the same bench on the machine's 16 cores);
-#   train_cuda.log (`ccount train` on CUDA, 300 steps).
+#   batch_cuda.log (4 scenes, overlapped vs --serial); train_cuda.log (`ccount train` on
+#   CUDA, 300 steps).
 set -uo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
@@ -43,6 +44,13 @@ step bench_cuda_1reader 60 "${bench[@]}" --gsd 0.4 --device cuda --batch-size 32
   --read-threads 1
 step bench_cuda_tta 60 "${bench[@]}" --gsd 0.4 --device cuda --batch-size 32 --retina-tiles 20 --tta
 step bench_cpu16 100 "${bench[@]}" --gsd 0.4 --device cpu --threads 16 --retina-tiles 5
+# a batch of 4 scenes (the bench's), outputs of one written while the next runs vs --serial
+mkdir -p /tmp/gpu_batch && for k in 1 2; do for g in 0.40 0.30; do
+  ln -sf /tmp/ccount-bench/rajin_20240115T0230Z_6000px_${g}m.tif "/tmp/gpu_batch/rajin_2024011${k}T0230Z_${g}.tif"
+done; done
+step batch_cuda 120 bash -c 'for m in "" --serial "" --serial; do s=$SECONDS;
+  python3 -m detector detect /tmp/gpu_batch/*.tif --out /tmp/gpu_batch_out --device cuda \
+    --batch-size 32 --no-progress $m > /dev/null || exit 1; echo "4 scenes ${m:-overlapped}: $((SECONDS - s)) s"; done'
 step train_cuda 100 python3 -m detector train --out /tmp/gpu_train.pt --steps 300 \
   --device cuda --val-samples 0 --pool 128 --threads 4
 echo "done in $((SECONDS - t0)) s"

@@ -185,6 +185,41 @@ def test_failed_write_leaves_nothing(scene_tif, tmp_path, monkeypatch):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("serial", [False, True])
+def test_batch_order_errors_and_outputs_with_and_without_overlap(
+    make_geotiff, tmp_path, monkeypatch, serial
+):
+    """Scenes A, bad, B, C (C's GeoPackage write fails): outcomes in input order, each
+    failure on its scene only, and the good scenes' files the same as one by one."""
+    import detector.labels
+
+    arrays = [scene_array(seed=s)[0] for s in (1, 2, 3)]
+    a, b, c = (make_geotiff(f"rajin_2023090{k}T0212Z.tif", array=arr, gsd_m=GSD, origin=ORIGIN)
+               for k, arr in zip((2, 3, 4), arrays, strict=True))  # fmt: skip
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not a tiff")
+    real = detector.labels.write_gpkg
+
+    def gpkg_fails_for_c(path, features, **kw):
+        if c.stem in Path(path).name:
+            raise OSError("disk full")
+        return real(path, features, **kw)
+
+    monkeypatch.setattr(detector.labels, "write_gpkg", gpkg_fails_for_c)
+    cfg = DetectConfig(serial=serial)
+    out = tmp_path / "out"
+    res = detect_scenes([a, bad, b, c], out, cfg, progress=False, detector=FAKE)
+    assert [o.scene_id for o in res] == [a.stem, "bad", b.stem, c.stem]
+    assert [o.ok for o in res] == [True, False, True, False]
+    assert "\n" not in res[1].error and str(bad) in res[1].error
+    assert "disk full" in res[3].error and str(c) in res[3].error
+    assert not any(c.stem in p.name for p in out.iterdir())
+    for o in (res[0], res[2]):
+        one = detect_scene(FAKE, o.path, tmp_path / "one", cfg)
+        assert one.detections_path.read_bytes() == o.detections_path.read_bytes()
+        assert one.counts["totals"] == o.counts["totals"]
+
+
 def test_duplicate_scene_names_rejected(scene_tif, tmp_path):
     from detector.errors import ConfigError
 

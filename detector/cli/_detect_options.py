@@ -55,6 +55,9 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--read-threads", type=int, default=None, metavar="N",
                    help="threads reading tiles ahead of the model (default: 1 on CPU, half the "
                         "cores, 2 to 8, on CUDA)")  # fmt: skip
+    p.add_argument("--serial", action="store_true",
+                   help="one scene at a time: less memory on batches of large scenes (default: a "
+                        "scene's outputs are written while the next one is detected)")  # fmt: skip
     p.add_argument("--tta", action="store_true",
                    help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
 
@@ -74,4 +77,5 @@ def detect_config(args: argparse.Namespace):
         num_threads=args.threads,
         tta=args.tta,
         read_threads=args.read_threads,
+        serial=args.serial,
     )
