@@ -53,6 +53,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A scene with more detections than this is finished before the next one starts: building
+#: the outputs of 110,000 containers takes ~250 MB, which would add to the next scene's peak.
+OVERLAP_MAX_DETECTIONS = 50_000
 #: GDAL's block cache while detecting (its default, 5 % of RAM, holds up to ~1 GB of decoded
 #: blocks of a large scene); 64 MB keeps the previous row of tiles for the overlaps.
 GDAL_CACHE_BYTES = 64 * 2**20
@@ -270,7 +273,8 @@ def iter_detect(
     scene's second half (hulls, counts, writing) runs in a worker thread while the next scene
     is read and run through the model: 6-9 % less time on a batch of four 36 Mpx scenes on 2
     CPU cores (measured), more where the model runs on a GPU and the second half is most of
-    a scene's time; memory then holds two scenes' results at once (+50 MB there)."""
+    a scene's time; memory then holds two scenes' results at once (+50 MB there), so a scene
+    with more than :data:`OVERLAP_MAX_DETECTIONS` is finished before the next one starts."""
     out = Path(out_dir)
     if config.serial:
         for p in paths:
@@ -287,6 +291,9 @@ def iter_detect(
                 _runtime.trim_freed_memory()
             if isinstance(inf, SceneOutcome):
                 yield inf
+            elif len(inf.result.dets) > OVERLAP_MAX_DETECTIONS:  # its outputs take memory
+                yield _guarded(p, partial(_finished, detector, inf, out, config))
+                _runtime.trim_freed_memory()
             else:
                 pending = pool.submit(_guarded, p, partial(_finished, detector, inf, out, config))
         if pending is not None:

@@ -185,12 +185,13 @@ def test_failed_write_leaves_nothing(scene_tif, tmp_path, monkeypatch):
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize("serial", [False, True])
+@pytest.mark.parametrize(("serial", "max_dets"), [(False, 50_000), (False, 0), (True, 50_000)])
 def test_batch_order_errors_and_outputs_with_and_without_overlap(
-    make_geotiff, tmp_path, monkeypatch, serial
+    make_geotiff, tmp_path, monkeypatch, serial, max_dets
 ):
     """Scenes A, bad, B, C (C's GeoPackage write fails): outcomes in input order, each
     failure on its scene only, and the good scenes' files the same as one by one."""
+    import detector.detect
     import detector.labels
 
     arrays = [scene_array(seed=s)[0] for s in (1, 2, 3)]
@@ -206,6 +207,7 @@ def test_batch_order_errors_and_outputs_with_and_without_overlap(
         return real(path, features, **kw)
 
     monkeypatch.setattr(detector.labels, "write_gpkg", gpkg_fails_for_c)
+    monkeypatch.setattr(detector.detect, "OVERLAP_MAX_DETECTIONS", max_dets)  # 0: no overlap
     cfg = DetectConfig(serial=serial)
     out = tmp_path / "out"
     res = detect_scenes([a, bad, b, c], out, cfg, progress=False, detector=FAKE)
