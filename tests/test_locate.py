@@ -30,7 +30,7 @@ GRID = Grid(width=750, height=2000, transform=from_origin(605700, 4678700, GSD, 
 
 
 def px(x_m: float, y_m: float) -> tuple[float, float]:
-    col, row = ~GRID.transform * (x_m, y_m)
+    col, row = ~GRID.transform @ (x_m, y_m)
     return col, row
 
 
