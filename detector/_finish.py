@@ -64,6 +64,7 @@ def finish_scene(
     from .count import scene_counts, tiers_clipped
     from .labels import (
         container_features,
+        container_rings,
         container_wkb,
         hull_features,
         polygon_wkb,
@@ -118,13 +119,15 @@ def finish_scene(
         "skipped_aoi": plan.skipped_aoi,
     }
     ships = hull_features(hulls.hulls, grid=grid)
-    features = (
-        container_features(dets, grid=grid, region=list(regions.region), ship=list(regions.ship))
-        + ships
+    rings = container_rings(dets, grid=grid)
+    features = container_features(
+        dets, grid=grid, region=list(regions.region), ship=list(regions.ship), rings=rings
     )
-    wkb = np.concatenate(
-        [container_wkb(dets, grid=grid), polygon_wkb([f["geometry"]["coordinates"] for f in ships])]
-    )
+    wkb = np.concatenate([
+        container_wkb(dets, grid=grid, rings=rings),
+        polygon_wkb([f["geometry"]["coordinates"] for f in ships]),
+    ])  # fmt: skip
+    features += ships
     props = {
         "scene": scene.id,
         "port": scene.port,

@@ -276,11 +276,6 @@ def iter_detect(
     a scene's time; memory then holds two scenes' results at once (+50 MB there), so a scene
     with more than :data:`OVERLAP_MAX_DETECTIONS` is finished before the next one starts."""
     out = Path(out_dir)
-    if config.serial:
-        for p in paths:
-            yield detect_scene(detector, p, out, config, progress=progress)
-            _runtime.trim_freed_memory()
-        return
     with ThreadPoolExecutor(1, thread_name_prefix="ccount-finish") as pool:
         pending: Future | None = None
         for p in map(Path, paths):
@@ -291,11 +286,13 @@ def iter_detect(
                 _runtime.trim_freed_memory()
             if isinstance(inf, SceneOutcome):
                 yield inf
-            elif len(inf.result.dets) > OVERLAP_MAX_DETECTIONS:  # its outputs take memory
-                yield _guarded(p, partial(_finished, detector, inf, out, config))
+                continue
+            finish = partial(_guarded, p, partial(_finished, detector, inf, out, config))
+            if config.serial or len(inf.result.dets) > OVERLAP_MAX_DETECTIONS:
+                yield finish()  # outputs of a large scene take memory: not beside the next
                 _runtime.trim_freed_memory()
             else:
-                pending = pool.submit(_guarded, p, partial(_finished, detector, inf, out, config))
+                pending = pool.submit(finish)
         if pending is not None:
             yield pending.result()
 

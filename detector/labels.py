@@ -32,6 +32,7 @@ __all__ = [
     "CocoImage",
     "ContainerTable",
     "container_features",
+    "container_rings",
     "container_wkb",
     "hull_features",
     "polygon_wkb",
@@ -83,14 +84,15 @@ def _ring_array(lonlat: np.ndarray) -> np.ndarray:
     return np.concatenate([pts, pts[:, :1]], axis=1)
 
 
-def _rings(lonlat: np.ndarray) -> list[list[list[float]]]:
-    """:func:`_ring_array` as GeoJSON coordinate lists."""
-    return _ring_array(lonlat).tolist()
-
-
 def _ring(lonlat: np.ndarray) -> list[list[float]]:
-    """One ring of [K, 2] lon/lat, as :func:`_rings`."""
-    return _rings(lonlat[None])[0]
+    """One ring of [K, 2] lon/lat, as :func:`_ring_array`, as GeoJSON coordinate lists."""
+    return _ring_array(lonlat[None])[0].tolist()
+
+
+def container_rings(dets: Detections, *, grid) -> np.ndarray:
+    """The container footprints' rings [N, 5, 2] as written (lon/lat, closed, CCW); compute
+    once and hand to :func:`container_features` and :func:`container_wkb`."""
+    return _ring_array(_to_lonlat(grid)(dets.corners()))
 
 
 def _num(v: float, nd: int = 4) -> float | None:
@@ -111,16 +113,18 @@ def container_features(
     region: Sequence[str],
     ship: Sequence[str | None],
     truth: bool = False,
+    rings: np.ndarray | None = None,
 ) -> list[dict]:
     """GeoJSON features of container footprints. ``dets`` in the pixels of ``grid`` (an
     object with ``transform`` (Affine, pixel -> map) and ``crs``); ``region``/``ship`` one
-    entry per detection. ``truth`` adds integer ``tiers`` and ``visible``."""
+    entry per detection. ``truth`` adds integer ``tiers`` and ``visible``. ``rings``:
+    :func:`container_rings` of ``dets`` when already computed."""
     n = len(dets)
     if len(region) != n or len(ship) != n:
         raise LabelError(f"labels: {n} detections but {len(region)} regions and {len(ship)} ships")
     if n == 0:
         return []
-    rings = _rings(_to_lonlat(grid)(dets.corners()))
+    rings = (container_rings(dets, grid=grid) if rings is None else rings).tolist()
     kinds = [KINDS[k] for k in dets.kind.tolist()]
     scores, tiers = _nums(dets.score), _nums(dets.tiers, 3)
     feats = []
@@ -146,14 +150,14 @@ def container_features(
     return feats
 
 
-def container_wkb(dets: Detections, *, grid) -> np.ndarray:
+def container_wkb(dets: Detections, *, grid, rings: np.ndarray | None = None) -> np.ndarray:
     """WKB (object array) of the footprints :func:`container_features` writes for ``dets``,
     straight from the arrays: the GeoPackage writer's fast path (:func:`write_gpkg`)."""
     import shapely
 
     if not len(dets):
         return np.empty(0, dtype=object)
-    rings = _ring_array(_to_lonlat(grid)(dets.corners()))
+    rings = container_rings(dets, grid=grid) if rings is None else rings
     return np.asarray(shapely.to_wkb(shapely.polygons(rings)), dtype=object)
 
 

@@ -12,7 +12,6 @@
 #   batch_cuda.log (4 scenes, overlapped vs --serial); train_cuda.log (`ccount train` on
 #   CUDA, 300 steps).
 set -uo pipefail
-shopt -s nullglob
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu_out}
 mkdir -p "$out" .gpusite
@@ -20,10 +19,6 @@ t0=$SECONDS
 if [[ -f .whl/site.tar.xz ]]; then
   tar -C .gpusite -xJf .whl/site.tar.xz || exit 1
 fi
-for w in .whl/extra/*.whl; do  # loose wheels replace the packed ones
-  rm -rf .gpusite/"$(basename "$w" | cut -d- -f1)"*
-  python3 -m zipfile -e "$w" .gpusite || exit 1
-done
 echo "unpacked in $((SECONDS - t0)) s"
 export PYTHONPATH="$PWD/.gpusite:$PWD" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1

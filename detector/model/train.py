@@ -41,7 +41,7 @@ from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device, sav
 __all__ = ["TrainConfig", "TrainResult", "train", "VAL_SEED_BASE", "generator_version"]
 
 VAL_SEED_BASE = 900_000
-SampleFn = Callable[[int, int], Any]  # (seed, size_px) -> sample (see data.Sample)
+SampleFn = Callable[..., Any]  # (seed, *, size_px) -> sample (see data.Sample)
 
 
 @dataclass(frozen=True)
@@ -218,10 +218,6 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
         torch.set_num_threads(previous_threads)
 
 
-def _custom_sample(k: int, *, fn: SampleFn, run_seed: int, size_px: int) -> Any:
-    return fn(sample_seed(run_seed, k), size_px)
-
-
 def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResult:
     say = log or (lambda _msg: None)
     device = resolve_device(config.device)
@@ -251,21 +247,13 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
     if make is None:
         from ..synth.training import training_sample
 
-        def make(seed: int, size_px: int) -> Any:
-            return training_sample(seed, size_px=size_px, out_gsd_m=gsd, snow=config.snow)
+        make = functools.partial(training_sample, out_gsd_m=gsd, snow=config.snow)
+    from ..synth.training import stream_sample
 
-    # a module-level function of k (it pickles: worker processes can run it)
-    if config.sample_fn is None:
-        from ..synth.training import stream_sample
-
-        stream = functools.partial(
-            stream_sample, run_seed=config.seed, size_px=config.size_px, out_gsd_m=gsd,
-            snow=config.snow,
-        )  # fmt: skip
-    else:
-        stream = functools.partial(
-            _custom_sample, fn=config.sample_fn, run_seed=config.seed, size_px=config.size_px
-        )
+    # picklable, so worker processes can run it
+    stream = functools.partial(
+        stream_sample, make=make, run_seed=config.seed, size_px=config.size_px
+    )
     workers = config.gen_workers
     if workers is None:  # a GPU step outruns one core rendering samples; a CPU's does not
         workers = max(1, min(8, cpu_cores() - 1)) if device.type == "cuda" else 0
@@ -338,7 +326,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         pool.close()
     metrics: dict[str, Any] = {}
     if config.val_samples > 0:
-        val = [make(VAL_SEED_BASE + i, config.size_px) for i in range(config.val_samples)]
+        val = [make(VAL_SEED_BASE + i, size_px=config.size_px) for i in range(config.val_samples)]
         m = validate(model, val, device=device, gsd_m=gsd, tiers_output=config.tiers_output)
         metrics["synthetic_val"] = {
             **m.as_dict(),

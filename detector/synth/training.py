@@ -10,7 +10,9 @@ wagons, roofs, hatch covers, cranes) are drawn but never labelled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -293,14 +295,11 @@ def sample_seed(run_seed: int, k: int) -> int:
     return TRAIN_SEED_BASE + run_seed * _SEEDS_PER_RUN + k
 
 
-def stream_sample(
-    k: int, *, run_seed: int, size_px: int, out_gsd_m: float, snow: float
-) -> TrainingSample:
-    """The k-th sample of training run ``run_seed``: a module-level function, so worker
-    processes can render it without importing torch."""
-    return training_sample(
-        sample_seed(run_seed, k), size_px=size_px, out_gsd_m=out_gsd_m, snow=snow
-    )
+def stream_sample(k: int, *, make: Callable[..., Any], run_seed: int, size_px: int) -> Any:
+    """The k-th sample of training run ``run_seed``: ``make(sample_seed(run_seed, k),
+    size_px=size_px)``. Module-level so that worker processes can run it; with ``make`` a
+    partial of :func:`training_sample` they never import torch."""
+    return make(sample_seed(run_seed, k), size_px=size_px)
 
 
 def training_sample(
