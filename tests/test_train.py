@@ -200,3 +200,43 @@ def test_short_real_training_learns_something(tmp_path):
     assert losses[-1] < 0.65 * losses[0]
     val = result.meta.metrics["synthetic_val"]
     assert val["n_pred"] > 0 and val["precision"] > 0.5
+
+
+def test_ema_saves_the_moving_average_of_the_weights(tmp_path, monkeypatch):
+    import detector.model.train as train_mod
+
+    seen: list[dict[str, torch.Tensor]] = []
+    made = train_mod._averaged
+
+    def spy(model, decay):
+        ema = made(model, decay)
+        if ema is None:  # the plain run
+            return None
+        update = ema.update_parameters
+
+        def update_and_record(m):
+            seen.append({k: v.detach().clone() for k, v in m.state_dict().items()})
+            update(m)
+
+        ema.update_parameters = update_and_record
+        return ema
+
+    monkeypatch.setattr(train_mod, "_averaged", spy)
+    decay = 0.7
+    result = train(_config(tmp_path, out=tmp_path / "ema.pt", ema=decay, val_samples=0))
+    plain = train(_config(tmp_path, out=tmp_path / "plain.pt", val_samples=0))
+    assert len(seen) == 4  # one update per step
+    ema_model, meta = load_model(result.path)
+    plain_model, _ = load_model(plain.path)
+    assert meta.recipe["ema"] == decay
+    got, last = ema_model.state_dict(), plain_model.state_dict()
+    for k, v in seen[-1].items():  # the spy saw the plain run's trajectory: same seed
+        assert torch.equal(v.cpu(), last[k].cpu()), k
+    name = "stages.0.0.0.weight"
+    expected = seen[0][name]
+    for snap in seen[1:]:
+        expected = decay * expected + (1 - decay) * snap[name]
+    assert torch.allclose(got[name], expected.cpu(), atol=1e-6)
+    assert not torch.allclose(got[name], last[name], atol=1e-6)
+    with pytest.raises(Exception, match="--ema"):
+        _config(tmp_path, ema=1.0)

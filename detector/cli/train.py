@@ -136,6 +136,14 @@ def configure(parser) -> None:
         help=f"fraction of synthetic tiles drawn in winter, snow and sea ice (default {d.snow}; "
         "the shipped recipe, scripts/train.py, uses 0.2)",
     )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=d.ema,
+        metavar="DECAY",
+        help="save an exponential moving average of the weights with this decay per step, "
+        f"e.g. 0.999 (default {d.ema}: the last weights)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")  # fmt: skip
 
 
@@ -160,6 +168,7 @@ def run(args) -> int:
         gen_workers=args.gen_workers,
         tiers_output=args.tiers_output,
         snow=args.snow,
+        ema=args.ema,
     )
 
     def log(msg: str) -> None:

@@ -69,6 +69,7 @@ class TrainConfig:
     refresh_per_step: int = 3
     jitter: float = 1.0
     snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
+    ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
     amp: bool = True
     arch: str = "ccnet-v1"
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +84,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.snow <= 1.0:
             raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"--ema {self.ema}: expected a decay 0 <= d < 1 (0: off)")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads {self.threads}: expected >= 1")
         if self.gen_workers is not None and self.gen_workers < 0:
@@ -275,6 +278,8 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
             opt, _lr_lambda(config.warmup_steps, config.steps)
         )
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+        ema = _averaged(model, config.ema)
+        final = model if ema is None else ema.module  # what is validated and saved
         history: list[tuple[int, float]] = []
         running: list[float] = []
         parts_sum: dict[str, float] = {}
@@ -302,6 +307,8 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
             scaler.update()
             if scaler.get_scale() >= scale:  # float16: a step with overflowing gradients is
                 sched.step()  # skipped (and the scale lowered); the schedule waits for it
+            if ema is not None:
+                ema.update_parameters(model)
             running.append(float(loss.detach()))
             for k, v in parts.items():
                 parts_sum[k] = parts_sum.get(k, 0.0) + v
@@ -318,7 +325,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
                 running, parts_sum = [], {}
             if config.save_every and step % config.save_every == 0 and step < config.steps:
                 meta = _save(
-                    config, model, arch, arch_kwargs, gsd, (device, amp), t_start, step, {}
+                    config, final, arch, arch_kwargs, gsd, (device, amp), t_start, step, {}
                 )
                 say(f"checkpoint at step {step} -> {config.out}")
         loop_s = time.perf_counter() - t_loop
@@ -327,7 +334,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
     metrics: dict[str, Any] = {}
     if config.val_samples > 0:
         val = [make(VAL_SEED_BASE + i, size_px=config.size_px) for i in range(config.val_samples)]
-        m = validate(model, val, device=device, gsd_m=gsd, tiers_output=config.tiers_output)
+        m = validate(final, val, device=device, gsd_m=gsd, tiers_output=config.tiers_output)
         metrics["synthetic_val"] = {
             **m.as_dict(),
             "samples": config.val_samples,
@@ -336,7 +343,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         }
         say(f"validation on {config.val_samples} held-out samples: {m.as_dict()}")
     meta = _save(
-        config, model, arch, arch_kwargs, gsd, (device, amp), t_start, config.steps, metrics
+        config, final, arch, arch_kwargs, gsd, (device, amp), t_start, config.steps, metrics
     )
     seconds = time.perf_counter() - t_start
     say(f"wrote {config.out} ({seconds:.0f}s)")
@@ -350,6 +357,15 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         gen_samples_per_s=pool.generated / pool.wait_s if pool.wait_s > 0 else 0.0,
         device=str(device),
     )
+
+
+def _averaged(model: torch.nn.Module, decay: float):
+    """An exponential moving average of ``model``'s weights and BatchNorm statistics, or None."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _save(
