@@ -10,7 +10,7 @@ GeoTIFF (uint8 RGB, 256 px deflate tiles, overviews) near Rajin: a mosaic of 16 
 512 px synthetic training patches (containers, ships, look-alikes) rendered at that GSD. Then,
 with ``--threads`` torch CPU threads for both:
 
-- **ccount**: :func:`detector.detect.detect_scenes` on the scene, end to end: opening,
+- **ccount**: :func:`detector.detect.pipeline.detect_scenes` on the scene, end to end: opening,
   stretch, windowed reads and resampling to the model frame (reading threads ahead of the
   model: ``--read-threads``, default detect's own choice), the model,
   decoding, merge, hulls, regions, counts and writing the outputs. Reported as native
@@ -50,7 +50,7 @@ def make_scene(
     """Write a ``size_px`` square synthetic scene at ``gsd_m`` (cached: kept if it exists)."""
     from rasterio.transform import from_origin
 
-    from detector.raster import write_geotiff
+    from detector.imagery.raster import write_geotiff
     from detector.synth import training_sample
 
     if path.exists():
@@ -93,7 +93,7 @@ def model_file(requested: str | None, work: Path) -> tuple[Path, str]:
 
 
 def bench_ccount(scene: Path, out: Path, config, detector) -> dict:
-    from detector.detect import detect_scenes
+    from detector.detect.pipeline import detect_scenes
 
     t0 = time.perf_counter()
     (o,) = detect_scenes([scene], out, config, progress=False, detector=detector)
@@ -109,8 +109,8 @@ def bench_retina(scene: Path, n_tiles: int, tile_px: int = 512, device: str = "c
     import torch
     from torchvision.models.detection import retinanet_resnet50_fpn
 
-    from detector.raster import SceneReader, open_scene
-    from detector.tiling import plan_tiles
+    from detector.imagery.raster import SceneReader, open_scene
+    from detector.imagery.tiling import plan_tiles
 
     model = (
         retinanet_resnet50_fpn(
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from detector.detect import DetectConfig, load_detector
+    from detector.detect.pipeline import DetectConfig, load_detector
 
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ overrides both. For each world it reconciles the scenes' counts with the world's
 (``world.json``) and prints, per world and pooled: the median |error| per shipment (all,
 observed, imputed), the share of true loads inside their nominal 90 % interval, and the
 total's error. Targets (issue 4): median |error| <= 10 %, >= 80 % inside, total within 5 %.
-With ``--errors`` the truth is perturbed by :class:`detector._truth_counts.ErrorModel`
+With ``--errors`` the truth is perturbed by :class:`detector.reconcile.truth_counts.ErrorModel`
 (2 % missed, 1 % false tops, tier sd 0.4 per stack, 0.08 per scene) with a seed per scene.
 """
 
@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from detector._shipments_io import run_counts
-from detector._truth_counts import ErrorModel, counts_from_truth, precise_assumptions
-from detector.labels import read_geojson
-from detector.munitions import load_assumptions
-from detector.reconcile import reconcile, totals
-from detector.voyages import Voyage
+from detector.labels.io import read_geojson
+from detector.labels.voyages import Voyage
+from detector.reconcile.core import reconcile, totals
+from detector.reconcile.munitions import load_assumptions
+from detector.reconcile.truth_counts import ErrorModel, counts_from_truth, precise_assumptions
+from detector.report.shipments_io import run_counts
 
 
 def world_voyages(world: dict) -> tuple[tuple[Voyage, ...], dict[int, float]]:
@@ -104,10 +104,10 @@ def fit_detection_figures(pairs: list[tuple[Path, Path]], assumptions) -> dict:
     normal's; robust to the odd misidentified ship). Prints each evidence kind's errors too."""
     import dataclasses
 
-    from detector._evidence import scene_obs
-    from detector._matching import match_evidence
-    from detector._pool import own_sd
-    from detector.reconcile import ReconcileConfig
+    from detector.reconcile.core import ReconcileConfig
+    from detector.reconcile.evidence import scene_obs
+    from detector.reconcile.matching import match_evidence
+    from detector.reconcile.pool import own_sd
 
     worlds = []
     for world_dir, run_dir in pairs:

@@ -75,11 +75,11 @@ def make_geotiff(tmp_path):
     transform=None, seed=0, **write_geotiff_kwargs) -> Path`` (file in ``tmp_path``).
 
     ``array`` (``[bands, H, W]``) overrides ``shape``/``dtype``; ``transform`` overrides
-    ``gsd_m``/``origin`` (north-up); extra keywords go to :func:`detector.raster.write_geotiff`
+    ``gsd_m``/``origin`` (north-up); extra keywords go to :func:`detector.imagery.raster.write_geotiff`
     (``nodata``, ``tags``, ``tiled``, ``blocksize``, ``overviews`` (default none), ``bigtiff``,
     ``alpha``, ``mask``, ``photometric``, ``colorinterp``).
     """
-    from detector.raster import write_geotiff
+    from detector.imagery.raster import write_geotiff
 
     def _make(
         name: str = "scene.tif",

@@ -7,7 +7,7 @@ import pytest
 from scipy.io import netcdf_file
 
 from detector.errors import ConfigError, CountError, SceneFormatError, SceneReadError
-from detector.raster import SceneReader, open_scene
+from detector.imagery.raster import SceneReader, open_scene
 
 
 def _check(excinfo, path, *words):
@@ -81,7 +81,7 @@ def test_no_crs_with_gsd_reads_local_metres(make_geotiff):
 
 
 def _win(r, c, h, w):
-    from detector.tiling import Window
+    from detector.imagery.tiling import Window
 
     return Window(r, c, h, w)
 

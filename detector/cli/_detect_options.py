@@ -1,6 +1,6 @@
 """Options shared by ``ccount detect``, ``run`` and ``demo``: model, device, tiling, bands.
 
-Defaults come from :class:`detector.detect.DetectConfig`, so the commands cannot drift apart.
+Defaults come from :class:`detector.detect.pipeline.DetectConfig`, so the commands cannot drift apart.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def parse_bands(text: str | None) -> tuple[int, ...] | None:
 
 def add_detect_options(p: argparse.ArgumentParser) -> None:
     """The options ``ccount detect`` takes for the model and tiling: same names, and the
-    defaults of :class:`detector.detect.DetectConfig` (so they cannot drift apart)."""
-    from ..detect import DetectConfig
+    defaults of :class:`detector.detect.pipeline.DetectConfig` (so they cannot drift apart)."""
+    from ..detect.pipeline import DetectConfig
 
     d = DetectConfig()
     p.add_argument("--model", type=Path, default=None, metavar="PATH",
@@ -63,7 +63,7 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
 
 
 def detect_config(args: argparse.Namespace):
-    from ..detect import DetectConfig
+    from ..detect.pipeline import DetectConfig
 
     return DetectConfig(
         model_path=args.model,

@@ -12,7 +12,7 @@ HELP = "the main job on a small synthetic world (no arguments needed): shipments
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from ..demo import DEMO_FIRST, DEMO_SEED
+    from ..run.demo import DEMO_FIRST, DEMO_SEED
     from ._detect_options import add_detect_options
 
     p.add_argument("--out", type=Path, default=Path("demo_out"), metavar="DIR",
@@ -26,8 +26,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import demo
     from ..errors import ConfigError
+    from ..run.demo import demo
     from ._detect_options import detect_config
     from ._print import print_shipments
     from .run import print_summary

@@ -32,7 +32,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..detect import detect_scenes
+    from ..detect.pipeline import detect_scenes
 
     config = detect_config(args)
     outcomes = detect_scenes(args.scenes, args.out, config, progress=not args.no_progress)

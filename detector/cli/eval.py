@@ -22,7 +22,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._io import atomic_write_text
-    from ..evaluate import evaluate_dirs, format_table
+    from ..labels.evaluate import evaluate_dirs, format_table
 
     report = evaluate_dirs(args.pred_dir, args.truth_dir)
     print(format_table(report))

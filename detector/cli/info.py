@@ -29,7 +29,7 @@ def configure(parser) -> None:
 
 
 def scene_summary(scene) -> dict:
-    """A JSON-ready description of a :class:`detector.raster.Scene`."""
+    """A JSON-ready description of a :class:`detector.imagery.raster.Scene`."""
     lon0, lat0, lon1, lat1 = scene.footprint.bounds if not scene.footprint.is_empty else (None,) * 4
     return {
         "scene": scene.id,
@@ -84,7 +84,7 @@ def _text(s: dict) -> str:
 
 
 def run(args) -> int:
-    from ..raster import open_scene
+    from ..imagery.raster import open_scene
 
     bands = parse_bands(args.bands)
     summaries, failed = [], 0

@@ -20,7 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..munitions import load_assumptions, munitions_summary
+    from ..reconcile.munitions import load_assumptions, munitions_summary
 
     summary = munitions_summary(args.containers, load_assumptions(args.assumptions))
     print(json.dumps(summary, indent=2))

@@ -23,9 +23,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._io import atomic_write_text
-    from ..munitions import load_assumptions, saved_assumptions_json
-    from ..run import reconcile_run
-    from ..voyages import read_voyages
+    from ..labels.voyages import read_voyages
+    from ..reconcile.munitions import load_assumptions, saved_assumptions_json
+    from ..run.batch import reconcile_run
 
     voyages = assumptions = None
     if args.voyages is not None:

@@ -17,7 +17,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import write_report
+    from ..report.html import write_report
 
     path = write_report(args.run_dir, max_quicklooks=max(0, args.quicklooks))
     print(f"report: {path}")

@@ -31,8 +31,8 @@ def print_summary(summary) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..run import RunConfig
-    from ..run import run as run_all
+    from ..run.batch import RunConfig
+    from ..run.batch import run as run_all
 
     config = RunConfig(
         imagery_dir=args.imagery,

@@ -86,8 +86,8 @@ def run(args) -> int:
         raise ConfigError(f"{args.voyages}: voyage log not found")
     from tqdm import tqdm
 
+    from ..labels.voyages import read_voyages
     from ..synth.world import build_world, plan_world
-    from ..voyages import read_voyages
 
     voyages = read_voyages(args.voyages)
     if args.first is not None:

@@ -3,13 +3,13 @@
 A label folder may hold:
 
 - GeoJSON FeatureCollections of containers (and optionally ship hulls) in the project's
-  schema (``detector.labels``): truth from ``ccount synth``, reviewed detections, etc. Each
+  schema (``detector.labels.io``): truth from ``ccount synth``, reviewed detections, etc. Each
   is paired with its scene, found by the collection's ``scene`` property (or the file name up
   to its first dot) as ``<scene>.tif``/``.tiff`` anywhere under the folder or in a
   ``scenes/`` folder beside it.
-- COCO instances json (``detector.labels.read_coco``); image ``file_name`` relative to it.
+- COCO instances json (``detector.labels.io.read_coco``); image ``file_name`` relative to it.
 
-Scenes are read through :class:`detector.raster.SceneReader` in the model frame; labels are
+Scenes are read through :class:`detector.imagery.raster.SceneReader` in the model frame; labels are
 mapped into it (map coordinates -> model-frame pixels), so windows look exactly like what
 inference sees. Windows are centred on labelled containers (jittered) with one in four at
 random places; hidden containers (``visible`` false) get no target. Hull masks come from
@@ -36,7 +36,7 @@ _SCENE_SUFFIXES = (".tif", ".tiff", ".TIF", ".TIFF")
 
 def scene_sun_elevation(scene) -> float | None:
     """Sun elevation over ``scene`` at its acquisition time (None when unknown)."""
-    from ..sun import scene_sun
+    from ..imagery.sun import scene_sun
 
     sun = scene_sun(scene)
     return None if sun is None else sun[0]
@@ -124,7 +124,7 @@ def _cut(
 ) -> list[LabelSample]:
     import cv2
 
-    from ..tiling import Window
+    from ..imagery.tiling import Window
 
     out = []
     for r0, c0 in windows:
@@ -146,8 +146,8 @@ def _cut(
 def _geojson_samples(
     path: Path, root: Path, *, size: int, rng, per_scene: int
 ) -> list[LabelSample]:
-    from ..labels import read_containers, read_geojson
-    from ..raster import SceneReader, open_scene
+    from ..imagery.raster import SceneReader, open_scene
+    from ..labels.io import read_containers, read_geojson
     from .weights import canonical_gsd_m
 
     feats, props = read_geojson(path)
@@ -176,8 +176,8 @@ def _geojson_samples(
 
 
 def _coco_samples(path: Path, *, size: int, rng, per_scene: int) -> list[LabelSample]:
-    from ..labels import read_coco
-    from ..raster import SceneReader, open_scene
+    from ..imagery.raster import SceneReader, open_scene
+    from ..labels.io import read_coco
     from .weights import canonical_gsd_m
 
     out: list[LabelSample] = []

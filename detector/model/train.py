@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._runtime import cpu_cores
 from ..errors import ConfigError
 from .data import SamplePool, make_batch, sample_seed
 from .losses import detection_loss
 from .net import build_model, count_parameters
+from .runtime import cpu_cores
 from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 from .validate import validate
 from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device, save_weights

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._match import match_centres
 from ..detections import Detections
+from ..labels.match import match_centres
 from .data import Sample
 from .decode import DEFAULT_SCORE_THRESH, decode
 from .tiers import TIERS_DIRECT, tiers_from_output

@@ -51,8 +51,8 @@ DEFAULT_NORMALISATION: dict[str, Any] = {
 
 
 def canonical_gsd_m() -> float:
-    """The model frame's GSD in metres (``detector.raster.CANONICAL_GSD_M``)."""
-    from ..raster import CANONICAL_GSD_M
+    """The model frame's GSD in metres (``detector.imagery.raster.CANONICAL_GSD_M``)."""
+    from ..imagery.raster import CANONICAL_GSD_M
 
     return float(CANONICAL_GSD_M)
 

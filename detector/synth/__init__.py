@@ -9,7 +9,7 @@ georeferenced port scene laid out from the AOIs) and :mod:`.world` (voyages and 
 analyst would have of them).
 
 Everything is a pure function of a seed; only :mod:`.scene` and :mod:`.world` write files,
-through :func:`detector.raster.write_geotiff` and :mod:`detector.labels`.
+through :func:`detector.imagery.raster.write_geotiff` and :mod:`detector.labels.io`.
 """
 
 from __future__ import annotations

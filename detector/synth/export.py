@@ -1,6 +1,6 @@
 """Writing a rendered scene: ``<scene>.tif`` (tiled GeoTIFF with overviews, acquisition-time
-tags) through :func:`detector.raster.write_geotiff`, and its truth ``<scene>.geojson``
-through :mod:`detector.labels`."""
+tags) through :func:`detector.imagery.raster.write_geotiff`, and its truth ``<scene>.geojson``
+through :mod:`detector.labels.io`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rasterio.crs import CRS
 
-from ..labels import container_features, hull_features, write_geojson
-from ..raster import Grid, write_geotiff
+from ..imagery.raster import Grid, write_geotiff
+from ..labels.io import container_features, hull_features, write_geojson
 from .scene import RenderedScene
 
 __all__ = ["scene_properties", "write_scene"]

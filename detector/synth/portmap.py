@@ -1,6 +1,6 @@
 """A port's AOI features on a scene's pixel grid, land/water, and truth regions.
 
-The scene grid is north-up UTM (the port's zone from :func:`detector.aoi.load_port`):
+The scene grid is north-up UTM (the port's zone from :func:`detector.imagery.aoi.load_port`):
 ``transform = Affine(gsd, 0, x0, 0, -gsd, y0)``; pixel (col, row) -> map (x, y). AOI
 polygons are projected from lon/lat and then to pixels (float (x, y), the
 :mod:`detector.detections` frame).
@@ -20,9 +20,9 @@ import shapely
 from affine import Affine
 from shapely.geometry import Polygon
 
-from ..aoi import load_port, project
 from ..detections import Detections
 from ..errors import ConfigError
+from ..imagery.aoi import load_port, project
 from .render import polygon_mask
 
 __all__ = [

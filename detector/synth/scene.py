@@ -4,7 +4,7 @@ A :class:`SceneSpec` says what is where: ships (registry name, berth, containers
 stock (AOI area, containers), containers on rail wagons, how much unrelated background
 (other stock, wagons, vehicles, buildings), cloud, GSD, size, bits and bands. The scene is
 laid out from the port's AOI polygons on a north-up UTM grid, lit by the sun of the
-acquisition time and place (:func:`detector.sun.sun_position`), seen slightly off-nadir,
+acquisition time and place (:func:`detector.imagery.sun.sun_position`), seen slightly off-nadir,
 passed through a sensor model, and cut to a rotated footprint (nodata outside).
 
 Truth: every container, visible or not. Each stack has one visible top (``visible`` True,
@@ -22,8 +22,8 @@ from affine import Affine
 
 from ..detections import Detections, Hull
 from ..errors import ConfigError
+from ..imagery.sun import sun_position
 from ..ships import load_registry
-from ..sun import sun_position
 from .containers import TIER_HEIGHT_M, Block, draw_containers
 from .grounds import draw_wake
 from .layout import Occupancy, pack_blocks, place_stock

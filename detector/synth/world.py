@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_text
+from ..labels.voyages import Voyage, read_voyages
 from ..ships import load_registry
-from ..voyages import Voyage, read_voyages
 from .portmap import feature_centre_m
 from .scene import SceneSpec, ShipVisit, StockSpec, render_scene, scene_id
 from .weather import draw_winter, winter_rng

@@ -1,0 +1,303 @@
+"""Tiled inference over one scene: batches, prefetching reads, merge by ownership.
+
+Frames: tiles are planned in the scene's *model frame* (``SceneReader.grid``: the scene
+resampled to the model's GSD). A predictor turns a batch of tile images into detections in
+*tile pixels*; :func:`owned` keeps a detection only when its centre lies in its tile's core
+(cores partition the scene, so every object is counted by exactly one tile and the result
+does not depend on the tile size; no NMS across seams) and shifts it to *scene model-frame
+pixels*. Detections centred on invalid (nodata) pixels are dropped, and so is a detection
+centred inside a higher-scoring one's footprint, across seams too
+(:func:`~detector.detections.drop_contained`: a second peak on one top). Hull and bridge
+probabilities are pasted, core by core, into scene-level maps of stride ``map_stride_px``
+(cell (i, j) covers scene pixels [j*s, (j+1)*s) x [i*s, (i+1)*s)), stored as uint8 (p * 255).
+
+Reading: one or more readers (each its own dataset handle, used by one thread at a time) read
+batches ahead in background threads, one thread per reader. Memory: at most
+``max(prefetch + 1, readers) + 1`` batches of tiles, the detections and the two low-res maps
+are held; the scene itself never is.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ..detections import Detections, drop_contained
+from ..imagery.prefetch import Prefetcher
+
+__all__ = [
+    "TileOutput",
+    "TilePredictor",
+    "InferenceSettings",
+    "SceneMaps",
+    "SceneInference",
+    "owned",
+    "paste_core",
+    "core_cells",
+    "infer_scene",
+]
+
+HULL_EDGE_MARGIN_PX = 12  # model pixels (~5 m)
+PAD_MULTIPLE_PX = 32  # batch images are padded to a multiple of the network's total stride
+
+
+@dataclass(frozen=True)
+class TileOutput:
+    """What a predictor returns for one tile.
+
+    ``dets``: containers in tile pixels. ``hull_prob``/``bridge_prob``: float [h/t, w/t]
+    probabilities 0..1 at the model's output stride t (cell (a, b) covers tile pixels
+    [b*t, (b+1)*t) x [a*t, (a+1)*t)), or None when the model has no such head.
+    """
+
+    dets: Detections
+    hull_prob: np.ndarray | None = None
+    bridge_prob: np.ndarray | None = None
+
+
+class TilePredictor(Protocol):
+    """Callable: float32 [B, 3, H, W] tile images (0..1) -> B :class:`TileOutput`."""
+
+    def __call__(self, images: np.ndarray) -> list[TileOutput]: ...
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    tile_px: int = 512
+    overlap_px: int = 64
+    batch_size: int = 8
+    map_stride_px: int = 4
+    prefetch_batches: int = 2
+
+
+@dataclass(frozen=True)
+class SceneMaps:
+    """Scene-level uint8 probability maps (p * 255), shape [ceil(H/s), ceil(W/s)]; a cell
+    whose centre lies outside the frame (last row/column when s does not divide H/W) or in a
+    skipped tile stays 0."""
+
+    hull: np.ndarray
+    bridge: np.ndarray
+    stride_px: int
+
+    def prob(self, name: str) -> np.ndarray:
+        """float32 probabilities 0..1 of ``hull`` or ``bridge``."""
+        return getattr(self, name).astype(np.float32) / 255.0
+
+
+@dataclass(frozen=True)
+class SceneInference:
+    """Merged result: ``dets`` in scene model-frame pixels, maps, tiles run, seconds spent."""
+
+    dets: Detections
+    maps: SceneMaps
+    tiles_run: int
+    read_s: float
+    model_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class _Batch:
+    tiles: tuple  # tuple[Tile, ...]
+    images: np.ndarray  # float32 [B, 3, H, W]
+    valid: np.ndarray  # bool [B, H, W]
+
+
+def owned(dets: Detections, tile, valid: np.ndarray | None = None) -> Detections:
+    """Detections of one tile that the tile owns, shifted to scene pixels.
+
+    ``dets`` in tile pixels (origin at ``tile.window``'s top-left); kept when the centre,
+    in scene pixels, lies in ``tile.core`` (half-open: col_off <= cx < col_off + width) and,
+    if ``valid`` (bool [h, w], tile pixels) is given, on a valid pixel.
+    """
+    if not len(dets):
+        return Detections.empty()
+    w, c = tile.window, tile.core
+    cx, cy = dets.cx + w.col_off, dets.cy + w.row_off
+    keep = (
+        (cx >= c.col_off)
+        & (cx < c.col_off + c.width)
+        & (cy >= c.row_off)
+        & (cy < c.row_off + c.height)
+    )
+    if valid is not None:
+        h, wd = valid.shape
+        r = np.clip(np.floor(dets.cy).astype(np.int64), 0, h - 1)
+        q = np.clip(np.floor(dets.cx).astype(np.int64), 0, wd - 1)
+        keep &= valid[r, q]
+    return dets.select(keep).shifted(w.col_off, w.row_off)
+
+
+def core_cells(offset_px: int, size_px: int, stride_px: int) -> tuple[int, int]:
+    """Map cells [i0, i1) whose centres ((i + 0.5) * s) lie in [offset, offset + size)."""
+    s = stride_px
+
+    def first(edge: int) -> int:  # smallest i with (i + 0.5) * s >= edge
+        return -((s - 2 * edge) // (2 * s))
+
+    return first(offset_px), first(offset_px + size_px)
+
+
+def paste_core(
+    scene_map: np.ndarray,
+    tile_map: np.ndarray,
+    tile,
+    *,
+    scene_stride_px: int,
+    tile_stride_px: float,
+) -> None:
+    """Write ``tile_map`` over ``tile.core`` into ``scene_map`` (in place, uint8 p * 255).
+
+    ``scene_map`` uint8 [ceil(H/s), ceil(W/s)] at stride s = ``scene_stride_px`` scene
+    pixels; ``tile_map`` float [h/t, w/t] probabilities at stride t = ``tile_stride_px``
+    tile pixels. Each scene cell whose centre lies in the core takes the mean of the
+    k x k tile cells (k = round(s / t), at least 1) starting at the one holding the cell's
+    top-left pixel: an area average, so a speckled map does not alias.
+    """
+    w, c, s = tile.window, tile.core, scene_stride_px
+    i0, i1 = core_cells(c.row_off, c.height, s)
+    j0, j1 = core_cells(c.col_off, c.width, s)
+    i1, j1 = min(i1, scene_map.shape[0]), min(j1, scene_map.shape[1])
+    if i1 <= i0 or j1 <= j0:
+        return
+    k = max(1, round(s / tile_stride_px))
+    ys = np.arange(i0, i1) * s - w.row_off
+    xs = np.arange(j0, j1) * s - w.col_off
+    a = np.floor(ys / tile_stride_px).astype(np.int64)
+    b = np.floor(xs / tile_stride_px).astype(np.int64)
+    hm, wm = tile_map.shape
+    acc = np.zeros((len(a), len(b)), np.float32)
+    for da in range(k):
+        rows = np.clip(a + da, 0, hm - 1)
+        for db in range(k):
+            acc += tile_map[np.ix_(rows, np.clip(b + db, 0, wm - 1))]
+    scene_map[i0:i1, j0:j1] = np.clip(np.rint(acc * (255.0 / (k * k))), 0, 255).astype(np.uint8)
+
+
+def _batch_hw(tiles: Sequence) -> tuple[int, int]:
+    h = max(t.window.height for t in tiles)
+    w = max(t.window.width for t in tiles)
+    m = PAD_MULTIPLE_PX
+    return math.ceil(h / m) * m, math.ceil(w / m) * m
+
+
+def _inner_valid(valid: np.ndarray, tile, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 [h, w] at a probability map's ``shape``: 1 where every tile pixel within
+    ``HULL_EDGE_MARGIN_PX`` is valid. ``valid`` bool [H, W] in (padded) tile pixels.
+
+    Nodata borders next to water look like a hull edge to the model; hull and bridge
+    probabilities there are dropped so no phantom ship follows a scene's footprint. Only
+    the tile's own window is eroded (edges replicated), so the result does not depend on
+    the tiling or on batch padding.
+    """
+    m = HULL_EDGE_MARGIN_PX
+    th, tw = tile.window.height, tile.window.width
+    out = np.zeros(valid.shape, np.uint8)
+    out[:th, :tw] = cv2.erode(
+        valid[:th, :tw].astype(np.uint8),
+        np.ones((2 * m + 1, 2 * m + 1), np.uint8),
+        borderType=cv2.BORDER_REPLICATE,
+    )
+    return cv2.resize(out, (shape[-1], shape[-2]), interpolation=cv2.INTER_NEAREST).astype(
+        np.float32
+    )
+
+
+def _reader_fn(readers: Sequence) -> Callable[[Sequence], _Batch]:
+    free: queue.SimpleQueue = queue.SimpleQueue()  # each batch borrows a reader of its own
+    for r in readers:
+        free.put(r)
+
+    def read_batch(tiles: Sequence) -> _Batch:
+        h, w = _batch_hw(tiles)
+        # pixel-interleaved (channels-last) buffer, handed on as an [n, 3, h, w] view: the
+        # model's layout, so the transposition happens here in the reading thread
+        nhwc = np.zeros((len(tiles), h, w, 3), np.float32)
+        valid = np.zeros((len(tiles), h, w), bool)
+        reader = free.get()
+        try:
+            for k, t in enumerate(tiles):
+                img = reader.read(t.window)
+                th, tw = img.valid.shape
+                nhwc[k, :th, :tw] = img.image.transpose(1, 2, 0)
+                valid[k, :th, :tw] = img.valid
+        finally:
+            free.put(reader)
+        return _Batch(tuple(tiles), nhwc.transpose(0, 3, 1, 2), valid)
+
+    return read_batch
+
+
+def infer_scene(
+    predictor: TilePredictor,
+    reader,
+    tiles: Sequence,
+    settings: InferenceSettings,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SceneInference:
+    """Run ``predictor`` over ``tiles`` of ``reader``'s model frame and merge by ownership.
+
+    ``reader``: object with ``grid`` (width, height of the model frame) and
+    ``read(window) -> TileImage`` (float32 [3, h, w] 0..1, bool valid [h, w]); or a sequence
+    of such readers of the same scene, read from in parallel, one thread each.
+    ``tiles``: the tiles to run (cores of all planned tiles partition the frame; skipped
+    tiles simply contribute nothing). ``progress(n)`` is called with tiles done per batch.
+    """
+    t_start = time.perf_counter()
+    readers = list(reader) if isinstance(reader, Sequence) else [reader]
+    height, width = readers[0].grid.height, readers[0].grid.width
+    s = settings.map_stride_px
+    shape = (math.ceil(height / s), math.ceil(width / s))
+    hull_map = np.zeros(shape, np.uint8)
+    bridge_map = np.zeros(shape, np.uint8)
+    parts: list[Detections] = []
+    model_s = 0.0
+    bs = max(1, settings.batch_size)
+    chunks = [tuple(tiles[i : i + bs]) for i in range(0, len(tiles), bs)]
+    prefetch = Prefetcher(
+        chunks,
+        _reader_fn(readers),
+        depth=max(1, settings.prefetch_batches),
+        workers=len(readers),
+    )
+    with prefetch as batches:
+        for batch in batches:
+            t0 = time.perf_counter()
+            outputs = predictor(batch.images)
+            model_s += time.perf_counter() - t0
+            if len(outputs) != len(batch.tiles):
+                raise RuntimeError(
+                    f"predictor returned {len(outputs)} outputs for {len(batch.tiles)} tiles"
+                )
+            bh = batch.images.shape[2]
+            for k, (tile, out) in enumerate(zip(batch.tiles, outputs, strict=True)):
+                parts.append(owned(out.dets, tile, batch.valid[k]))
+                for prob, target in ((out.hull_prob, hull_map), (out.bridge_prob, bridge_map)):
+                    if prob is not None:
+                        paste_core(
+                            target,
+                            np.asarray(prob, np.float32)
+                            * _inner_valid(batch.valid[k], tile, prob.shape),
+                            tile,
+                            scene_stride_px=s,
+                            tile_stride_px=bh / prob.shape[0],
+                        )
+            if progress is not None:
+                progress(len(batch.tiles))
+    return SceneInference(
+        dets=drop_contained(Detections.concat(parts)),
+        maps=SceneMaps(hull=hull_map, bridge=bridge_map, stride_px=s),
+        tiles_run=len(tiles),
+        read_s=prefetch.read_s,
+        model_s=model_s,
+        total_s=time.perf_counter() - t_start,
+    )

@@ -1,0 +1,116 @@
+"""The torch model as a :class:`~detector.detect.inference.TilePredictor`: batch in, detections out.
+
+``channels_last`` memory format on both devices (oneDNN's convolutions run ~2.5x faster in
+it on CPU). CPU: the module's BatchNorms folded into its convs (in place); bfloat16 autocast
+where oneDNN runs it natively (AVX512-BF16/AMX: ~1.5x faster, same test-set F1), else
+float32. CUDA: autocast (bfloat16 where supported, else float16); inputs are pinned and
+copied asynchronously. Always under ``torch.inference_mode``.
+
+``tta``: test-time augmentation. The tiles also run mirrored left-right, top-bottom and both,
+and the four centre heatmaps (mirrored back) are averaged as logits before peaks are found;
+sizes, angles, offsets and the ship maps come from the plain pass. Four times the model work
+for fewer misses and fewer ghosts (measured on the model card); the seams are unchanged, as
+peaks are still decoded per tile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from .inference import TileOutput
+
+__all__ = ["TorchPredictor"]
+
+
+def _cpu_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 natively here (AVX512-BF16 / AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class TorchPredictor:
+    """Runs ``module`` (a :class:`detector.model.net.CCNet`-like network returning the dict of
+    stride-2 maps) on float32 ``[B, 3, H, W]`` tiles and decodes the outputs.
+
+    ``amp``: mixed precision (default on: float16/bfloat16 on CUDA, bfloat16 on CPUs with
+    native support; ``False`` forces float32).
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        device: str,
+        score_thresh: float,
+        amp: bool = True,
+        channels_last: bool = True,
+        tta: bool = False,
+    ) -> None:
+        self.device = torch.device(device)
+        self.score_thresh = float(score_thresh)
+        self.tta = bool(tta)
+        cuda = self.device.type == "cuda"
+        self.channels_last = bool(channels_last)
+        module = module.eval()
+        if not cuda:
+            from ..model.net import fuse_batchnorm
+
+            module = fuse_batchnorm(module)
+        module = module.to(self.device)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        self.module = module
+        self.amp_dtype = None
+        if cuda and amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            torch.backends.cudnn.benchmark = True
+        elif amp and _cpu_bf16():
+            self.amp_dtype = torch.bfloat16
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _mirrored_heatmap(self, x: torch.Tensor, heatmap: torch.Tensor) -> torch.Tensor:
+        """Mean heatmap logits of ``x`` and its three mirror images, mapped back.
+
+        A stride-2 cell j of a W-pixel input mirrors to cell W/2 - 1 - j only for even sizes,
+        so odd inputs are padded by one pixel (edge values) first."""
+        h, w = x.shape[-2:]
+        ph, pw = h % 2, w % 2
+        xp = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        maps = [heatmap.float()]
+        for dims in ((3,), (2,), (2, 3)):
+            flipped = torch.flip(xp, dims)
+            if self.channels_last:
+                flipped = flipped.contiguous(memory_format=torch.channels_last)
+            back = torch.flip(self.module(flipped)["heatmap"].float(), dims)
+            maps.append(back[..., : heatmap.shape[-2], : heatmap.shape[-1]])
+        return torch.stack(maps).mean(dim=0)
+
+    def __call__(self, images: np.ndarray) -> list[TileOutput]:
+        from ..model.decode import decode, decode_masks
+
+        # float32 as it comes (a channels-last view stays one: no copy here)
+        x = torch.from_numpy(np.asarray(images, dtype=np.float32))
+        if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), self._autocast():
+            out = self.module(x)
+            if self.tta:
+                out = {**out, "heatmap": self._mirrored_heatmap(x, out["heatmap"])}
+        with torch.inference_mode():
+            dets = decode(out, score_thresh=self.score_thresh)
+            hull, bridge = decode_masks(out)
+            hull_np = hull.float().cpu().numpy()
+            bridge_np = bridge.float().cpu().numpy()
+        return [TileOutput(d, hull_np[k], bridge_np[k]) for k, d in enumerate(dets)]

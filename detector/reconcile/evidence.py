@@ -1,0 +1,321 @@
+"""From counts documents to observations and their error budgets (pure; used by reconcile).
+
+A counts document (``<scene>.counts.json``, docs/contracts.md) becomes a :class:`SceneObs`:
+port, acquisition time, ship sightings (name, berth, visible and estimated containers on
+deck) and, at Rajin, the stock on Pier 2. :func:`deck_estimate` and :func:`stock_estimate`
+turn them into :class:`detector.reconcile.fuse.Estimate` values of one voyage's load, with error groups:
+
+- ``scene:<id>:count`` counting noise, ``count_noise_rel_90 / z`` of the scene's estimate;
+- ``model:bias`` the model's count bias shared by all scenes, ``count_bias_rel_90 / z``;
+- ``scene:<id>:tier`` hidden-tier error: per stack ``1.2533 * tier_mae`` (sd of a normal with
+  that mean absolute error), independent over the ``visible`` stacks, plus a scene-wide
+  ``tier_bias_per_scene`` on every stack;
+- ``ship_bias:<ship>`` (deck evidence) a count bias shared by every view of one ship;
+- ``stock:<voyage>:flow`` containers moved on or off the pier for other reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import LabelError
+from .fuse import Z90, Estimate
+from .munitions import Assumptions
+
+__all__ = [
+    "LOADING_PIER",
+    "ReconcileConfig",
+    "ShipSighting",
+    "SceneObs",
+    "scene_obs",
+    "deck_estimate",
+    "stock_estimate",
+    "stock_before_estimate",
+]
+
+LOADING_PIER = "Pier 2"  # Rajin's loading pier (DOMAIN.md); its berths start with this name
+_MAE_TO_SD = math.sqrt(math.pi / 2.0)
+
+
+@dataclass(frozen=True)
+class ReconcileConfig:
+    """The ``shipments`` and ``matching`` figures of the assumptions file, typed."""
+
+    under_deck: float = 0.0
+    under_deck_low: float = 0.0
+    under_deck_high: float = 0.0
+    deck_scale: float = 1.33  # at Rajin
+    arrival_scale: float = 1.15  # at Vostochny or Dunai
+    ship_scale: tuple[tuple[str, float], ...] = ()  # per-ship factor on deck counts; else 1
+    stock_scale: float = 1.19
+    count_noise_rel_90: float = 0.03
+    count_bias_rel_90: float = 0.05
+    ship_bias_rel_90: float = 0.21
+    tier_mae_per_stack: float = 1.0
+    tier_bias_per_scene: float = 0.3
+    stock_flow_rel: float = 0.10
+    pier_residual: float = 30.0
+    pier_residual_sd: float = 17.3
+    prior_per_voyage: float = 250.0
+    prior_sd_per_voyage: float = 50.0
+    prior_ship: tuple[tuple[str, float], ...] = (("Maia-1", 220.0),)
+    prior_ship_mean_sd: float = 40.0
+    empty_deck: float = 10.0
+    rajin_days_before: int = 3
+    rajin_days_after: int = 1
+    arrival_days_min: int = 1
+    arrival_days_max: int = 7
+    stock_days_before: int = 6
+
+    @classmethod
+    def from_assumptions(cls, a: Assumptions) -> ReconcileConfig:
+        s, m = a.section("shipments"), a.section("matching")
+        d = cls()
+
+        def fig(name: str):
+            return a.figure("shipments", name) if name in s else None
+
+        def get(sec: dict, name: str, default: Any) -> Any:
+            return sec.get(name, default)
+
+        ud, res = fig("under_deck_containers"), fig("pier_residual_containers")
+        res_sd = d.pier_residual_sd
+        if res is not None and res.low is not None and res.high is not None:
+            res_sd = (res.high - res.low) / math.sqrt(12.0)  # sd of a uniform over the range
+
+        return cls(
+            under_deck=float(ud.value) if ud else d.under_deck,
+            under_deck_low=float(ud.low if ud and ud.low is not None else d.under_deck_low),
+            under_deck_high=float(ud.high if ud and ud.high is not None else d.under_deck_high),
+            deck_scale=float(get(s, "deck_count_scale_rajin", d.deck_scale)),
+            arrival_scale=float(get(s, "deck_count_scale_arrival", d.arrival_scale)),
+            ship_scale=tuple(
+                sorted((str(k), float(v)) for k, v in get(s, "deck_count_scale_ship", {}).items())
+            ),
+            stock_scale=float(get(s, "stock_count_scale", d.stock_scale)),
+            count_noise_rel_90=float(get(s, "count_noise_rel_90", d.count_noise_rel_90)),
+            count_bias_rel_90=float(get(s, "count_bias_rel_90", d.count_bias_rel_90)),
+            ship_bias_rel_90=float(get(s, "count_bias_ship_rel_90", d.ship_bias_rel_90)),
+            tier_mae_per_stack=float(get(s, "tier_mae_per_stack", d.tier_mae_per_stack)),
+            tier_bias_per_scene=float(get(s, "tier_bias_per_scene", d.tier_bias_per_scene)),
+            stock_flow_rel=float(get(s, "stock_flow_rel", d.stock_flow_rel)),
+            pier_residual=float(res.value) if res is not None else d.pier_residual,
+            pier_residual_sd=float(res_sd),
+            prior_per_voyage=float(get(s, "prior_containers_per_voyage", d.prior_per_voyage)),
+            prior_sd_per_voyage=float(get(s, "prior_sd_per_voyage", d.prior_sd_per_voyage)),
+            prior_ship=tuple(
+                sorted(dict(get(s, "prior_ship_containers", dict(d.prior_ship))).items())
+            ),
+            prior_ship_mean_sd=float(get(s, "prior_ship_mean_sd", d.prior_ship_mean_sd)),
+            empty_deck=float(get(s, "empty_deck_containers", d.empty_deck)),
+            rajin_days_before=int(get(m, "rajin_days_before", d.rajin_days_before)),
+            rajin_days_after=int(get(m, "rajin_days_after", d.rajin_days_after)),
+            arrival_days_min=int(get(m, "arrival_days_min", d.arrival_days_min)),
+            arrival_days_max=int(get(m, "arrival_days_max", d.arrival_days_max)),
+            stock_days_before=int(get(m, "stock_days_before", d.stock_days_before)),
+        )
+
+    def prior_for(self, ship: str) -> float:
+        return dict(self.prior_ship).get(ship, self.prior_per_voyage)
+
+    def ship_scale_for(self, ship: str | None) -> float:
+        return dict(self.ship_scale).get(ship, 1.0) if ship else 1.0
+
+
+@dataclass(frozen=True)
+class ShipSighting:
+    """One ship seen in one scene: containers on its deck (``est`` includes hidden tiers)."""
+
+    scene: str
+    name: str
+    berth: str | None
+    visible: float
+    est: float
+    teu_ratio: float = 1.0  # TEU per container on this deck
+
+    @property
+    def at_loading_pier(self) -> bool:
+        return bool(self.berth) and str(self.berth).startswith(LOADING_PIER)
+
+
+@dataclass(frozen=True)
+class SceneObs:
+    """What reconcile needs from one counts document. ``acquired`` is UTC-aware or None;
+    ``stock_est``/``stock_visible`` the containers on Rajin Pier 2 off any deck (None when the
+    scene is not at Rajin or does not cover the pier); ``stock_teu_ratio`` TEU per container
+    of that stock (the pier's own figure when the counts give one, else the quay region's)."""
+
+    scene: str
+    port: str | None
+    acquired: dt.datetime | None
+    ships: tuple[ShipSighting, ...]
+    stock_est: float | None
+    stock_visible: float | None
+    stock_teu_ratio: float
+    model_sha256: str | None
+    settings: Mapping[str, Any]
+
+    @property
+    def date(self) -> dt.date | None:
+        return self.acquired.date() if self.acquired else None
+
+    def loaded_ship_at_pier(self, empty_deck: float) -> bool:
+        return any(s.at_loading_pier and s.est >= empty_deck for s in self.ships)
+
+
+def _num(x: Any, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        raise LabelError(f"{where}: expected a number, got {x!r}")
+    return float(x)
+
+
+def _time(value: Any, where: str) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise LabelError(f"{where}: acquired {value!r} is not an ISO time") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _ratio(d: Any) -> float | None:
+    """TEU per container of a counts block with ``est`` and ``teu_est``; None if unknown."""
+    if not isinstance(d, Mapping):
+        return None
+    est, teu = d.get("est"), d.get("teu_est")
+    if isinstance(est, int | float) and isinstance(teu, int | float) and est > 0 and teu > 0:
+        return float(teu) / float(est)
+    return None
+
+
+def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
+    """Parse one counts document; raises LabelError naming the scene on a malformed one."""
+    scene = counts.get("scene") if isinstance(counts, Mapping) else None
+    if not scene:
+        raise LabelError(
+            f"{counts.get('file', '<counts>') if isinstance(counts, Mapping) else '<counts>'}: counts without a 'scene' id"
+        )
+    where = f"{scene}.counts.json"
+    try:
+        regions = counts.get("by_region") or {}
+        deck_ratio = _ratio(regions.get("deck")) or 1.0
+        ships = tuple(
+            ShipSighting(
+                scene=str(scene),
+                name=str(s.get("name") or "unknown"),
+                berth=s.get("berth"),
+                visible=_num(s.get("visible", 0), f"{where}: ships[{i}].visible"),
+                est=_num(s.get("est", 0), f"{where}: ships[{i}].est"),
+                teu_ratio=_ratio(s) or deck_ratio,
+            )
+            for i, s in enumerate(counts.get("ships") or [])
+        )
+        port = counts.get("port")
+        port = str(port).lower() if port else None
+        stock_est = stock_vis = None
+        pier = (counts.get("by_aoi") or {}).get(LOADING_PIER)
+        if port == "rajin" and pier is not None:
+            stock_est = _num(pier.get("est", 0), f"{where}: by_aoi.{LOADING_PIER}.est")
+            stock_vis = _num(pier.get("visible", 0), f"{where}: by_aoi.{LOADING_PIER}.visible")
+            # containers on a deck inside the pier polygon are not stock (optional keys)
+            stock_est -= float(pier.get("deck_est", 0) or 0)
+            stock_vis -= float(pier.get("deck_visible", 0) or 0)
+        stock_ratio = _ratio(pier) or _ratio(regions.get("quay")) or 1.0
+        model = counts.get("model") or {}
+    except AttributeError:
+        raise LabelError(f"{where}: malformed counts document") from None
+    return SceneObs(
+        scene=str(scene),
+        port=port,
+        acquired=_time(counts.get("acquired"), where),
+        ships=ships,
+        stock_est=stock_est,
+        stock_visible=stock_vis,
+        stock_teu_ratio=stock_ratio,
+        model_sha256=model.get("sha256") if isinstance(model, Mapping) else None,
+        settings=dict(counts.get("settings") or {}),
+    )
+
+
+def _count_groups(scene: str, est: float, visible: float, cfg: ReconcileConfig) -> list:
+    tier_sd = math.sqrt(
+        max(visible, 0.0) * (_MAE_TO_SD * cfg.tier_mae_per_stack) ** 2
+        + (cfg.tier_bias_per_scene * max(visible, 0.0)) ** 2
+    )
+    return [
+        (f"scene:{scene}:count", cfg.count_noise_rel_90 / Z90 * est),
+        ("model:bias", cfg.count_bias_rel_90 / Z90 * est),
+        (f"scene:{scene}:tier", tier_sd),
+    ]
+
+
+def deck_estimate(
+    s: ShipSighting,
+    cfg: ReconcileConfig,
+    floor: float = 0.0,
+    ship: str | None = None,
+    at_rajin: bool = True,
+) -> Estimate:
+    """A voyage's load from its ship's deck: ``est`` (times the calibrated scale for a view
+    ``at_rajin`` or on arrival, and the calibrated factor of the voyage's ``ship``) + the
+    assumed under-deck cargo.
+
+    The counting errors scale with the load, but never from below ``floor`` (the ship's
+    typical load): a deck counted far too low (a hull found only in part, a cloud) must not
+    look precise because its count is small. ``ship`` (the voyage's ship) adds the group
+    ``ship_bias:<ship>``: a detector may count one ship's deck layout consistently high or
+    low, an error every view of that ship shares."""
+    est = s.est * (cfg.deck_scale if at_rajin else cfg.arrival_scale) * cfg.ship_scale_for(ship)
+    scale = max(est, floor)
+    visible = s.visible * scale / est if est > 0 else scale / 2.5
+    groups = _count_groups(s.scene, scale, visible, cfg)
+    if ship is not None and cfg.ship_bias_rel_90 > 0:
+        groups.append((f"ship_bias:{ship}", cfg.ship_bias_rel_90 / Z90 * scale))
+    return Estimate(
+        est + cfg.under_deck,
+        tuple(groups),
+        cfg.under_deck_low - cfg.under_deck,
+        cfg.under_deck_high - cfg.under_deck,
+    )
+
+
+def stock_estimate(
+    before: SceneObs, after: SceneObs, voyage: int, cfg: ReconcileConfig
+) -> Estimate:
+    """A voyage's load from the drop of Rajin Pier 2 stock between two scenes (all cargo,
+    above and below deck, so no under-deck assumption). The model bias applies to the
+    difference; each scene's own noise to its count."""
+    b_est, a_est = (
+        (before.stock_est or 0.0) * cfg.stock_scale,
+        (after.stock_est or 0.0) * cfg.stock_scale,
+    )
+    drop = b_est - a_est
+    gb = _count_groups(before.scene, b_est, before.stock_visible or 0.0, cfg)
+    ga = _count_groups(after.scene, a_est, after.stock_visible or 0.0, cfg)
+    groups = [g for g in gb + ga if g[0] != "model:bias"]
+    groups.append(("model:bias", cfg.count_bias_rel_90 / Z90 * max(drop, 0.0)))
+    groups.append((f"stock:{voyage}:flow", cfg.stock_flow_rel * max(drop, 0.0)))
+    return Estimate(drop, tuple(groups))
+
+
+def stock_before_estimate(
+    before: SceneObs,
+    residual: float,
+    residual_sd: float,
+    residual_mean_sd: float,
+    voyage: int,
+    cfg: ReconcileConfig,
+) -> Estimate:
+    """A voyage's load from the Pier 2 stock before loading when no scene shows the pier
+    after it: the stock minus the ``residual`` a loading typically leaves (sd
+    ``residual_sd`` per loading, plus ``residual_mean_sd`` shared by every such estimate)."""
+    b_est = (before.stock_est or 0.0) * cfg.stock_scale
+    groups = _count_groups(before.scene, b_est, before.stock_visible or 0.0, cfg)
+    groups.append((f"stock:{voyage}:residual", residual_sd))
+    groups.append(("pier_residual:mean", residual_mean_sd))
+    return Estimate(b_est - residual, tuple(groups))
