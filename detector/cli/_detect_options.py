@@ -10,7 +10,13 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["add_detect_options", "detect_config", "parse_bands"]
+__all__ = [
+    "add_detect_options",
+    "detect_config",
+    "parse_bands",
+    "add_cluster_options",
+    "cluster_config",
+]
 
 
 def parse_bands(text: str | None) -> tuple[int, ...] | None:
@@ -79,3 +85,36 @@ def detect_config(args: argparse.Namespace):
         read_threads=args.read_threads,
         serial=args.serial,
     )
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` / ``--cluster ADDRESS|slurm``: the same work on a Dask cluster."""
+    g = p.add_argument_group("cluster (Dask; default: this process)")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="start a local cluster of N worker processes (the cores are split "
+                        "between them)")  # fmt: skip
+    x.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="use a running Dask scheduler (tcp://HOST:PORT), or `slurm` to start "
+                        "workers through SLURM (needs the [hpc] extra, dask-jobqueue)")  # fmt: skip
+    g.add_argument("--max-deaths", type=int, default=3, metavar="N",
+                   help="worker deaths (crash, out of memory) during one scene before it is "
+                        "marked failed (default: 3)")  # fmt: skip
+    g.add_argument("--scene-timeout", type=float, default=None, metavar="S",
+                   help="fail a scene still running after S seconds and restart its worker "
+                        "(default: no limit)")  # fmt: skip
+
+
+def cluster_config(args: argparse.Namespace):
+    """The :class:`~detector.run.cluster.ClusterConfig` the flags ask for, or None (run in
+    this process)."""
+    if args.workers is None and args.cluster is None:
+        if args.scene_timeout is not None:
+            raise ConfigError("--scene-timeout needs --workers N or --cluster ADDRESS")
+        return None
+    from ..run.cluster import ClusterConfig
+
+    c = ClusterConfig(workers=args.workers, address=args.cluster, max_deaths=args.max_deaths,
+                      scene_timeout_s=args.scene_timeout)  # fmt: skip
+    c.check()
+    return c

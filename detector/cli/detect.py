@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._detect_options import add_detect_options, detect_config
+from ._detect_options import add_cluster_options, add_detect_options, cluster_config, detect_config
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -28,6 +28,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenes", nargs="+", type=Path, metavar="SCENE", help="GeoTIFF scene files")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     add_detect_options(p)
+    add_cluster_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -35,7 +36,15 @@ def run(args: argparse.Namespace) -> int:
     from ..detect.pipeline import detect_scenes
 
     config = detect_config(args)
-    outcomes = detect_scenes(args.scenes, args.out, config, progress=not args.no_progress)
+    cluster = cluster_config(args)
+    if cluster is None:
+        outcomes = detect_scenes(args.scenes, args.out, config, progress=not args.no_progress)
+    else:
+        from ..run.cluster import detect_on_cluster
+
+        outcomes = detect_on_cluster(
+            args.scenes, args.out, config, cluster, progress=not args.no_progress
+        )
     bad = [o for o in outcomes if not o.ok]
     for o in outcomes:
         if o.ok:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._detect_options import add_detect_options, detect_config
+from ._detect_options import add_cluster_options, add_detect_options, cluster_config, detect_config
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -22,6 +22,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assumptions", type=Path, default=None, metavar="FILE",
                    help="JSON laid over labels/munitions_assumptions.json")  # fmt: skip
     add_detect_options(p)
+    add_cluster_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         detect=detect_config(args),
         assumptions_path=args.assumptions,
         progress=not args.no_progress,
+        cluster=cluster_config(args),
     )
     summary = run_all(config)
     print_summary(summary)

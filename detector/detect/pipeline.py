@@ -47,6 +47,7 @@ __all__ = [
     "load_detector",
     "detect_scene",
     "detect_scenes",
+    "check_scene_names",
     "iter_detect",
     "GPKG_LAYER",
 ]
@@ -297,6 +298,20 @@ def iter_detect(
             yield pending.result()
 
 
+def check_scene_names(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """``paths`` as Paths; raises :class:`ConfigError` for two scenes with the same file
+    stem (their outputs would collide)."""
+    paths = [Path(p) for p in paths]
+    seen: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in seen:
+            raise ConfigError(
+                f"{p}: has the same scene name {p.stem!r} as {seen[p.stem]}; outputs would collide"
+            )
+        seen[p.stem] = p
+    return paths
+
+
 def detect_scenes(
     paths: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -313,14 +328,7 @@ def detect_scenes(
     """
 
     config.check()
-    paths = [Path(p) for p in paths]
-    seen: dict[str, Path] = {}
-    for p in paths:
-        if p.stem in seen:
-            raise ConfigError(
-                f"{p}: has the same scene name {p.stem!r} as {seen[p.stem]}; outputs would collide"
-            )
-        seen[p.stem] = p
+    paths = check_scene_names(paths)
     configure_process(config)
     detector = detector or load_detector(config)
     bar = tqdm_progress(progress)

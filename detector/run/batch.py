@@ -22,7 +22,7 @@ import contextlib
 import fcntl
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class RunConfig:
     assumptions_path: Path | None = None
     progress: bool = True
     report: bool = True
+    cluster: Any = None  # detector.run.cluster.ClusterConfig; None = in this process
 
 
 @dataclass(frozen=True)
@@ -167,13 +168,24 @@ def run(config: RunConfig) -> RunSummary:
     assumptions = load_assumptions(config.assumptions_path)
     scenes = find_scenes(config.imagery_dir)
     config.detect.check()
-    with _run_lock(out):
+    if config.cluster is not None:
+        config.cluster.check()
+    with _run_lock(out), contextlib.ExitStack() as stack:
         _clean_partials(det_dir)
-        detector = load_detector(config.detect)
+        if config.cluster is None:
+            detector = load_detector(config.detect)
+            model = _ModelInfo(detector.model_path, detector.sha256, detector.device)
+        else:
+            from .cluster import open_client
+
+            model = _model_info(config.detect)
+            client = stack.enter_context(open_client(config.cluster))
+            if config.progress and client.dashboard_link:
+                print(f"dask dashboard: {client.dashboard_link}")
         s_hash = settings_hash(detect_settings(config.detect))
-        m_hash = detector.sha256
+        m_hash = model.sha256
         done, skipped, failed = [], [], []
-        bar_start, bar_close = _tile_bars(config.progress)
+        bar_start, bar_close = _tile_bars(config.progress and config.cluster is None)
         from tqdm import tqdm
 
         with Catalog(out / CATALOG_NAME) as cat:
@@ -190,18 +202,25 @@ def run(config: RunConfig) -> RunSummary:
                     skipped.append(path.stem)
                 else:
                     todo.append((path, sig, size))
-            outcomes = iter_detect(
-                detector, [t[0] for t in todo], det_dir, config.detect, progress=bar_start
-            )
+            paths = [t[0] for t in todo]
+            if config.cluster is None:
+                outcomes = iter_detect(detector, paths, det_dir, config.detect, progress=bar_start)
+            else:
+                from .cluster import cluster_detect
+
+                outcomes = cluster_detect(client, paths, det_dir, config.detect, config.cluster)
+            by_id = {t[0].stem: t for t in todo}  # a cluster returns scenes as they finish
             t0 = cat.now()
-            for (path, sig, size), outcome in tqdm(
-                zip(todo, outcomes, strict=True), total=len(todo), desc="scenes", unit="scene",
-                disable=not config.progress,
-            ):  # fmt: skip
+            for outcome in tqdm(
+                outcomes, total=len(todo), desc="scenes", unit="scene", disable=not config.progress
+            ):
+                path, sig, size = by_id[outcome.scene_id]
                 common = dict(path=path.resolve(), file_sig=sig, size=size,
                               settings_hash=s_hash, model_hash=m_hash, started_at=t0)  # fmt: skip
                 t0 = cat.now()  # the next scene's outcome is awaited from here
                 if outcome.ok:
+                    if config.cluster is not None:  # the device the workers chose
+                        model = replace(model, device=outcome.counts.get("device", model.device))
                     # files are in place (detect writes them atomically): now commit
                     cat.mark_done(path.stem, counts=outcome.counts, **common)
                     done.append(path.stem)
@@ -209,20 +228,38 @@ def run(config: RunConfig) -> RunSummary:
                     cat.mark_failed(path.stem, error=outcome.error or "unknown error", **common)
                     failed.append((path.stem, outcome.error or "unknown error"))
             bar_close()
-        _write_run_json(out, config, detector, s_hash)
+        _write_run_json(out, config, model, s_hash)
         _save_inputs(out, Path(config.voyages_path), assumptions)
         outputs = reconcile_run(out, voyages=voyages, assumptions=assumptions,
                                 report=config.report)  # fmt: skip
     return RunSummary(tuple(done), tuple(skipped), tuple(failed), outputs)
 
 
-def _write_run_json(out: Path, config: RunConfig, detector: Any, s_hash: str) -> None:
+@dataclass(frozen=True)
+class _ModelInfo:
+    path: str
+    sha256: str
+    device: str  # the device asked for when the model loads on cluster workers
+
+
+def _model_info(config: Any) -> _ModelInfo:
+    """The model a cluster's workers will load, checked here first (a bad weights file is
+    one error before any work, not one per scene)."""
+    from ..model.weights import file_sha256, load_model
+    from ..paths import default_model_path
+
+    path = Path(config.model_path) if config.model_path else default_model_path()
+    load_model(path, device="cpu")
+    return _ModelInfo(str(path), file_sha256(path), config.device)
+
+
+def _write_run_json(out: Path, config: RunConfig, model: _ModelInfo, s_hash: str) -> None:
     doc = {
         "imagery_dir": str(Path(config.imagery_dir).resolve()),
         "voyages": str(Path(config.voyages_path).resolve()),
         "assumptions": str(config.assumptions_path) if config.assumptions_path else None,
-        "model": {"path": detector.model_path, "sha256": detector.sha256},
-        "device": detector.device,
+        "model": {"path": model.path, "sha256": model.sha256},
+        "device": model.device,
         "settings": detect_settings(config.detect),
         "settings_hash": s_hash,
     }
