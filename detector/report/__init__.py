@@ -26,6 +26,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "read_counts_dir",
             "run_counts",
             "run_inputs",
+            "run_uncounted",
             "shipments_csv",
             "shipments_rows",
             "write_outputs",

@@ -7,7 +7,7 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["batch", "demo"],
+    submodules=["batch", "demo", "state"],
     submod_attrs={
         "batch": [
             "RunConfig",
@@ -19,5 +19,15 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "run",
         ],
         "demo": ["DEMO_FIRST", "DEMO_SEED", "DemoResult", "demo"],
+        "state": [
+            "FAILED_DIR",
+            "GONE_DIR",
+            "RUN_FILES",
+            "SCENE_OUTPUTS",
+            "append_run_json",
+            "clean_partials",
+            "run_lock",
+            "set_aside",
+        ],
     },
 )
