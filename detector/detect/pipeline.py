@@ -32,7 +32,7 @@ from ..errors import ConfigError, CountError
 from ..model import runtime
 from ..model.runtime import DEVICES, resolve_device
 from ..model.tiers import TIERS_DIRECT
-from .finish import GPKG_LAYER, InferredScene, finish_scene, output_paths
+from .finish import GPKG_LAYER, InferredScene, check_output_names, finish_scene, output_paths
 from .inference import InferenceSettings, TilePredictor, infer_scene
 from .progress import tqdm_progress
 
@@ -314,13 +314,7 @@ def detect_scenes(
 
     config.check()
     paths = [Path(p) for p in paths]
-    seen: dict[str, Path] = {}
-    for p in paths:
-        if p.stem in seen:
-            raise ConfigError(
-                f"{p}: has the same scene name {p.stem!r} as {seen[p.stem]}; outputs would collide"
-            )
-        seen[p.stem] = p
+    check_output_names(paths)
     configure_process(config)
     detector = detector or load_detector(config)
     bar = tqdm_progress(progress)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, safe_name
 from ..reconcile.core import Reconciliation
 from ..reconcile.core import totals as make_totals
 from ..reconcile.munitions import Assumptions
@@ -366,7 +366,7 @@ def write_report(
             continue
         o = next((x for x in result.scenes if x.scene == sc), None)
         title = f"{sc} ({o.port if o else '?'})"
-        png = scene_quicklook(path, det / f"{sc}.detections.geojson", title)
+        png = scene_quicklook(path, det / f"{safe_name(sc)}.detections.geojson", title)
         if png:
             quick[sc] = png
     run_info: dict[str, Any] = {"run folder": str(d.resolve())}

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, check_output_dir, safe_name
 from ..catalog import CATALOG_NAME, Catalog, file_signature, settings_hash
 from ..errors import ConfigError
 from .state import (
@@ -113,11 +113,9 @@ def find_scenes(imagery_dir: str | Path) -> list[Path]:
     )  # fmt: skip
     if not paths:
         raise ConfigError(f"{d}: no scenes (*.tif, *.tiff) found")
-    seen: dict[str, Path] = {}
-    for p in paths:
-        if p.stem in seen:
-            raise ConfigError(f"{p}: same scene id {p.stem!r} as {seen[p.stem]}; rename one")
-        seen[p.stem] = p
+    from ..detect.finish import check_output_names
+
+    check_output_names(paths)
     return paths
 
 
@@ -177,6 +175,7 @@ def run(config: RunConfig) -> RunSummary:
     assumptions = load_assumptions(config.assumptions_path)
     scenes = find_scenes(config.imagery_dir)
     config.detect.check()
+    check_output_dir(det_dir)  # before the long part: a bad --out is one line, exit 2
     with run_lock(out):
         clean_partials(out, det_dir)
         detector = load_detector(config.detect)
@@ -337,7 +336,7 @@ def reconcile_run(
     doc = totals(result, assumptions)
     paths = write_outputs(out, result, doc)
     det_dir = detections_dir(out)
-    geo = [det_dir / f"{c['scene']}.detections.geojson" for c in counts]
+    geo = [det_dir / f"{safe_name(c['scene'])}.detections.geojson" for c in counts]
     geo = [p for p in geo if p.is_file()]
     if geo:
         merge_detections(geo, out / "detections.gpkg")

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, safe_name
 from ..errors import ConfigError
 
 __all__ = [
@@ -107,10 +107,10 @@ def clean_partials(out_dir: str | Path, det_dir: str | Path) -> list[Path]:
 def set_aside(det_dir: str | Path, scene_id: str, folder: str) -> list[Path]:
     """Move ``<scene>.detections.geojson|.detections.gpkg|.counts.json`` from ``det_dir`` to
     ``det_dir/<folder>/`` (:data:`GONE_DIR` or :data:`FAILED_DIR`); returns the new paths."""
-    det = Path(det_dir)
+    det, name = Path(det_dir), safe_name(scene_id)
     moved = []
     for suffix in SCENE_OUTPUTS:
-        src = det / f"{scene_id}.{suffix}"
+        src = det / f"{name}.{suffix}"
         if src.is_file():
             dst = det / folder / src.name
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -122,10 +122,10 @@ def set_aside(det_dir: str | Path, scene_id: str, folder: str) -> list[Path]:
 def drop_aside(det_dir: str | Path, scene_id: str) -> None:
     """Remove the set-aside outputs of a scene that is counted again (its file is back or
     readable again): the aside folders hold only scenes that are gone or failed now."""
-    det = Path(det_dir)
+    det, name = Path(det_dir), safe_name(scene_id)
     for folder in (GONE_DIR, FAILED_DIR):
         for suffix in SCENE_OUTPUTS:
-            (det / folder / f"{scene_id}.{suffix}").unlink(missing_ok=True)
+            (det / folder / f"{name}.{suffix}").unlink(missing_ok=True)
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
