@@ -4,12 +4,15 @@ Table ``scenes`` (one row per scene id, so a scene is never listed twice):
 
 - ``id`` scene id (file stem), ``path`` absolute path when last processed;
 - ``file_sig`` a quick content signature (see :func:`file_signature`), ``size`` bytes;
-- ``status`` ``done`` | ``failed``, ``error`` one-line message when failed;
+- ``status`` ``done`` | ``failed`` | ``gone``, ``error`` one-line message when failed or
+  gone. A ``gone`` row is a scene whose file left the imagery folder: the row is kept for
+  history (with its last counts) but no output uses it; it comes back when the file does;
 - ``settings_hash``, ``model_hash`` what produced the row (see :func:`settings_hash`);
 - ``counts_json`` the scene's counts (the same JSON as ``<scene>.counts.json``);
 - ``started_at``, ``finished_at`` ISO UTC timestamps, ``attempts`` how often it ran.
 
-Table ``meta`` holds the schema version. The database runs in WAL mode; each scene's result
+Table ``meta`` holds the schema version (2; a version-1 catalog, which knew no ``gone``, is
+upgraded in place when opened). The database runs in WAL mode; each scene's result
 is committed in one transaction, and the caller commits only AFTER the scene's output files
 are atomically in place, so a run killed at any instant leaves either a finished scene (files
 and row) or one that the next run redoes; never a row without its files.
@@ -31,6 +34,7 @@ from .errors import ConfigError
 
 __all__ = [
     "CATALOG_NAME",
+    "STATUSES",
     "SceneRecord",
     "Catalog",
     "file_signature",
@@ -38,17 +42,17 @@ __all__ = [
 ]
 
 CATALOG_NAME = "ccount.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+STATUSES = ("done", "failed", "gone")
 _MIB = 1 << 20
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+_SCENES_TABLE = """
 CREATE TABLE IF NOT EXISTS scenes (
     id TEXT PRIMARY KEY,
     path TEXT NOT NULL,
     file_sig TEXT NOT NULL,
     size INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'gone')),
     error TEXT,
     settings_hash TEXT NOT NULL,
     model_hash TEXT NOT NULL,
@@ -56,8 +60,12 @@ CREATE TABLE IF NOT EXISTS scenes (
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 1
-);
-"""
+)"""
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    + _SCENES_TABLE
+    + ";\n"
+)
 
 
 def file_signature(path: str | Path) -> str:
@@ -135,6 +143,8 @@ class Catalog:
                 self._db.execute(
                     "INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
                 )
+            elif int(row[0]) == 1:
+                self._upgrade_v1()
             elif int(row[0]) != SCHEMA_VERSION:
                 raise ConfigError(
                     f"{self.path}: catalog schema {row[0]}, this ccount writes "
@@ -142,6 +152,19 @@ class Catalog:
                 )
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"{self.path}: not a usable run catalog ({e})") from None
+
+    def _upgrade_v1(self) -> None:
+        """Schema 1 to 2: the same rows, in a table whose status may also be ``gone``
+        (SQLite cannot change a CHECK constraint in place)."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ALTER TABLE scenes RENAME TO scenes_v1")
+            self._db.execute(_SCENES_TABLE)
+            self._db.execute("INSERT INTO scenes SELECT * FROM scenes_v1")
+            self._db.execute("DROP TABLE scenes_v1")
+            self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),)
+            )
 
     def __enter__(self) -> Catalog:
         return self
@@ -245,6 +268,16 @@ class Catalog:
             error=" ".join(str(error).split()), settings_hash=settings_hash,
             model_hash=model_hash, counts=None, started_at=started_at or _now(),
         )  # fmt: skip
+
+    def mark_gone(self, scene_id: str, *, reason: str) -> None:
+        """Mark a scene whose file is no longer in the imagery folder; the row (path,
+        signature, last counts) stays for history, ``error`` says why it is gone."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE scenes SET status = 'gone', error = ?, finished_at = ? WHERE id = ?",
+                (" ".join(str(reason).split()), _now(), scene_id),
+            )
 
     def forget(self, scene_id: str) -> None:
         with self._db:

@@ -15,6 +15,7 @@ __all__ = [
     "ModelError",
     "LabelError",
     "DeviceError",
+    "OutputError",
 ]
 
 
@@ -44,3 +45,8 @@ class LabelError(CountError, ValueError):
 
 class DeviceError(CountError, RuntimeError):
     """The requested compute device is not available."""
+
+
+class OutputError(CountError, OSError):
+    """An output file or folder cannot be created or written: a path below a regular file, a
+    read-only or unwritable folder, a full disk. The message names the path and the cause."""

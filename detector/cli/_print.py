@@ -25,7 +25,7 @@ def shipments_table(
     for r in rows:
         cells = [r["voyage"], r["ship"], r["rajin_date"], r["containers_est"],
                  f"{r['containers_low']}-{r['containers_high']}", r["teu_est"], r["n_scenes"],
-                 "imputed" if r["imputed"] == "true" else ""]  # fmt: skip
+                 _note(r)]  # fmt: skip
         if truth is not None:
             cells.insert(5, str(truth.get(int(r["voyage"]), "?")))
         lines.append(cells)
@@ -44,7 +44,19 @@ def shipments_table(
         )
         if t["scenes"]["unmatched"]:
             out.append(f"unmatched scenes: {len(t['scenes']['unmatched'])} (see totals.json)")
+        lost = t["scenes"].get("not_counted") or []
+        if lost:
+            n_failed = sum(u["state"] == "failed" for u in lost)
+            out.append(f"scenes not counted: {n_failed} failed, {len(lost) - n_failed} gone "
+                       "(see totals.json)")  # fmt: skip
     return "\n".join(out)
+
+
+def _note(row: Mapping[str, str]) -> str:
+    """``imagery failed`` (a failed scene would have matched), ``imputed`` or empty."""
+    if (row.get("note") or "").startswith("imagery failed"):
+        return "imagery failed"
+    return "imputed" if row["imputed"] == "true" else ""
 
 
 def print_shipments(shipments_csv, totals_json=None, truth=None) -> None:

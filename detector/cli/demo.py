@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {(res.run_dir / 'report.html').resolve()}")
     if not res.summary.ok:
         print(f"ccount demo: {len(res.summary.failed)} scene(s) failed", file=sys.stderr)
-        return 1
+        return 2  # partial failure: the exit-code convention of detector.cli.main
     return 0

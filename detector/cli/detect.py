@@ -33,9 +33,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._io import check_output_dir
+    from ..detect.finish import check_output_names
     from ..detect.pipeline import detect_scenes
 
     config = detect_config(args)
+    config.check()
+    check_output_names(args.scenes)
+    check_output_dir(args.out)  # before any scene is computed
     cluster = cluster_config(args)
     if cluster is None:
         outcomes = detect_scenes(args.scenes, args.out, config, progress=not args.no_progress)

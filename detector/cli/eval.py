@@ -21,9 +21,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._io import atomic_write_text
+    from .._io import atomic_write_text, check_output_file
     from ..labels.evaluate import evaluate_dirs, format_table
 
+    if args.json:
+        check_output_file(args.json)  # before evaluating
     report = evaluate_dirs(args.pred_dir, args.truth_dir)
     print(format_table(report))
     if args.json:

@@ -4,6 +4,16 @@ Each command lives in its own module ``detector.cli.<name>`` exposing ``HELP`` (
 ``configure(parser)`` and ``run(args) -> int``. Command modules import heavy libraries
 (torch, rasterio) inside ``run`` so ``ccount --help`` stays fast. Any :class:`CountError`
 becomes one line on stderr and exit code 2; ``-v`` shows the traceback.
+
+Exit codes, the same for every command (:data:`EXIT_OK`, :data:`EXIT_ERROR`,
+:data:`EXIT_INTERRUPTED`):
+
+- 0: success;
+- 2: bad input (a scene, a voyage log, an option; also argparse's usage errors), an output
+  that cannot be written (:class:`~detector.errors.OutputError`: a folder below a file, a
+  read-only folder, a full disk), or a partial failure (``detect``/``run``/``demo``: some
+  scenes failed; the others' outputs are written);
+- 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,7 +26,11 @@ import traceback
 
 from ..errors import CountError
 
-__all__ = ["main", "build_parser", "COMMANDS"]
+__all__ = ["main", "build_parser", "COMMANDS", "EXIT_OK", "EXIT_ERROR", "EXIT_INTERRUPTED"]
+
+EXIT_OK = 0
+EXIT_ERROR = 2  # bad input, output error, partial failure
+EXIT_INTERRUPTED = 130
 
 COMMANDS = (
     "info",
@@ -72,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         msg = " ".join(str(e).split())  # always one line
         print(f"ccount {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"ccount {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -26,23 +26,26 @@ def run(args: argparse.Namespace) -> int:
     from ..labels.voyages import read_voyages
     from ..reconcile.munitions import load_assumptions, saved_assumptions_json
     from ..run.batch import reconcile_run
+    from ..run.state import run_lock
+    from ._print import print_shipments
 
     voyages = assumptions = None
     if args.voyages is not None:
         voyages = read_voyages(args.voyages)
     if args.assumptions is not None:
         assumptions = load_assumptions(args.assumptions)
-    paths = reconcile_run(args.run_dir, voyages=voyages, assumptions=assumptions,
-                          report=not args.no_report)  # fmt: skip
-    # the run folder now reflects these inputs: keep them for `ccount report`
-    if args.voyages is not None:
-        atomic_write_text(
-            args.run_dir / "voyages.csv", args.voyages.read_text(encoding="utf-8-sig")
-        )
-    if assumptions is not None:
-        atomic_write_text(args.run_dir / "assumptions.json", saved_assumptions_json(assumptions))
-    from ._print import print_shipments
-
+    with run_lock(args.run_dir, create=False):  # no `ccount run` may write it meanwhile
+        paths = reconcile_run(args.run_dir, voyages=voyages, assumptions=assumptions,
+                              report=not args.no_report)  # fmt: skip
+        # the run folder now reflects these inputs: keep them for `ccount report`
+        if args.voyages is not None:
+            atomic_write_text(
+                args.run_dir / "voyages.csv", args.voyages.read_text(encoding="utf-8-sig")
+            )
+        if assumptions is not None:
+            atomic_write_text(
+                args.run_dir / "assumptions.json", saved_assumptions_json(assumptions)
+            )
     print_shipments(args.run_dir / "shipments.csv", args.run_dir / "totals.json")
     for name, path in paths.items():
         print(f"{name}: {path}")

@@ -18,7 +18,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..report.html import write_report
+    from ..run.state import run_lock
 
-    path = write_report(args.run_dir, max_quicklooks=max(0, args.quicklooks))
+    with run_lock(args.run_dir, create=False):  # no `ccount run` may write it meanwhile
+        path = write_report(args.run_dir, max_quicklooks=max(0, args.quicklooks))
     print(f"report: {path}")
     return 0

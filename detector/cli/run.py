@@ -48,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
     print_summary(summary)
     if not summary.ok:
         print(f"ccount run: {len(summary.failed)} scene(s) failed", file=sys.stderr)
-        return 1
+        return 2  # partial failure: the exit-code convention of detector.cli.main
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .._io import check_output_dir
 from ..errors import ConfigError
 
 HELP = "render synthetic port scenes (GeoTIFF + truth GeoJSON) or a whole synthetic world"
@@ -71,6 +72,7 @@ def run(args) -> int:
             args.port, args.seed, gsd_m=args.gsd, size=tuple(args.size) if args.size else None,
             bits=args.bits, bands=args.bands, cloud=args.cloud, snow=args.snow,
         )  # fmt: skip
+        check_output_dir(args.out)  # before rendering
         rs = render_scene(spec)
         tif, geo = write_scene(rs, args.out)
         print(

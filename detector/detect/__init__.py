@@ -20,7 +20,13 @@ __getattr__, __dir__, __all__ = lazy.attach(
     ],
     submod_attrs={
         "count": ["MAX_TIERS", "scene_counts", "summary", "tiers_clipped"],
-        "finish": ["GPKG_LAYER", "InferredScene", "finish_scene", "output_paths"],
+        "finish": [
+            "GPKG_LAYER",
+            "InferredScene",
+            "check_output_names",
+            "finish_scene",
+            "output_paths",
+        ],
         "hulls": ["ShipHulls", "ShipTolerance", "find_hulls", "hull_geometry", "identify_ship"],
         "inference": [
             "InferenceSettings",

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write_text
+from .._io import atomic_path, atomic_write_text, safe_name
+from ..errors import ConfigError
 from ..model.tiers import tiers_basis, tiers_from_output
 
-__all__ = ["GPKG_LAYER", "InferredScene", "finish_scene", "output_paths"]
+__all__ = ["GPKG_LAYER", "InferredScene", "check_output_names", "finish_scene", "output_paths"]
 
 GPKG_LAYER = "detections"
 
@@ -38,13 +39,33 @@ class InferredScene:
 
 
 def output_paths(out_dir: Path, scene_id: str) -> tuple[Path, Path, Path]:
-    """``(detections.geojson, detections.gpkg, counts.json)`` paths of a scene in ``out_dir``."""
-    out_dir = Path(out_dir)
+    """``(detections.geojson, detections.gpkg, counts.json)`` paths of a scene in ``out_dir``,
+    named by the scene id made safe (:func:`detector._io.safe_name`: ``a;b`` -> ``a_b``)."""
+    out_dir, name = Path(out_dir), safe_name(scene_id)
     return (
-        out_dir / f"{scene_id}.detections.geojson",
-        out_dir / f"{scene_id}.detections.gpkg",
-        out_dir / f"{scene_id}.counts.json",
+        out_dir / f"{name}.detections.geojson",
+        out_dir / f"{name}.detections.gpkg",
+        out_dir / f"{name}.counts.json",
     )
+
+
+def check_output_names(paths) -> None:
+    """Raise :class:`ConfigError` naming both files when two scene files would write the same
+    outputs (the same file stem, or stems equal once made safe, e.g. ``a;b`` and ``a b``)."""
+    seen: dict[str, Path] = {}
+    for p in map(Path, paths):
+        name = safe_name(p.stem)
+        if name in seen and p.stem == seen[name].stem:
+            raise ConfigError(
+                f"{p}: has the same scene name {p.stem!r} as {seen[name]}; outputs would "
+                "collide, rename one"
+            )
+        if name in seen:
+            raise ConfigError(
+                f"{p}: scene name {p.stem!r} gives the same output file name {name!r} as "
+                f"{seen[name]} ({seen[name].stem!r}); outputs would collide, rename one"
+            )
+        seen[name] = p
 
 
 def _sun(scene) -> dict | None:

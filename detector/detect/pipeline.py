@@ -32,7 +32,7 @@ from ..errors import ConfigError, CountError
 from ..model import runtime
 from ..model.runtime import DEVICES, resolve_device
 from ..model.tiers import TIERS_DIRECT
-from .finish import GPKG_LAYER, InferredScene, finish_scene, output_paths
+from .finish import GPKG_LAYER, InferredScene, check_output_names, finish_scene, output_paths
 from .inference import InferenceSettings, TilePredictor, infer_scene
 from .progress import tqdm_progress
 
@@ -47,7 +47,6 @@ __all__ = [
     "load_detector",
     "detect_scene",
     "detect_scenes",
-    "check_scene_names",
     "iter_detect",
     "GPKG_LAYER",
 ]
@@ -298,20 +297,6 @@ def iter_detect(
             yield pending.result()
 
 
-def check_scene_names(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """``paths`` as Paths; raises :class:`ConfigError` for two scenes with the same file
-    stem (their outputs would collide)."""
-    paths = [Path(p) for p in paths]
-    seen: dict[str, Path] = {}
-    for p in paths:
-        if p.stem in seen:
-            raise ConfigError(
-                f"{p}: has the same scene name {p.stem!r} as {seen[p.stem]}; outputs would collide"
-            )
-        seen[p.stem] = p
-    return paths
-
-
 def detect_scenes(
     paths: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -328,7 +313,8 @@ def detect_scenes(
     """
 
     config.check()
-    paths = check_scene_names(paths)
+    paths = [Path(p) for p in paths]
+    check_output_names(paths)
     configure_process(config)
     detector = detector or load_detector(config)
     bar = tqdm_progress(progress)

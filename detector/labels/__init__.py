@@ -22,6 +22,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "format_table",
             "load_containers",
             "pair_files",
+            "truth_without_predictions",
         ],
         "gpkg": ["polygon_wkb", "write_gpkg"],
         "io": [

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from pyproj import CRS, Transformer
 
+from .._io import safe_name
 from ..detections import TEU_PER_KIND
 from ..errors import LabelError
 from .match import match_centres
@@ -38,6 +39,7 @@ __all__ = [
     "Tally",
     "load_containers",
     "pair_files",
+    "truth_without_predictions",
     "evaluate_scene",
     "evaluate_dirs",
     "coco_ap",
@@ -156,23 +158,57 @@ def load_containers(path: str | Path, *, truth: bool, crs: str | None = None) ->
     )  # fmt: skip
 
 
-def pair_files(pred_dir: Path, truth_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
-    """``([(scene, pred, truth)], [scenes predicted but without truth])``, sorted by scene."""
-    pred_dir, truth_dir = Path(pred_dir), Path(truth_dir)
+def _check_dirs(pred_dir: Path, truth_dir: Path) -> None:
     if not pred_dir.is_dir():
         raise LabelError(f"{pred_dir}: prediction directory not found")
     if not truth_dir.is_dir():
         raise LabelError(f"{truth_dir}: truth directory not found")
+
+
+def _pred_files(pred_dir: Path) -> dict[str, Path]:
+    """``{scene: PRED_DIR/<scene>.detections.geojson}``, sorted by scene."""
+    files = sorted(pred_dir.glob(f"*{PRED_SUFFIX}"))
+    return {p.name[: -len(PRED_SUFFIX)]: p for p in files if p.is_file()}
+
+
+def _truth_files(truth_dir: Path) -> dict[str, Path]:
+    """Truth files ``TRUTH_DIR/<scene>.geojson`` (first) or ``TRUTH_DIR/truth/<scene>.geojson``
+    keyed by the scene's safe name (:func:`detector._io.safe_name`: how detect names its
+    outputs), prediction files left out."""
+    out: dict[str, Path] = {}
+    for d in (truth_dir, truth_dir / "truth"):
+        if d.is_dir():
+            for p in sorted(d.glob("*.geojson")):
+                if p.is_file() and not p.name.endswith(PRED_SUFFIX):
+                    out.setdefault(safe_name(p.stem), p)
+    return out
+
+
+def pair_files(pred_dir: Path, truth_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
+    """``([(scene, pred, truth)], [scenes predicted but without truth])``, sorted by scene.
+
+    A prediction ``<name>.detections.geojson`` pairs with the truth file whose scene name,
+    made safe for file names, is ``<name>`` (so ``a;b.geojson`` pairs with ``a_b``)."""
+    pred_dir, truth_dir = Path(pred_dir), Path(truth_dir)
+    _check_dirs(pred_dir, truth_dir)
+    truths = _truth_files(truth_dir)
     pairs, unpaired = [], []
-    for p in sorted(pred_dir.glob(f"*{PRED_SUFFIX}")):
-        scene = p.name[: -len(PRED_SUFFIX)]
-        cands = [truth_dir / f"{scene}.geojson", truth_dir / "truth" / f"{scene}.geojson"]
-        t = next((c for c in cands if c.is_file()), None)
+    for scene, p in _pred_files(pred_dir).items():
+        t = truths.get(safe_name(scene))
         if t is None:
             unpaired.append(scene)
         else:
             pairs.append((scene, p, t))
     return pairs, unpaired
+
+
+def truth_without_predictions(pred_dir: Path, truth_dir: Path) -> list[str]:
+    """Truth scenes (file stems, sorted) with no ``<scene>.detections.geojson`` in
+    ``pred_dir``: not scored, so the pooled metrics leave them out."""
+    pred_dir, truth_dir = Path(pred_dir), Path(truth_dir)
+    _check_dirs(pred_dir, truth_dir)
+    predicted = {safe_name(s) for s in _pred_files(pred_dir)}
+    return sorted(t.stem for name, t in _truth_files(truth_dir).items() if name not in predicted)
 
 
 def _tally(pred: ContainerSet, truth: ContainerSet, pi, ti, mask_p, mask_t, mask_m) -> Tally:
@@ -279,9 +315,11 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
 
     Keys: ``scenes`` (per scene: files, overall metrics, per-region metrics), ``overall``
     (pooled over scenes), ``by_region`` (pooled), ``coco`` (AP), ``unpaired`` (predicted
-    scenes without truth), ``match_radius_m``. Raises :class:`LabelError` when no scene pairs.
+    scenes without truth), ``no_predictions`` (truth scenes without predictions: not scored),
+    ``match_radius_m``. Raises :class:`LabelError` when no scene pairs.
     """
     pairs, unpaired = pair_files(Path(pred_dir), Path(truth_dir))
+    no_predictions = truth_without_predictions(Path(pred_dir), Path(truth_dir))
     if not pairs:
         raise LabelError(
             f"{pred_dir}: no <scene>{PRED_SUFFIX} file has truth <scene>.geojson in {truth_dir} "
@@ -320,6 +358,7 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
         "coco": coco_ap(coco_in),
         "scenes": scenes,
         "unpaired": unpaired,
+        "no_predictions": no_predictions,
     }
 
 
@@ -357,4 +396,11 @@ def format_table(report: dict) -> str:
     )
     if report["unpaired"]:
         lines.append(f"no truth for: {', '.join(report['unpaired'])}")
+    missing = report.get("no_predictions") or []
+    if missing:
+        n = len(missing)
+        lines.append(
+            f"no predictions for: {', '.join(missing)} ({n} truth scene{'s' if n > 1 else ''} "
+            "not scored)"
+        )
     return "\n".join(lines)

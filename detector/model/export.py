@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._io import atomic_path
+from .._io import atomic_path, check_output_file
 from ..errors import ConfigError, ModelError
 from .net import HEAD_CHANNELS, CCNet, CCNetExport, fuse_batchnorm
 from .weights import ModelMeta, file_sha256, load_model
@@ -134,6 +134,9 @@ def export_model(
     """Load ``weights`` (default: the shipped model) and export it as ``fmt`` to ``out``."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt != "onnx" and fixed_hw is not None:
+        raise ConfigError("--fixed-size applies to ONNX only; TorchScript takes any size")
+    check_output_file(out)  # before loading and tracing: a bad --out is one line, exit 2
     model, meta = load_model(weights, device="cpu")
     from ..paths import default_model_path
 
@@ -141,6 +144,4 @@ def export_model(
     source = f"{src.name} sha256={file_sha256(src)}"
     if fmt == "onnx":
         return export_onnx(model, out, meta=meta, fixed_hw=fixed_hw, source=source)
-    if fixed_hw is not None:
-        raise ConfigError("--fixed-size applies to ONNX only; TorchScript takes any size")
     return export_torchscript(model, out, meta=meta, source=source)

@@ -10,7 +10,14 @@ __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=["core", "evidence", "fuse", "matching", "munitions", "pool", "truth_counts"],
     submod_attrs={
-        "core": ["Reconciliation", "Shipment", "reconcile", "totals"],
+        "core": [
+            "Reconciliation",
+            "Shipment",
+            "UncountedScene",
+            "reconcile",
+            "totals",
+            "would_match",
+        ],
         "evidence": [
             "LOADING_PIER",
             "ReconcileConfig",

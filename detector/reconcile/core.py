@@ -25,10 +25,18 @@ an observed voyage leans on its ship's mean as much as its observation is noisy;
 without usable imagery gets the ship's mean and the voyage-to-voyage spread, flagged
 ``imputed``.
 Intervals are nominal 90 %. Scenes that match no voyage are listed with the reason.
+
+Scenes the run could not count (:class:`UncountedScene`: ``failed``, the file unreadable or
+broken; ``gone``, the file left the imagery folder) give no evidence. They are listed in
+``totals.json`` (``scenes.not_counted``), and a voyage without usable imagery that a failed
+scene would have matched (by port and acquisition time, the windows above) carries the note
+``imagery failed: <scene ids>``: its estimate is imputed because the imagery failed, not
+because none was taken. A gone scene adds no note (the analyst removed it).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -38,7 +46,7 @@ import numpy as np
 from ..labels.voyages import Voyage
 from .evidence import ReconcileConfig, SceneObs, scene_obs
 from .fuse import Estimate, consistent, fuse, total
-from .matching import Evidence, Unmatched, match_evidence
+from .matching import ARRIVAL_PORTS, Evidence, Unmatched, match_evidence
 from .munitions import Assumptions, rounds_range
 from .pool import pool
 
@@ -48,10 +56,26 @@ __all__ = [
     "Shipment",
     "Unmatched",
     "Reconciliation",
+    "UncountedScene",
     "match_evidence",
+    "would_match",
     "reconcile",
     "totals",
 ]
+
+
+@dataclass(frozen=True)
+class UncountedScene:
+    """A scene of the run that gives no counts: ``state`` ``failed`` (with the one-line
+    ``error``) or ``gone`` (its file left the imagery folder); ``port`` and ``acquired``
+    (UTC) as far as known from its name, header or last counts, for matching."""
+
+    scene: str
+    file: str
+    state: str
+    error: str
+    port: str | None = None
+    acquired: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,7 @@ class Shipment:
     imputed: bool
     evidence: tuple[str, ...]  # scene ids used
     observed: Estimate | None = None  # what the imagery alone says (before pooling)
+    note: str = ""  # "imagery failed: <scene ids>" for an imputed voyage with failed imagery
 
     @property
     def containers_est(self) -> float:
@@ -84,14 +109,34 @@ class Reconciliation:
     scenes: tuple[SceneObs, ...]
     config: ReconcileConfig
     between_voyage_sd: float = 0.0  # tau of detector.reconcile.pool
+    uncounted: tuple[UncountedScene, ...] = ()
+
+
+def would_match(scene: UncountedScene, voyage: Voyage, cfg: ReconcileConfig) -> bool:
+    """Whether a scene at ``scene.port`` on ``scene.acquired`` falls in a window where it
+    could have been evidence of ``voyage``: at Rajin from ``max(rajin_days_before,
+    stock_days_before)`` days before the loading date to ``rajin_days_after`` after (deck or
+    stock), at an arrival port ``arrival_days_min..max`` days after."""
+    if scene.port is None or scene.acquired is None:
+        return False
+    days = (scene.acquired.date() - voyage.rajin_date).days
+    if scene.port == "rajin":
+        return -max(cfg.rajin_days_before, cfg.stock_days_before) <= days <= cfg.rajin_days_after
+    if scene.port in ARRIVAL_PORTS:
+        return cfg.arrival_days_min <= days <= cfg.arrival_days_max
+    return False
 
 
 def reconcile(
     counts: Sequence[Mapping[str, Any]],
     voyages: Sequence[Voyage],
     assumptions: Assumptions,
+    *,
+    uncounted: Sequence[UncountedScene] = (),
 ) -> Reconciliation:
-    """Per-shipment estimates for every voyage from the scenes' counts documents."""
+    """Per-shipment estimates for every voyage from the scenes' counts documents;
+    ``uncounted`` (failed and gone scenes) are carried along and note the voyages a failed
+    scene would have matched."""
     cfg = ReconcileConfig.from_assumptions(assumptions)
     scenes = tuple(sorted((scene_obs(c) for c in counts), key=lambda o: o.scene))
     evidence, unmatched = match_evidence(scenes, voyages, cfg)
@@ -129,9 +174,14 @@ def reconcile(
         else:
             ratios = [f[2] for f in fused.values() if f[0].ship == v.ship]
             ratio = float(np.mean(ratios)) if ratios else 1.0
-            shipments.append(Shipment(v, pooled[v.voyage], ratio, True, ()))
+            bad = [u.scene for u in uncounted if u.state == "failed" and would_match(u, v, cfg)]
+            note = f"imagery failed: {';'.join(sorted(bad))}" if bad else ""
+            shipments.append(Shipment(v, pooled[v.voyage], ratio, True, (), note=note))
     shipments.sort(key=lambda s: s.voyage.voyage)
-    return Reconciliation(tuple(shipments), tuple(evidence), tuple(unmatched), scenes, cfg, tau)
+    lost = tuple(sorted(uncounted, key=lambda u: u.scene))
+    return Reconciliation(
+        tuple(shipments), tuple(evidence), tuple(unmatched), scenes, cfg, tau, lost
+    )
 
 
 def _range(e: Estimate) -> dict[str, float]:
@@ -198,6 +248,18 @@ def totals(result: Reconciliation, assumptions: Assumptions) -> dict[str, Any]:
                 if not e.used
             ],
             "unmatched": [{"scene": u.scene, "reason": u.reason} for u in result.unmatched],
+            "not_counted": [
+                {
+                    "scene": u.scene,
+                    "file": u.file,
+                    "state": u.state,
+                    "error": u.error,
+                    "voyages": [
+                        s.voyage.voyage for s in ships if would_match(u, s.voyage, result.config)
+                    ],
+                }
+                for u in result.uncounted
+            ],
         },
         "models": models,
         "assumptions_file": assumptions.path,

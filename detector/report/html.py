@@ -2,7 +2,9 @@
 base64 PNG) summarising a run: totals and munitions range, a monthly timeline, containers
 per ship, per-voyage estimates, quicklooks of scenes with their detections, the scenes with
 their provenance (acquisition time, model hash, settings, what each was used for), the
-unmatched scenes and the assumptions table.
+unmatched scenes, the scenes that could not be counted (failed, with their one-line error,
+or gone from the imagery folder) and the assumptions table. A voyage imputed because a scene
+that would have matched it failed reads "imagery failed", not "yes", under "imputed".
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, safe_name
 from ..reconcile.core import Reconciliation
 from ..reconcile.core import totals as make_totals
 from ..reconcile.munitions import Assumptions
@@ -126,6 +128,42 @@ def _plots(result: Reconciliation, totals: Mapping[str, Any]) -> dict[str, bytes
     return out
 
 
+def _lost_line(result: Reconciliation) -> str:
+    if not result.uncounted:
+        return ""
+    n_failed = sum(u.state == "failed" for u in result.uncounted)
+    return (f" Not counted: {n_failed} failed and {len(result.uncounted) - n_failed} gone "
+            "scenes (see below).")  # fmt: skip
+
+
+def _imputed(s: Any) -> str:
+    if s.note.startswith("imagery failed"):
+        return "imagery failed"
+    return "yes" if s.imputed else ""
+
+
+def _uncounted_section(result: Reconciliation, totals: Mapping[str, Any]) -> list[str]:
+    """The section "Scenes not counted": each failed or gone scene with its file, one-line error and the
+    voyages it would have matched; nothing when there are none."""
+    if not result.uncounted:
+        return []
+    voyages = {d["scene"]: d.get("voyages") or [] for d in totals["scenes"].get("not_counted", [])}
+    n_failed = sum(u.state == "failed" for u in result.uncounted)
+    rows = [[f"<code>{_e(u.scene)}</code>", _e(u.state), f"<code>{_e(u.file)}</code>",
+             _e(", ".join(map(str, voyages.get(u.scene, []))) or "–"), _e(u.error)]
+            for u in result.uncounted]  # fmt: skip
+    return [
+        "<h2>Scenes not counted</h2>",
+        f'<p class="note">{n_failed} failed (the file could not be read or processed; outputs '
+        "of an earlier success are in <code>detections/.failed/</code>), "
+        f"{len(result.uncounted) - n_failed} gone (no longer in the imagery folder; their "
+        "outputs are in <code>detections/.gone/</code>). None of them enters an estimate; a "
+        'voyage imputed for lack of a failed scene says "imagery failed".</p>',
+        _table(["scene", "state", "file", "would match voyage(s)", "error"], rows,
+               wrap=(2, 4)),
+    ]  # fmt: skip
+
+
 def _pick_quicklooks(result: Reconciliation, max_n: int) -> list[str]:
     used = [sc for s in result.shipments for sc in s.evidence]
     unused = [sc for e in result.evidence if not e.used for sc in e.scenes]
@@ -164,7 +202,7 @@ def render_report(
         f"<h1>{_e(title)}</h1>",
         f'<p class="sub">{v["total"]} voyages in the log: {v["observed"]} estimated from '
         f"{len(totals['scenes']['used'])} scenes, {v['imputed']} imputed. Intervals are nominal "
-        "90 %.</p>",
+        f"90 %.{_lost_line(result)}</p>",
         '<div class="cards">',
         f'<div class="card"><span>containers</span><b>{_n(c["est"])}</b>'
         f"<span>{_n(c['low'])} – {_n(c['high'])}</span></div>",
@@ -208,13 +246,15 @@ def render_report(
             if e.note:
                 state += f' <span class="tag">{_e(e.note)}</span>'
             items.append(f"{_e(KIND_LABEL.get(e.kind, e.kind))} {scenes}{_e(val)}{state}")
+        if s.note:
+            items.append(f'<span class="tag">{_e(s.note)}</span>')
         if s.imputed:
             items.append(f"imputed from {_e(s.voyage.ship)}'s observed voyages and the prior")
         alone = "" if s.observed is None else (
             f"{_n(s.observed.value)} ± {_n(1.645 * s.observed.total_sd)}")  # fmt: skip
         rows.append([s.voyage.voyage, _e(s.voyage.ship), s.voyage.rajin_date.isoformat(),
                      _n(s.containers_est), f"{_n(lo)} – {_n(hi)}", _n(s.teu.value),
-                     "yes" if s.imputed else "", alone, "<br>".join(items)])  # fmt: skip
+                     _imputed(s), alone, "<br>".join(items)])  # fmt: skip
         classes.append("imp" if s.imputed else "")
     parts.append(
         f'<p class="note">Each voyage\'s observations are fused ("imagery alone"), then pooled '
@@ -257,6 +297,7 @@ def render_report(
         parts += ["<h2>Unmatched scenes</h2>", _table(
             ["scene", "reason"], [[f"<code>{_e(u.scene)}</code>", _e(u.reason)]
                                   for u in result.unmatched])]  # fmt: skip
+    parts += _uncounted_section(result, totals)
     parts.append("<h2>Assumptions</h2>")
     parts.append(f'<p class="note">From <code>{_e(assumptions.path)}</code>; edit a copy and pass '
                  "<code>--assumptions FILE</code>.</p>")  # fmt: skip
@@ -298,12 +339,12 @@ def write_report(
     import json
 
     from ..reconcile.core import reconcile
-    from .shipments_io import detections_dir, run_inputs
+    from .shipments_io import detections_dir, run_inputs, run_uncounted
 
     d = Path(run_dir)
     if result is None or assumptions is None:
         counts, voyages, assumptions = run_inputs(d)
-        result = reconcile(counts, voyages, assumptions)
+        result = reconcile(counts, voyages, assumptions, uncounted=run_uncounted(d))
         totals = None
     if totals is None:
         totals = make_totals(result, assumptions)
@@ -325,7 +366,7 @@ def write_report(
             continue
         o = next((x for x in result.scenes if x.scene == sc), None)
         title = f"{sc} ({o.port if o else '?'})"
-        png = scene_quicklook(path, det / f"{sc}.detections.geojson", title)
+        png = scene_quicklook(path, det / f"{safe_name(sc)}.detections.geojson", title)
         if png:
             quick[sc] = png
     run_info: dict[str, Any] = {"run folder": str(d.resolve())}

@@ -5,7 +5,12 @@ counts documents it reads. Every output is written atomically (:mod:`detector._i
 ``ship``, ``rajin_date`` (YYYY-MM-DD), ``containers_est``, ``containers_low``,
 ``containers_high`` (nominal 90 % interval), ``teu_est`` (integers, rounded), ``n_scenes``
 (scenes whose evidence entered the estimate), ``imputed`` (``true`` when no usable imagery:
-estimated from the ship's other voyages), ``evidence`` (those scene ids, ``;``-separated).
+estimated from the ship's other voyages), ``evidence`` (those scene ids, ``;``-separated),
+``note`` (``imagery failed: <scene ids>`` when the voyage is imputed because scenes that
+would have matched it failed; else empty).
+
+A run folder's failed and gone scenes (catalog rows, :func:`run_uncounted`) are passed to
+the reconciliation so that ``totals.json`` and the report list them.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text
-from ..errors import LabelError
-from ..reconcile.core import Reconciliation
+from ..errors import CountError, LabelError
+from ..reconcile.core import Reconciliation, UncountedScene
 
 __all__ = [
     "SHIPMENT_COLUMNS",
@@ -31,6 +36,8 @@ __all__ = [
     "detections_dir",
     "run_counts",
     "run_inputs",
+    "run_uncounted",
+    "uncounted_scene",
 ]
 
 DETECTIONS_DIR = "detections"
@@ -38,7 +45,7 @@ CATALOG_NAME = "ccount.sqlite"
 
 SHIPMENT_COLUMNS = (
     "voyage", "ship", "rajin_date", "containers_est", "containers_low", "containers_high",
-    "teu_est", "n_scenes", "imputed", "evidence",
+    "teu_est", "n_scenes", "imputed", "evidence", "note",
 )  # fmt: skip
 
 
@@ -58,6 +65,7 @@ def shipments_rows(result: Reconciliation) -> list[dict[str, Any]]:
                 "n_scenes": len(s.evidence),
                 "imputed": "true" if s.imputed else "false",
                 "evidence": ";".join(s.evidence),
+                "note": s.note,
             }
         )
     return rows
@@ -156,3 +164,53 @@ def run_inputs(run_dir: str | Path) -> tuple[list[dict[str, Any]], tuple, Any]:
     saved = d / "assumptions.json"
     assumptions = read_saved_assumptions(saved) if saved.is_file() else load_assumptions()
     return run_counts(d), read_voyages(d / "voyages.csv"), assumptions
+
+
+def uncounted_scene(
+    scene_id: str, path: str, state: str, error: str, counts: dict[str, Any] | None = None
+) -> UncountedScene:
+    """An :class:`UncountedScene` with the port and acquisition time as far as they are
+    known: from the scene's last counts (a gone scene that was done), else from the file
+    name (``rajin_20250115T0224Z.tif``: port before the first ``_``, time as
+    :func:`detector.imagery.meta.time_from_name` reads it), else from the header when the
+    file is still there and readable (its tags and footprint)."""
+    import datetime as dt
+
+    from ..imagery.aoi import PORTS
+    from ..imagery.meta import time_from_name
+
+    port: str | None = None
+    acquired: dt.datetime | None = None
+    if counts:
+        port = counts.get("port")
+        with_z = str(counts.get("acquired") or "").replace("Z", "+00:00")
+        try:
+            acquired = dt.datetime.fromisoformat(with_z) if with_z else None
+        except ValueError:
+            acquired = None
+    name = Path(path).name or scene_id
+    head = name.split("_")[0].lower()
+    port = port or (head if head in PORTS else None)
+    acquired = acquired or time_from_name(name)
+    if (port is None or acquired is None) and Path(path).is_file():
+        try:
+            from ..imagery.raster import open_scene
+
+            sc = open_scene(path)
+            port, acquired = port or sc.port, acquired or sc.acquired
+        except (CountError, OSError, ValueError):  # unreadable: the name is all there is
+            pass
+    return UncountedScene(scene_id, str(path), state, error, port, acquired)
+
+
+def run_uncounted(run_dir: str | Path) -> list[UncountedScene]:
+    """The failed and gone scenes of a run folder (catalog rows), by scene id; none for a
+    folder without a catalog."""
+    from ..catalog import Catalog
+
+    d = Path(run_dir)
+    if not (d / CATALOG_NAME).is_file():
+        return []
+    with Catalog(d / CATALOG_NAME) as cat:
+        rows = [r for r in cat.records() if r.status in ("failed", "gone")]
+    return [uncounted_scene(r.id, r.path, r.status, r.error or "", r.counts) for r in rows]

@@ -7,7 +7,7 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["batch", "demo"],
+    submodules=["batch", "cluster", "demo", "state"],
     submod_attrs={
         "batch": [
             "RunConfig",
@@ -18,6 +18,25 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "reconcile_run",
             "run",
         ],
+        "cluster": [
+            "ClusterConfig",
+            "DetectorPlugin",
+            "PLUGIN_NAME",
+            "cluster_detect",
+            "detect_on_cluster",
+            "open_client",
+        ],
         "demo": ["DEMO_FIRST", "DEMO_SEED", "DemoResult", "demo"],
+        "state": [
+            "FAILED_DIR",
+            "GONE_DIR",
+            "RUN_FILES",
+            "SCENE_OUTPUTS",
+            "append_run_json",
+            "clean_partials",
+            "drop_aside",
+            "run_lock",
+            "set_aside",
+        ],
     },
 )

@@ -4,7 +4,8 @@ Layout of a run folder ``OUT``::
 
     OUT/ccount.sqlite             run catalog (detector.catalog): one row per scene
     OUT/detections/<scene>.detections.geojson|.detections.gpkg|.counts.json
-    OUT/run.json                  how the run was made (imagery, settings, model)
+    OUT/detections/.gone/, .failed/  outputs set aside (scenes gone, scenes that now fail)
+    OUT/run.json                  how the run was made (imagery, settings, model) + history
     OUT/voyages.csv               copy of the voyage log used
     OUT/assumptions.json          the assumptions used (all figures, with sources)
     OUT/shipments.csv, OUT/totals.json, OUT/detections.gpkg, OUT/report.html
@@ -13,22 +14,36 @@ Resumable: a scene is skipped when its catalog row is ``done`` with the same fil
 settings hash and model hash and its counts file exists; anything else is (re)processed. The
 row is committed only after the scene's files are atomically in place, so a run killed at any
 moment (even SIGKILL) and started again ends with the same outputs as an uninterrupted one.
-One run at a time per ``OUT`` (an exclusive lock on ``OUT/.lock``).
+One command at a time per ``OUT`` (an exclusive lock on ``OUT/.lock``, also taken by
+``ccount reconcile`` and ``report``).
+
+The catalog follows the imagery folder on every run (:mod:`detector.run.state`): a scene
+whose file is no longer there is marked ``gone`` (its row kept for history) and its outputs
+are moved to ``OUT/detections/.gone/``; a scene whose file changed is redone; a scene that
+fails has the outputs of an earlier success moved to ``OUT/detections/.failed/``. A broken
+symbolic link in the imagery folder is a failed scene. Failed and gone scenes are listed in
+the summary, ``totals.json`` and the report; none of them feeds the reconciliation.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, check_output_dir, safe_name
 from ..catalog import CATALOG_NAME, Catalog, file_signature, settings_hash
 from ..errors import ConfigError
+from .state import (
+    FAILED_DIR,
+    GONE_DIR,
+    append_run_json,
+    clean_partials,
+    drop_aside,
+    run_lock,
+    set_aside,
+)
 
 __all__ = [
     "SCENE_SUFFIXES",
@@ -66,6 +81,7 @@ class RunSummary:
     skipped: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()  # (scene id, one-line error)
     outputs: dict[str, Path] = field(default_factory=dict)
+    gone: tuple[tuple[str, str], ...] = ()  # (scene id, why), all gone rows of the catalog
 
     @property
     def ok(self) -> bool:
@@ -77,29 +93,44 @@ class RunSummary:
             f"{len(self.failed)} failed"
         ]
         out += [f"  failed {sid}: {err}" for sid, err in self.failed]
+        if self.gone:
+            out.append(f"gone: {len(self.gone)} (no longer in the imagery folder; not counted, "
+                       f"outputs moved to {DETECTIONS_DIR}/{GONE_DIR}/)")  # fmt: skip
+            out += [f"  gone {sid}: {why}" for sid, why in self.gone]
         out += [f"{name}: {path}" for name, path in self.outputs.items()]
         return out
 
 
 def find_scenes(imagery_dir: str | Path) -> list[Path]:
-    """GeoTIFF scenes under ``imagery_dir`` (recursive, hidden files skipped), sorted; raises
-    ConfigError when there are none or two share a scene id (file stem)."""
+    """GeoTIFF scenes under ``imagery_dir`` (recursive, hidden files skipped), sorted; broken
+    symbolic links are included (the run lists them as failed scenes). Raises ConfigError
+    when there are none or two share a scene id (file stem)."""
     d = Path(imagery_dir)
     if not d.is_dir():
         raise ConfigError(f"{d}: imagery folder not found (expected a folder of GeoTIFF scenes)")
     paths = sorted(
         p for p in d.rglob("*")
-        if p.suffix.lower() in SCENE_SUFFIXES and p.is_file()
+        if p.suffix.lower() in SCENE_SUFFIXES and (p.is_file() or _broken_link(p))
         and not any(part.startswith(".") for part in p.relative_to(d).parts)
     )  # fmt: skip
     if not paths:
         raise ConfigError(f"{d}: no scenes (*.tif, *.tiff) found")
-    seen: dict[str, Path] = {}
-    for p in paths:
-        if p.stem in seen:
-            raise ConfigError(f"{p}: same scene id {p.stem!r} as {seen[p.stem]}; rename one")
-        seen[p.stem] = p
+    from ..detect.finish import check_output_names
+
+    check_output_names(paths)
     return paths
+
+
+def _broken_link(p: Path) -> bool:
+    return p.is_symlink() and not p.exists()
+
+
+def _broken_error(p: Path) -> str:
+    try:
+        target = p.readlink()
+    except OSError:
+        target = "?"
+    return f"{p}: broken symbolic link (its target {target} does not exist)"
 
 
 def detect_settings(config: Any) -> dict[str, Any]:
@@ -114,28 +145,6 @@ def detect_settings(config: Any) -> dict[str, Any]:
         # only when on, so catalogs made before the option stay current
         **({"tta": True} if config.tta else {}),
     }
-
-
-@contextlib.contextmanager
-def _run_lock(out_dir: Path) -> Iterator[None]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(f"{out_dir}: another ccount run is using this folder") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _clean_partials(det_dir: Path) -> None:
-    """Remove temporaries a killed run left (``.<scene>.detections.geojson.XXXX`` etc.)."""
-    if det_dir.is_dir():
-        for p in det_dir.glob(".*"):
-            if p.is_file() and (".counts." in p.name or ".detections." in p.name):
-                p.unlink(missing_ok=True)
 
 
 def _tile_bars(enabled: bool):
@@ -170,8 +179,9 @@ def run(config: RunConfig) -> RunSummary:
     config.detect.check()
     if config.cluster is not None:
         config.cluster.check()
-    with _run_lock(out), contextlib.ExitStack() as stack:
-        _clean_partials(det_dir)
+    check_output_dir(det_dir)  # before the long part: a bad --out is one line, exit 2
+    with run_lock(out), contextlib.ExitStack() as stack:
+        clean_partials(out, det_dir)
         if config.cluster is None:
             detector = load_detector(config.detect)
             model = _ModelInfo(detector.model_path, detector.sha256, detector.device)
@@ -189,8 +199,17 @@ def run(config: RunConfig) -> RunSummary:
         from tqdm import tqdm
 
         with Catalog(out / CATALOG_NAME) as cat:
+            started = cat.now()
+            gone = _retire_gone(cat, det_dir, scenes, Path(config.imagery_dir).resolve())
             todo = []
             for path in scenes:
+                if _broken_link(path):
+                    err = _broken_error(path)
+                    set_aside(det_dir, path.stem, FAILED_DIR)
+                    cat.mark_failed(path.stem, path=path.absolute(), file_sig="missing", size=0,
+                                    settings_hash=s_hash, model_hash=m_hash, error=err)  # fmt: skip
+                    failed.append((path.stem, err))
+                    continue
                 sig, size = file_signature(path), path.stat().st_size
                 rec = cat.get(path.stem)
                 counts_path = output_paths(det_dir, path.stem)[2]
@@ -223,16 +242,22 @@ def run(config: RunConfig) -> RunSummary:
                         model = replace(model, device=outcome.counts.get("device", model.device))
                     # files are in place (detect writes them atomically): now commit
                     cat.mark_done(path.stem, counts=outcome.counts, **common)
+                    drop_aside(det_dir, path.stem)
                     done.append(path.stem)
                 else:
+                    # an earlier success of this scene must not pass for current
+                    set_aside(det_dir, path.stem, FAILED_DIR)
                     cat.mark_failed(path.stem, error=outcome.error or "unknown error", **common)
                     failed.append((path.stem, outcome.error or "unknown error"))
             bar_close()
-        _write_run_json(out, config, model, s_hash)
+            failed.sort()
+            n = {"done": len(done), "skipped": len(skipped), "failed": len(failed),
+                 "gone": len(gone)}  # fmt: skip
+            _write_run_json(out, config, model, s_hash, started, cat.now(), n)
         _save_inputs(out, Path(config.voyages_path), assumptions)
         outputs = reconcile_run(out, voyages=voyages, assumptions=assumptions,
                                 report=config.report)  # fmt: skip
-    return RunSummary(tuple(done), tuple(skipped), tuple(failed), outputs)
+    return RunSummary(tuple(done), tuple(skipped), tuple(failed), outputs, tuple(gone))
 
 
 @dataclass(frozen=True)
@@ -253,8 +278,37 @@ def _model_info(config: Any) -> _ModelInfo:
     return _ModelInfo(str(path), file_sha256(path), config.device)
 
 
-def _write_run_json(out: Path, config: RunConfig, model: _ModelInfo, s_hash: str) -> None:
-    doc = {
+def _retire_gone(
+    cat: Catalog, det_dir: Path, scenes: list[Path], imagery_dir: Path
+) -> list[tuple[str, str]]:
+    """Mark the catalog rows whose scene is no longer in the imagery folder ``gone`` and move
+    their outputs to ``det_dir/.gone`` (first the files, then the row: a run killed in
+    between leaves a row without its counts, which the next run marks again). Returns every
+    gone row whose file is still missing as (scene id, why), by scene id."""
+    here = {p.stem for p in scenes}
+    for rec in cat.records():
+        if rec.id in here:
+            continue
+        set_aside(det_dir, rec.id, GONE_DIR)
+        if rec.status != "gone":
+            cat.mark_gone(rec.id, reason=f"{rec.path}: no longer in the imagery folder "
+                                         f"{imagery_dir}")  # fmt: skip
+    return [(r.id, r.error or "gone") for r in cat.records("gone") if r.id not in here]
+
+
+def _write_run_json(
+    out: Path,
+    config: RunConfig,
+    model: _ModelInfo,
+    s_hash: str,
+    started: str,
+    finished: str,
+    n_scenes: dict[str, int],
+) -> None:
+    """``run.json``: this run's fields at the top level, all runs in ``history``."""
+    append_run_json(out, {
+        "started_at": started,
+        "finished_at": finished,
         "imagery_dir": str(Path(config.imagery_dir).resolve()),
         "voyages": str(Path(config.voyages_path).resolve()),
         "assumptions": str(config.assumptions_path) if config.assumptions_path else None,
@@ -262,8 +316,8 @@ def _write_run_json(out: Path, config: RunConfig, model: _ModelInfo, s_hash: str
         "device": model.device,
         "settings": detect_settings(config.detect),
         "settings_hash": s_hash,
-    }
-    atomic_write_text(out / "run.json", json.dumps(doc, indent=1) + "\n")
+        "scenes": n_scenes,
+    })  # fmt: skip
 
 
 def _save_inputs(out: Path, voyages_path: Path, assumptions: Any) -> None:
@@ -284,11 +338,20 @@ def reconcile_run(
     report: bool = True,
 ) -> dict[str, Path]:
     """Reconcile a run folder's counts (``voyages``/``assumptions`` default to the copies the
-    run saved) and write shipments.csv, totals.json, detections.gpkg and report.html."""
+    run saved) and write shipments.csv, totals.json, detections.gpkg and report.html; the
+    failed and gone scenes of its catalog are listed, not counted. Raises ConfigError for a
+    folder with no scenes at all (rather than totals from the priors alone). The caller holds
+    the run lock."""
     from ..labels.voyages import read_voyages
     from ..reconcile.core import reconcile, totals
     from ..reconcile.munitions import load_assumptions, read_saved_assumptions
-    from ..report.shipments_io import detections_dir, merge_detections, run_counts, write_outputs
+    from ..report.shipments_io import (
+        detections_dir,
+        merge_detections,
+        run_counts,
+        run_uncounted,
+        write_outputs,
+    )
 
     out = Path(out_dir)
     if not out.is_dir():
@@ -301,15 +364,23 @@ def reconcile_run(
         saved = out / "assumptions.json"
         assumptions = read_saved_assumptions(saved) if saved.is_file() else load_assumptions()
     counts = run_counts(out)
-    result = reconcile(counts, voyages, assumptions)
+    uncounted = run_uncounted(out)
+    if not counts and not uncounted:
+        raise ConfigError(
+            f"{out}: no scenes in the run folder (no counts of finished scenes, none failed); "
+            f"run `ccount run IMAGERY_DIR --out {out}` first"
+        )
+    result = reconcile(counts, voyages, assumptions, uncounted=uncounted)
     doc = totals(result, assumptions)
     paths = write_outputs(out, result, doc)
     det_dir = detections_dir(out)
-    geo = [det_dir / f"{c['scene']}.detections.geojson" for c in counts]
+    geo = [det_dir / f"{safe_name(c['scene'])}.detections.geojson" for c in counts]
     geo = [p for p in geo if p.is_file()]
     if geo:
         merge_detections(geo, out / "detections.gpkg")
         paths["detections"] = out / "detections.gpkg"
+    else:  # no counted scene left: an earlier merge must not pass for current
+        (out / "detections.gpkg").unlink(missing_ok=True)
     if report:
         from ..report.html import write_report
 

@@ -283,11 +283,12 @@ def detect_on_cluster(
     :func:`detector.detect.pipeline.detect_scenes`, outcomes in input order."""
     from tqdm import tqdm
 
-    from ..detect.pipeline import check_scene_names
+    from ..detect.finish import check_output_names
 
     config.check()
     cluster.check()
-    paths = check_scene_names(paths)
+    paths = [Path(p) for p in paths]
+    check_output_names(paths)
     by_id = {}
     with open_client(cluster) as client:
         if progress and client.dashboard_link:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, check_output_dir
 from ..paths import labels_dir
 
 __all__ = ["DEMO_FIRST", "DEMO_SEED", "DemoResult", "demo"]
@@ -60,6 +60,7 @@ def demo(
 
     out = Path(out_dir)
     world_dir, run_dir = out / "world", out / "run"
+    check_output_dir(out)  # before the world is rendered: a bad --out is one line, exit 2
     log = labels_dir() / "voyages.csv"
     voyages = read_voyages(log)[:first]
     lines = ["voyage,ship,rajin_date"] + [

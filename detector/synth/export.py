@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rasterio.crs import CRS
 
+from .._io import safe_name
 from ..imagery.raster import Grid, write_geotiff
 from ..labels.io import container_features, hull_features, write_geojson
 from .scene import RenderedScene
@@ -63,7 +64,8 @@ def write_scene(rs: RenderedScene, out_dir: str | Path, *, truth_dir: str | Path
         "SYNTHETIC": "ccount synth",
         **{str(k): str(v) for k, v in rs.spec.extra_tags.items()},
     }
-    tif = out_dir / f"{rs.scene_id}.tif"
+    name = safe_name(rs.scene_id)  # synthetic ids are safe already; kept for one rule
+    tif = out_dir / f"{name}.tif"
     rgb8 = rs.spec.bits == 8
     write_geotiff(
         tif, rs.image, transform=rs.transform, crs=CRS.from_epsg(rs.epsg), nodata=0, tags=tags,
@@ -74,6 +76,6 @@ def write_scene(rs: RenderedScene, out_dir: str | Path, *, truth_dir: str | Path
     grid = _grid(rs)
     feats = container_features(rs.truth, grid=grid, region=rs.region, ship=rs.ship, truth=True)
     feats += hull_features(list(rs.hulls), grid=grid)
-    geo = tdir / f"{rs.scene_id}.geojson"
+    geo = tdir / f"{name}.geojson"
     write_geojson(geo, feats, scene_properties(rs))
     return tif, geo

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, check_output_dir
 from ..labels.voyages import Voyage, read_voyages
 from ..ships import load_registry
 from .portmap import feature_centre_m
@@ -193,6 +193,8 @@ def build_world(
         voyages = voyages[: max(int(first), 0)]
     truths, planned = plan_world(voyages, seed, winter=winter)
     out = Path(out_dir)
+    for d in (out, out / "scenes", out / "truth"):
+        check_output_dir(d)  # before rendering: a bad --out is one line, exit 2
     rows = []
     for p in planned:
         rs = render_scene(p.spec)

@@ -246,6 +246,7 @@ def test_csv_schema_totals_and_files(tmp_path):
         "voyage": "1", "ship": "Angara", "rajin_date": "2023-09-03", "containers_est": "250",
         "containers_low": rows[0]["containers_low"], "containers_high": rows[0]["containers_high"],
         "teu_est": "275", "n_scenes": "1", "imputed": "false", "evidence": "rajin_20230903T0200Z",
+        "note": "",
     }  # fmt: skip
     assert int(rows[0]["containers_low"]) < 250 < int(rows[0]["containers_high"])
     assert rows[2]["imputed"] == "true" and rows[2]["evidence"] == "" and rows[2]["n_scenes"] == "0"

@@ -111,7 +111,7 @@ def test_run_then_rerun_skips_and_changes_reprocess(world, tmp_path, capsys):
     assert run_json["model"]["path"].endswith("tiny2.pt")
 
 
-def test_a_bad_scene_fails_alone_and_exit_is_non_zero(world, tmp_path, capsys):
+def test_a_bad_scene_fails_alone_and_exit_is_2(world, tmp_path, capsys):
     imagery = tmp_path / "img"
     imagery.mkdir()
     for p in (world / "scenes").rglob("rajin_2023090[13]*.tif"):
@@ -120,7 +120,7 @@ def test_a_bad_scene_fails_alone_and_exit_is_non_zero(world, tmp_path, capsys):
     out = tmp_path / "out"
     args = _args(world, out)
     args[0] = str(imagery)
-    assert main(["run", *args]) == 1
+    assert main(["run", *args]) == 2  # like `detect`
     cap = capsys.readouterr()
     assert "scenes: 2 processed, 0 skipped (already done), 1 failed" in cap.out
     assert "failed rajin_20230902T0200Z:" in cap.out and "rajin_20230902T0200Z.tif" in cap.out
