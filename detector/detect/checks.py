@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,7 +111,7 @@ def check_scene(
     ``gsd_range_m`` unless ``force``; returns the band kind and the warnings.
     """
     lo, hi = (float(x) for x in gsd_range_m)
-    warnings: list[str] = []
+    notes: list[str] = []
     gsd = float(scene.gsd_m)
     if not lo <= gsd <= hi:
         why = (
@@ -121,11 +122,11 @@ def check_scene(
                 f"{scene.path}: {why}; resample the scene into that range, or pass --force to "
                 "count anyway (with a warning)"
             )
-        warnings.append(f"{why}; counted anyway (--force): counts may be junk")
+        notes.append(f"{why}; counted anyway (--force): counts may be junk")
     kind = band_kind(scene)
     used = ",".join(map(str, scene.bands))
     if len(scene.bands) == 1:
-        warnings.append(
+        notes.append(
             f"band {used} of a {kind} scene was used as grey (repeated to RGB); the model was "
             "trained on RGB and finds fewer containers in grey imagery (~10 % fewer on "
             "synthetic scenes)"
@@ -134,14 +135,14 @@ def check_scene(
         ci = tuple(scene.colorinterp)
         names = [ci[b - 1] if b - 1 < len(ci) else "undefined" for b in scene.bands]
         if names != ["red", "green", "blue"]:
-            warnings.append(
+            notes.append(
                 f"bands {used} of a {scene.band_count}-band scene ({kind}) were used as red, "
                 "green, blue; the model was trained on RGB: pick the RGB bands with --bands"
             )
     cov = coverage_warning(gap_share(scene))
     if cov:
-        warnings.append(cov)
-    return SceneCheck(kind, tuple(warnings))
+        notes.append(cov)
+    return SceneCheck(kind, tuple(notes))
 
 
 def aoi_coverage(aoi_px, valid: np.ndarray, scale: float) -> dict[str, float]:
@@ -154,6 +155,7 @@ def aoi_coverage(aoi_px, valid: np.ndarray, scale: float) -> dict[str, float]:
     the scene (a feature off the scene's edge is 0).
     """
     from affine import Affine
+    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.features import rasterize
     from shapely.geometry import box
 
@@ -169,7 +171,9 @@ def aoi_coverage(aoi_px, valid: np.ndarray, scale: float) -> dict[str, float]:
             continue
         cells = None
         for touched in (False, True):  # a feature smaller than a mask cell: cells it touches
-            cells = rasterize([(poly, 1)], out_shape=(h, w), transform=Affine.scale(scale),
+            with warnings.catch_warnings():  # an identity transform (scale 1) is meant here
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                cells = rasterize([(poly, 1)], out_shape=(h, w), transform=Affine.scale(scale),
                               fill=0, all_touched=touched, dtype="uint8").astype(bool)  # fmt: skip
             if cells.any():
                 break
