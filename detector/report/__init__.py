@@ -29,6 +29,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "run_uncounted",
             "shipments_csv",
             "shipments_rows",
+            "uncounted_scene",
             "write_outputs",
         ],
     },

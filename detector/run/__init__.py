@@ -26,6 +26,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "SCENE_OUTPUTS",
             "append_run_json",
             "clean_partials",
+            "drop_aside",
             "run_lock",
             "set_aside",
         ],
