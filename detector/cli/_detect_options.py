@@ -64,6 +64,9 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--serial", action="store_true",
                    help="one scene at a time: less memory on batches of large scenes (default: a "
                         "scene's outputs are written while the next one is detected)")  # fmt: skip
+    p.add_argument("--force", action="store_true",
+                   help="also count scenes whose GSD is outside the model's supported range "
+                        "(a warning goes into counts.json)")  # fmt: skip
     p.add_argument("--tta", action="store_true",
                    help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
 
@@ -84,6 +87,7 @@ def detect_config(args: argparse.Namespace):
         tta=args.tta,
         read_threads=args.read_threads,
         serial=args.serial,
+        force=args.force,
     )
 
 

@@ -9,6 +9,7 @@ import lazy_loader as lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=[
+        "checks",
         "count",
         "finish",
         "hulls",
@@ -19,6 +20,19 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "progress",
     ],
     submod_attrs={
+        "checks": [
+            "BAND_KINDS",
+            "COVERAGE_WARN",
+            "OBSERVED_MIN",
+            "SceneCheck",
+            "SceneRangeError",
+            "aoi_coverage",
+            "band_kind",
+            "check_scene",
+            "coverage_warning",
+            "gap_share",
+            "valid_share",
+        ],
         "count": ["MAX_TIERS", "scene_counts", "summary", "tiers_clipped"],
         "finish": [
             "GPKG_LAYER",
@@ -30,6 +44,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "hulls": ["ShipHulls", "ShipTolerance", "find_hulls", "hull_geometry", "identify_ship"],
         "inference": [
             "InferenceSettings",
+            "MapPart",
             "SceneInference",
             "SceneMaps",
             "TileOutput",
@@ -38,6 +53,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "infer_scene",
             "owned",
             "paste_core",
+            "tile_clusters",
         ],
         "locate": [
             "LAND_KINDS",

@@ -36,6 +36,9 @@ class InferredScene:
     result: Any
     read_threads: int
     t0: float
+    check: Any = None  # detector.detect.checks.SceneCheck: band kind and warnings
+    coverage: Any = None  # (bool mask, scale) of valid model-frame pixels (reader.coverage())
+    show_progress: bool = False  # progress bars for phases that take over a second
 
 
 def output_paths(out_dir: Path, scene_id: str) -> tuple[Path, Path, Path]:
@@ -77,6 +80,42 @@ def _sun(scene) -> dict | None:
     return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
 
 
+def _phase(items, desc: str, show: bool):
+    """``items``, with a progress bar that appears when the phase takes over a second."""
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="part", delay=1.0, leave=False, dynamic_ncols=True)
+
+
+def _add_checks(counts: dict, inf: InferredScene, aoi_px) -> None:
+    """Bands, coverage (scene and per AOI feature: ``covered`` share, ``observed``) and the
+    warnings of :mod:`detector.detect.checks` into the counts document."""
+    from .checks import OBSERVED_MIN, aoi_coverage, band_kind, gap_share, valid_share
+
+    scene, check = inf.scene, inf.check
+    counts["bands"] = {
+        "count": scene.band_count,
+        "kind": check.band_kind if check else band_kind(scene),
+        "used": list(scene.bands),
+    }
+    counts["coverage"] = {
+        "valid_share": round(valid_share(scene), 6),
+        "gap_share": round(gap_share(scene), 3),
+    }
+    if inf.coverage is not None and aoi_px:
+        covered = aoi_coverage(aoi_px, *inf.coverage)
+        kinds = {f.name: f.kind for f in aoi_px}
+        for name, share in covered.items():
+            if name in counts["by_aoi"]:
+                counts["by_aoi"][name]["kind"] = kinds[name]
+                counts["by_aoi"][name]["covered"] = share
+                counts["by_aoi"][name]["observed"] = share >= OBSERVED_MIN
+        counts["coverage"]["not_observed"] = [n for n, c in covered.items() if c < OBSERVED_MIN]
+    counts["warnings"] = list(check.warnings) if check else []
+
+
 def finish_scene(
     detector, inf: InferredScene, out_dir: Path, config
 ) -> tuple[Path, Path, Path, dict]:
@@ -93,7 +132,7 @@ def finish_scene(
     )
     from ..ships import load_registry
     from .count import scene_counts, tiers_clipped
-    from .hulls import find_hulls
+    from .hulls import ShipHulls, find_hulls
     from .locate import aoi_pixels, assign_regions
 
     scene, grid, plan, result = inf.scene, inf.grid, inf.plan, inf.result
@@ -104,10 +143,14 @@ def finish_scene(
     dets = replace(result.dets, tiers=tiers)
     dets = replace(dets, tiers=tiers_clipped(dets).astype(np.float32))
     aoi_px = aoi_pixels(load_port(scene.port), grid) if scene.port else ()
-    hulls = find_hulls(
-        result.maps.hull, result.maps.bridge, stride_px=result.maps.stride_px,
-        gsd_m=grid.gsd_m, registry=load_registry(), aoi=aoi_px,
-    )  # fmt: skip
+    maps, registry = result.maps, load_registry()
+    t_hulls = time.perf_counter()
+    hulls = ShipHulls.merge([
+        find_hulls(part.hull, part.bridge, stride_px=maps.stride_px, gsd_m=grid.gsd_m,
+                   registry=registry, aoi=aoi_px, origin=(part.row0, part.col0))
+        for part in _phase(maps.parts, f"{scene.id} ship hulls", inf.show_progress)
+    ])  # fmt: skip
+    t_hulls = time.perf_counter() - t_hulls
     regions = assign_regions(dets, hulls, aoi_px)
     counts = scene_counts(
         scene=scene,
@@ -130,11 +173,13 @@ def finish_scene(
             "total": time.perf_counter() - inf.t0,
             "read": result.read_s,
             "model": result.model_s,
+            "hulls": t_hulls,
         },
         sun=sun,
         model_gsd_m=grid.gsd_m,
     )
     counts["tiers_basis"] = tiers_basis(detector.tiers_output, sun)
+    _add_checks(counts, inf, aoi_px)
     counts["tiles"] = {
         "run": len(plan.tiles),
         "skipped_nodata": plan.skipped_nodata,

@@ -58,10 +58,37 @@ class ShipHulls:
     labels: np.ndarray
     stride_px: int
     berths: tuple[str | None, ...] = ()
+    origin: tuple[int, int] = (0, 0)  # scene map cell (row, col) of labels[0, 0]
+    more: tuple[tuple[int, int, np.ndarray], ...] = ()  # (row0, col0, labels) of other parts
 
     @staticmethod
     def empty(shape: tuple[int, int] = (0, 0), stride_px: int = 4) -> ShipHulls:
         return ShipHulls((), np.zeros(shape, np.int32), stride_px, ())
+
+    def label_parts(self) -> tuple[tuple[int, int, np.ndarray], ...]:
+        """``(row0, col0, labels)`` of every part: ``labels`` int32, 0 = no hull, k =
+        ``hulls[k - 1]``, cell [0, 0] at the scene map's cell (row0, col0)."""
+        return ((*self.origin, self.labels), *self.more)
+
+    @staticmethod
+    def merge(parts: Sequence[ShipHulls]) -> ShipHulls:
+        """One :class:`ShipHulls` of several found on separate parts of a scene's maps
+        (labels renumbered so k still means ``hulls[k - 1]``)."""
+        if not parts:
+            return ShipHulls.empty()
+        hulls: list[Hull] = []
+        berths: list[str | None] = []
+        labs: list[tuple[int, int, np.ndarray]] = []
+        for p in parts:
+            lab = p.labels
+            if hulls:
+                lab = np.where(lab > 0, lab + len(hulls), 0).astype(np.int32)
+            labs.append((*p.origin, lab))
+            hulls.extend(p.hulls)
+            berths.extend(p.berths)
+        first = labs[0]
+        return ShipHulls(tuple(hulls), first[2], parts[0].stride_px, tuple(berths),
+                         (first[0], first[1]), tuple(labs[1:]))  # fmt: skip
 
 
 def _axis_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,6 +213,7 @@ def find_hulls(
     max_land_frac: float = 0.5,
     tolerance: ShipTolerance = ShipTolerance(),
     aoi: Sequence[PixelAOI] = (),
+    origin: tuple[int, int] = (0, 0),
 ) -> ShipHulls:
     """Ship hulls from scene-level probability maps [Hm, Wm] at ``stride_px``: float 0..1, or
     uint8 p * 255 as :class:`detector.detect.inference.SceneMaps` stores them.
@@ -204,8 +232,11 @@ def find_hulls(
     :data:`LAND_KINDS`): a ship floats. Those are loaded piers or yard blocks the hull map
     took for a deck (on synthetic worlds seeds 1 and 11: 28 of the 31 hulls found where there
     was no ship, none of the 122 real ones, whose largest share on land was 0.35).
-    Hull polygons are in model-frame pixels.
+    Hull polygons are in model-frame pixels. The maps may be a part of the scene's maps whose
+    cell [0, 0] is the scene's cell ``origin`` (row, col); the labels returned are the
+    part's, with that origin.
     """
+    r0, c0 = origin
     hull_prob, bridge_prob = np.asarray(hull_prob), np.asarray(bridge_prob)
     # uint8 maps hold p * 255 (see detector.detect.inference.SceneMaps): compare without a float copy
     scale = 255.0 if hull_prob.dtype == np.uint8 else 1.0
@@ -225,12 +256,12 @@ def find_hulls(
             continue
         comp = ndimage.binary_fill_holes(labels[sl] == k)
         rows, cols = np.nonzero(comp)
-        cells = np.stack([rows + sl[0].start, cols + sl[1].start], axis=1)
+        cells = np.stack([rows + sl[0].start + r0, cols + sl[1].start + c0], axis=1)
         if len(cells) < 3 or _land_frac(cells, land, stride_px) > max_land_frac:
             continue
         b = bridge[sl] & comp
         br, bc = np.nonzero(b)
-        bcells = np.stack([br + sl[0].start, bc + sl[1].start], axis=1)
+        bcells = np.stack([br + sl[0].start + r0, bc + sl[1].start + c0], axis=1)
         core = hull_prob[sl][comp] >= geometry_thresh * scale
         length_m, beam_m, frac, bow_known = hull_geometry(
             cells[core] if core.sum() >= 3 else cells, bcells, stride_px=stride_px, gsd_m=gsd_m
@@ -245,8 +276,8 @@ def find_hulls(
             length_m, beam_m, frac, registry, bow_known=bow_known, tolerance=tolerance
         )
         score = float(hull_prob[sl][comp].mean()) / scale
-        polygon = _outline(comp, sl[0].start, sl[1].start, stride_px)
+        polygon = _outline(comp, sl[0].start + r0, sl[1].start + c0, stride_px)
         hulls.append(Hull(polygon, length_m, beam_m, frac, name=name, score=score))
         out[sl][comp] = len(hulls)
     berths = tuple(berth_of(h.polygon, aoi) for h in hulls)
-    return ShipHulls(tuple(hulls), out, stride_px, berths)
+    return ShipHulls(tuple(hulls), out, stride_px, berths, (r0, c0))

@@ -36,7 +36,9 @@ __all__ = [
     "TileOutput",
     "TilePredictor",
     "InferenceSettings",
+    "MapPart",
     "SceneMaps",
+    "tile_clusters",
     "SceneInference",
     "owned",
     "paste_core",
@@ -78,18 +80,96 @@ class InferenceSettings:
 
 
 @dataclass(frozen=True)
-class SceneMaps:
-    """Scene-level uint8 probability maps (p * 255), shape [ceil(H/s), ceil(W/s)]; a cell
-    whose centre lies outside the frame (last row/column when s does not divide H/W) or in a
-    skipped tile stays 0."""
+class MapPart:
+    """Scene-level maps over one cluster of run tiles: uint8 ``hull`` and ``bridge`` (p * 255)
+    over cells ``[row0, row0 + h) x [col0, col0 + w)`` of the scene's map grid."""
 
+    row0: int
+    col0: int
     hull: np.ndarray
     bridge: np.ndarray
+
+
+@dataclass(frozen=True)
+class SceneMaps:
+    """Scene-level uint8 probability maps (p * 255) on a grid of ``shape`` = [ceil(H/s),
+    ceil(W/s)] cells, held as ``parts``: one :class:`MapPart` per cluster of run tiles
+    (tiles whose cores touch, 8-connected), over the cluster's bounding box, so memory
+    follows the tiles that hold data, not the scene's declared size. A cell whose centre
+    lies outside the frame (last row/column when s does not divide H/W) or in no run tile
+    stays 0."""
+
+    parts: tuple[MapPart, ...]
+    shape: tuple[int, int]
     stride_px: int
 
+    def dense(self, name: str) -> np.ndarray:
+        """The whole uint8 map ``hull`` or ``bridge`` [shape] (allocates it: small scenes and
+        tests only)."""
+        out = np.zeros(self.shape, np.uint8)
+        for p in self.parts:
+            a = getattr(p, name)
+            view = out[p.row0 : p.row0 + a.shape[0], p.col0 : p.col0 + a.shape[1]]
+            np.maximum(view, a, out=view)
+        return out
+
+    @property
+    def hull(self) -> np.ndarray:
+        return self.dense("hull")
+
+    @property
+    def bridge(self) -> np.ndarray:
+        return self.dense("bridge")
+
     def prob(self, name: str) -> np.ndarray:
-        """float32 probabilities 0..1 of ``hull`` or ``bridge``."""
-        return getattr(self, name).astype(np.float32) / 255.0
+        """float32 probabilities 0..1 of ``hull`` or ``bridge`` (whole map)."""
+        return self.dense(name).astype(np.float32) / 255.0
+
+
+def tile_clusters(
+    tiles: Sequence, stride_px: int
+) -> list[tuple[list[int], tuple[int, int, int, int]]]:
+    """Clusters of ``tiles`` whose cores touch (8-connected on the tile grid), each as (tile
+    indices into ``tiles``, cell box ``(i0, i1, j0, j1)`` of the map cells their cores own)."""
+    from scipy import ndimage
+
+    if not tiles:
+        return []
+
+    def index(starts_ends: list[tuple[int, int]]) -> dict[int, int]:
+        # grid index of each core start; a run of missing rows (columns) between two starts
+        # leaves an empty index between them, so they are not neighbours
+        ends: dict[int, int] = {}
+        for a, b in starts_ends:
+            ends[a] = max(ends.get(a, a), b)
+        out, k, prev_end = {}, 0, None
+        for a in sorted(ends):
+            k += 0 if prev_end is None else (1 if prev_end == a else 2)
+            out[a], prev_end = k, ends[a]
+        return out
+
+    ri = index([(t.core.row_off, t.core.row_off + t.core.height) for t in tiles])
+    ci = index([(t.core.col_off, t.core.col_off + t.core.width) for t in tiles])
+    rows, cols = max(ri.values()) + 1, max(ci.values()) + 1
+    grid = np.zeros((rows, cols), bool)
+    pos = [(ri[t.core.row_off], ci[t.core.col_off]) for t in tiles]
+    for r, c in pos:
+        grid[r, c] = True
+    lab, _ = ndimage.label(grid, structure=np.ones((3, 3), bool))
+    groups: dict[int, list[int]] = {}
+    for k, (r, c) in enumerate(pos):
+        groups.setdefault(int(lab[r, c]), []).append(k)
+    out = []
+    for _, idx in sorted(groups.items()):
+        boxes = [
+            (*core_cells(tiles[k].core.row_off, tiles[k].core.height, stride_px),
+             *core_cells(tiles[k].core.col_off, tiles[k].core.width, stride_px))
+            for k in idx
+        ]  # fmt: skip
+        i0, i1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
+        j0, j1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
+        out.append((idx, (i0, i1, j0, j1)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -153,8 +233,12 @@ def paste_core(
     *,
     scene_stride_px: int,
     tile_stride_px: float,
+    origin: tuple[int, int] = (0, 0),
 ) -> None:
     """Write ``tile_map`` over ``tile.core`` into ``scene_map`` (in place, uint8 p * 255).
+
+    ``scene_map`` may be a part of the scene's map whose cell [0, 0] is the scene's cell
+    ``origin`` (row, col).
 
     ``scene_map`` uint8 [ceil(H/s), ceil(W/s)] at stride s = ``scene_stride_px`` scene
     pixels; ``tile_map`` float [h/t, w/t] probabilities at stride t = ``tile_stride_px``
@@ -165,7 +249,9 @@ def paste_core(
     w, c, s = tile.window, tile.core, scene_stride_px
     i0, i1 = core_cells(c.row_off, c.height, s)
     j0, j1 = core_cells(c.col_off, c.width, s)
-    i1, j1 = min(i1, scene_map.shape[0]), min(j1, scene_map.shape[1])
+    r0, c0 = origin
+    i1, j1 = min(i1, scene_map.shape[0] + r0), min(j1, scene_map.shape[1] + c0)
+    i0, j0 = max(i0, r0), max(j0, c0)
     if i1 <= i0 or j1 <= j0:
         return
     k = max(1, round(s / tile_stride_px))
@@ -179,7 +265,9 @@ def paste_core(
         rows = np.clip(a + da, 0, hm - 1)
         for db in range(k):
             acc += tile_map[np.ix_(rows, np.clip(b + db, 0, wm - 1))]
-    scene_map[i0:i1, j0:j1] = np.clip(np.rint(acc * (255.0 / (k * k))), 0, 255).astype(np.uint8)
+    scene_map[i0 - r0 : i1 - r0, j0 - c0 : j1 - c0] = np.clip(
+        np.rint(acc * (255.0 / (k * k))), 0, 255
+    ).astype(np.uint8)
 
 
 def _batch_hw(tiles: Sequence) -> tuple[int, int]:
@@ -257,9 +345,16 @@ def infer_scene(
     height, width = readers[0].grid.height, readers[0].grid.width
     s = settings.map_stride_px
     shape = (math.ceil(height / s), math.ceil(width / s))
-    hull_map = np.zeros(shape, np.uint8)
-    bridge_map = np.zeros(shape, np.uint8)
-    parts: list[Detections] = []
+    # maps only over clusters of run tiles: a mostly empty scene costs what its data costs
+    parts: list[MapPart] = []
+    part_of: dict[tuple[int, int], int] = {}  # tile core's (row, col) offset -> its part
+    for idx, (i0, i1, j0, j1) in tile_clusters(tiles, s):
+        i1, j1 = min(i1, shape[0]), min(j1, shape[1])
+        size = (max(i1 - i0, 0), max(j1 - j0, 0))
+        parts.append(MapPart(i0, j0, np.zeros(size, np.uint8), np.zeros(size, np.uint8)))
+        for k in idx:
+            part_of[tiles[k].core.row_off, tiles[k].core.col_off] = len(parts) - 1
+    found: list[Detections] = []
     model_s = 0.0
     bs = max(1, settings.batch_size)
     chunks = [tuple(tiles[i : i + bs]) for i in range(0, len(tiles), bs)]
@@ -280,8 +375,9 @@ def infer_scene(
                 )
             bh = batch.images.shape[2]
             for k, (tile, out) in enumerate(zip(batch.tiles, outputs, strict=True)):
-                parts.append(owned(out.dets, tile, batch.valid[k]))
-                for prob, target in ((out.hull_prob, hull_map), (out.bridge_prob, bridge_map)):
+                found.append(owned(out.dets, tile, batch.valid[k]))
+                part = parts[part_of[tile.core.row_off, tile.core.col_off]]
+                for prob, target in ((out.hull_prob, part.hull), (out.bridge_prob, part.bridge)):
                     if prob is not None:
                         paste_core(
                             target,
@@ -290,12 +386,13 @@ def infer_scene(
                             tile,
                             scene_stride_px=s,
                             tile_stride_px=bh / prob.shape[0],
+                            origin=(part.row0, part.col0),
                         )
             if progress is not None:
                 progress(len(batch.tiles))
     return SceneInference(
-        dets=drop_contained(Detections.concat(parts)),
-        maps=SceneMaps(hull=hull_map, bridge=bridge_map, stride_px=s),
+        dets=drop_contained(Detections.concat(found)),
+        maps=SceneMaps(parts=tuple(parts), shape=shape, stride_px=s),
         tiles_run=len(tiles),
         read_s=prefetch.read_s,
         model_s=model_s,

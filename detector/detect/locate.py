@@ -110,10 +110,14 @@ def assign_regions(dets: Detections, hulls: ShipHulls, aoi: Sequence[PixelAOI] =
     n = len(dets)
     x, y = dets.cx, dets.cy
     ship_index = np.full(n, -1, np.int64)
-    if n and hulls.hulls and hulls.labels.size:
-        lab, s = hulls.labels, hulls.stride_px
-        r = np.floor(y / s).astype(np.int64)
-        c = np.floor(x / s).astype(np.int64)
+    if n and hulls.hulls:
+        s = hulls.stride_px
+        r_scene = np.floor(y / s).astype(np.int64)
+        c_scene = np.floor(x / s).astype(np.int64)
+    for row0, col0, lab in hulls.label_parts() if n and hulls.hulls else ():
+        if not lab.size:
+            continue
+        r, c = r_scene - row0, c_scene - col0
         # the centre's cell first, then its 8 neighbours
         for dr, dc in (
             (0, 0),

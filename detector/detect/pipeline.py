@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, CountError
+from ..imagery.scene import DEFAULT_GSD_RANGE_M
 from ..model import runtime
 from ..model.runtime import DEVICES, resolve_device
 from ..model.tiers import TIERS_DIRECT
+from .checks import check_scene
 from .finish import GPKG_LAYER, InferredScene, check_output_names, finish_scene, output_paths
 from .inference import InferenceSettings, TilePredictor, infer_scene
 from .progress import tqdm_progress
@@ -79,6 +81,7 @@ class DetectConfig:
     tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
     read_threads: int | None = None
     serial: bool = False  # one scene at a time (else: outputs written while the next runs)
+    force: bool = False  # run scenes outside the model's GSD range (with a warning)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -122,6 +125,7 @@ class Detector:
     model_path: str
     sha256: str
     tiers_output: str = TIERS_DIRECT  # what the model's tiers channel means (model.tiers)
+    gsd_range_m: tuple[float, float] = DEFAULT_GSD_RANGE_M  # native GSDs it supports
 
 
 def configure_process(config: DetectConfig) -> None:
@@ -149,6 +153,7 @@ def load_detector(config: DetectConfig) -> Detector:
         model_path=str(path),
         sha256=file_sha256(path),
         tiers_output=meta.tiers_output,
+        gsd_range_m=tuple(meta.gsd_range_m),
     )
 
 
@@ -185,10 +190,22 @@ def _infer(
     import rasterio
 
     from ..imagery.raster import SceneReader, open_scene
+    from ..imagery.scene import SceneNoCRSError
 
     t0 = time.perf_counter()
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
-        scene = open_scene(path, bands=config.bands)
+        try:
+            scene = open_scene(path, bands=config.bands)
+        except SceneNoCRSError:
+            raise SceneNoCRSError(
+                f"{path}: has no CRS (not georeferenced), so detections cannot be placed on the "
+                "map; georeference it first, e.g. gdal_translate -a_srs EPSG:32652 -a_ullr "
+                "ULX ULY LRX LRY"
+            ) from None
+        check = check_scene(
+            scene, gsd_range_m=detector.gsd_range_m, force=config.force,
+            model=f"the model ({Path(detector.model_path).name})",
+        )  # fmt: skip
         settings = InferenceSettings(
             tile_px=config.tile_px, overlap_px=config.overlap_px, batch_size=config.batch_size
         )
@@ -199,6 +216,7 @@ def _infer(
             if grid.crs is None:
                 raise ConfigError(f"{path}: has no CRS, so detections cannot be placed on the map")
             plan = _plan(reader, scene, config)
+            coverage = reader.coverage()
             more = [
                 readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
                 for _ in range(min(n_read, -(-len(plan.tiles) // config.batch_size)) - 1)
@@ -208,7 +226,8 @@ def _infer(
                 detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
             )
     runtime.trim_freed_memory()  # the batches' and activations' heap, before the outputs
-    return InferredScene(scene, grid, plan, result, 1 + len(more), t0)
+    return InferredScene(scene, grid, plan, result, 1 + len(more), t0, check, coverage,
+                         show_progress=progress is not None)  # fmt: skip
 
 
 def _one_line(err: BaseException) -> str:

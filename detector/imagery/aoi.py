@@ -20,7 +20,17 @@ from shapely.geometry import Polygon, shape
 from ..errors import LabelError
 from ..paths import aoi_dir
 
-__all__ = ["AOIFeature", "PortAOI", "REGION_KINDS", "load_port", "load_ports", "port_of", "project"]
+__all__ = [
+    "AOIFeature",
+    "PortAOI",
+    "REGION_KINDS",
+    "load_port",
+    "load_ports",
+    "port_names",
+    "port_of",
+    "project",
+    "resolve_port",
+]
 
 REGION_KINDS = ("port", "pier", "quay", "berth", "yard", "rail")
 PORTS = ("rajin", "vostochny", "dunai")
@@ -79,16 +89,36 @@ def _read(path: Path) -> PortAOI:
     return PortAOI(port=port, utm_epsg=int(props.get("utm_epsg", 4326)), features=tuple(feats))
 
 
+def port_names(directory: Path | None = None) -> tuple[str, ...]:
+    """The ports of the AOI registry: the stems of ``directory``'s ``*.geojson`` files."""
+    d = Path(directory) if directory else aoi_dir()
+    return tuple(sorted(p.stem for p in d.glob("*.geojson")))
+
+
+def resolve_port(name: str | None, directory: Path | None = None) -> str | None:
+    """The registry's name of port ``name`` (case-insensitive, surrounding blanks ignored),
+    or None when the registry has no such port. Never a path: ``name`` is only compared."""
+    if not name:
+        return None
+    key = str(name).strip().casefold()
+    return next((p for p in port_names(directory) if p.casefold() == key), None)
+
+
 @lru_cache(maxsize=16)
 def load_port(port: str, directory: Path | None = None) -> PortAOI:
-    """The AOI of one port (``rajin``, ``vostochny``, ``dunai``) from ``directory``."""
+    """The AOI of one port of the registry (``rajin``, ``vostochny``, ``dunai``; any case)
+    from ``directory``; raises :class:`LabelError` for a name the registry lacks."""
     d = Path(directory) if directory else aoi_dir()
-    return _read(d / f"{port}.geojson")
+    name = resolve_port(port, d)
+    if name is None:
+        known = ", ".join(port_names(d)) or "none"
+        raise LabelError(f"port {port!r} is not in the AOI registry {d} (knows {known})")
+    return _read(d / f"{name}.geojson")
 
 
 def load_ports(directory: Path | None = None) -> dict[str, PortAOI]:
     d = Path(directory) if directory else aoi_dir()
-    return {p.stem: load_port(p.stem, d) for p in sorted(d.glob("*.geojson"))}
+    return {name: load_port(name, d) for name in port_names(d)}
 
 
 def port_of(footprint_lonlat: Polygon, directory: Path | None = None) -> str | None:

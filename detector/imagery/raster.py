@@ -22,6 +22,7 @@ from affine import Affine
 from shapely.geometry import Polygon
 
 from ..errors import ConfigError, SceneFormatError, SceneReadError
+from .aoi import port_of, resolve_port
 from .geotiff import write_geotiff
 from .meta import acquisition_time, footprint_lonlat, gsd_of
 from .reader import SceneReader, rasterize_aoi
@@ -31,6 +32,7 @@ from .scene import (
     MAX_SIDE_PX,
     Grid,
     Scene,
+    SceneNoCRSError,
     TileImage,
     _colorinterp_names,
     _mask_kind,
@@ -102,6 +104,20 @@ def open_scene(path, *, bands=None, gsd_m: float | None = None) -> Scene:
                 raise SceneReadError(f"{path}: unreadable or corrupt ({_short(e)})") from None
 
 
+def _tagged_port(path: Path, tags) -> str | None:
+    """The port named by the ``PORT`` (or ``CCOUNT_PORT``) tag, looked up by name in the AOI
+    registry (case-insensitive; never used as a path); None without a tag, or with a warning
+    for a name the registry lacks (the port then comes from the footprint)."""
+    tag = tags.get("PORT") or tags.get("CCOUNT_PORT")
+    if not tag:
+        return None
+    port = resolve_port(tag)
+    if port is None:
+        log.warning("%s: PORT tag %r is not a known port; finding it from the footprint", path,
+                    " ".join(str(tag).split())[:80])  # fmt: skip
+    return port
+
+
 def _describe(path: Path, ds, bands, gsd_m: float | None) -> Scene:
     from pyproj import CRS as PCRS
     from rasterio.enums import Resampling
@@ -123,7 +139,7 @@ def _describe(path: Path, ds, bands, gsd_m: float | None) -> Scene:
     tags = ds.tags()
     if ds.crs is None or not ds.crs.to_wkt():
         if gsd_m is None:
-            raise SceneFormatError(
+            raise SceneNoCRSError(
                 f"{path}: has no CRS (not georeferenced); pass --gsd METRES to read its pixel "
                 "grid as local metres"
             )
@@ -141,11 +157,7 @@ def _describe(path: Path, ds, bands, gsd_m: float | None) -> Scene:
         if gsd_m is not None and abs(gsd_m - gsd) > 0.01 * gsd:
             log.warning("%s: ignoring gsd_m=%s; the file's CRS gives %.3f m", path, gsd_m, gsd)
         footprint = footprint_lonlat(pcrs, transform, w, h)
-        port = tags.get("PORT") or tags.get("CCOUNT_PORT")
-        if not port:
-            from .aoi import port_of
-
-            port = port_of(footprint)
+        port = _tagged_port(path, tags) or port_of(footprint)
     # readable to its end: the bottom-right block of every band
     bh, bw = ds.block_shapes[0]
     last = Window(((w - 1) // bw) * bw, ((h - 1) // bh) * bh, 0, 0)

@@ -25,7 +25,49 @@ from .scene import (
 )
 from .stretch import apply_stretch
 
-__all__ = ["SceneReader", "rasterize_aoi"]
+__all__ = ["GAP_FILL_MAX_PX", "SceneReader", "fill_gaps", "rasterize_aoi"]
+
+#: invalid (nodata, NaN) patches of at most this many pixels (4-connected) inside a read
+#: window are gaps, filled from their neighbours; larger ones are missing imagery
+GAP_FILL_MAX_PX = 64
+
+
+def fill_gaps(
+    image: np.ndarray, valid: np.ndarray, *, max_px: int = GAP_FILL_MAX_PX
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill small gaps of a window: ``image`` float32 [C, h, w] (0 where invalid), ``valid``
+    bool [h, w]. Each 4-connected invalid patch of at most ``max_px`` pixels that does not
+    touch the window's edge (it may go on beyond it) takes the mean of the valid pixels in a
+    5 x 5 box around each of its pixels (repeated for patches wider than that), and becomes
+    valid. Scattered dropouts (NaN or nodata pixels, a few per cent to a third of a scene)
+    otherwise leave the model a salt-and-pepper image in which it finds no container at all.
+    Returns ``(image, valid)``, the inputs themselves when there is nothing to fill."""
+    import cv2
+
+    if valid.all() or not valid.any():
+        return image, valid
+    n, lab, stats, _ = cv2.connectedComponentsWithStats((~valid).astype(np.uint8), connectivity=4)
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    hh, ww = valid.shape
+    small = (stats[:, cv2.CC_STAT_AREA] <= max_px) & (x > 0) & (y > 0)
+    small &= (x + w < ww) & (y + h < hh)
+    small[0] = False  # label 0: the valid pixels
+    gap = small[lab]
+    if not gap.any():
+        return image, valid
+    image, have = image.copy(), valid.copy()
+    while True:
+        todo = gap & ~have
+        if not todo.any():
+            break
+        wgt = cv2.blur(have.astype(np.float32), (5, 5), borderType=cv2.BORDER_CONSTANT)
+        take = todo & (wgt > 0)
+        for c in range(image.shape[0]):
+            num = cv2.blur(image[c] * have, (5, 5), borderType=cv2.BORDER_CONSTANT)
+            image[c][take] = num[take] / wgt[take]
+        have |= take
+    return image, valid | gap
 
 
 class SceneReader:
@@ -49,6 +91,7 @@ class SceneReader:
         self.target_gsd_m = float(target_gsd_m)
         self._lock = threading.Lock()
         self._coarse: tuple[np.ndarray, float] | None = None
+        self._raw: tuple[np.ndarray, float] | None = None
         self._vrt = None
         with _quiet():
             try:
@@ -138,28 +181,62 @@ class SceneReader:
                     resampling=Resampling.bilinear, out_dtype="float32",
                 )  # fmt: skip
                 v = _read_valid(self._ds, self._kind, sel, window=nwin, out_shape=(oh, ow))
+                if self._vrt is None and self._s != 1.0 and np.isnan(data).any():
+                    data, v = self._read_nan_gaps(uniq, nwin, (oh, ow))
             except RasterioError as e:
                 raise SceneReadError(f"{self.scene.path}: read failed ({_short(e)})") from None
         data = data[[uniq.index(b) for b in sel]]
         v &= np.isfinite(data).all(axis=0)
         img = apply_stretch(data, self.scene.stretch)
         img[:, ~v] = 0.0
+        img, v = fill_gaps(img, v)
         if img.shape[0] == 1:
             img = np.repeat(img, 3, axis=0)
         image[:, ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = img
         valid[ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = v
         return TileImage(image, valid)
 
-    def coarse_valid(self) -> tuple[np.ndarray, float]:
-        """Valid-pixel mask of the model frame at <= ~1024 px a side, and its scale (model-frame
-        px per mask px): mask[i, j] covers model rows ``[i*scale, (i+1)*scale)``. Conservative:
-        a pixel next to a valid sample pixel counts as valid (the sample is nearest-decimated).
-        """
+    def _read_nan_gaps(self, uniq, nwin, out_shape) -> tuple[np.ndarray, np.ndarray]:
+        """A window of a scene with NaN pixels, resampled to ``out_shape`` after its gaps are
+        filled at native resolution (:func:`fill_gaps`): GDAL's bilinear resampling spreads
+        each NaN to its neighbours (it skips nodata, not NaN), turning scattered dropouts
+        into a scene of holes. Bilinear (OpenCV) over the same window; mask nearest. Call
+        with the lock held."""
+        import cv2
+        from rasterio.windows import Window
+
+        ds = self._ds
+        c0, r0 = math.floor(nwin.col_off), math.floor(nwin.row_off)
+        c1 = min(math.ceil(nwin.col_off + nwin.width), ds.width)
+        r1 = min(math.ceil(nwin.row_off + nwin.height), ds.height)
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        raw = ds.read(uniq, window=win, out_dtype="float32")
+        vn = _read_valid(ds, self._kind, self.scene.bands, window=win, out_shape=raw.shape[1:])
+        vn &= np.isfinite(raw).all(axis=0)
+        raw[:, ~vn] = 0.0
+        raw, vn = fill_gaps(raw, vn)
+        oh, ow = out_shape
+        sx, sy = nwin.width / ow, nwin.height / oh
+        m = np.array([[sx, 0, nwin.col_off - c0 + 0.5 * sx - 0.5],
+                      [0, sy, nwin.row_off - r0 + 0.5 * sy - 0.5]], np.float64)  # fmt: skip
+        flags = cv2.WARP_INVERSE_MAP
+        data = np.stack([
+            cv2.warpAffine(b, m, (ow, oh), flags=cv2.INTER_LINEAR | flags,
+                           borderMode=cv2.BORDER_REPLICATE)
+            for b in raw
+        ])  # fmt: skip
+        v = cv2.warpAffine(vn.astype(np.uint8), m, (ow, oh), flags=cv2.INTER_NEAREST | flags,
+                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        return data, v.astype(bool)
+
+    def coverage(self) -> tuple[np.ndarray, float]:
+        """Valid-pixel mask of the model frame at <= ~1024 px a side (nearest-decimated, not
+        widened: its mean is the scene's valid share), and its scale (model-frame px per mask
+        px): mask[i, j] covers model rows ``[i*scale, (i+1)*scale)``."""
         from rasterio.errors import RasterioError
-        from scipy.ndimage import binary_dilation
 
         with self._lock:
-            if self._coarse is None:
+            if self._raw is None:
                 m = self.scene.coarse_native
                 if self._vrt is not None or m is None:
                     mh, mw = _sample_shape(self.grid.height, self.grid.width)
@@ -172,9 +249,23 @@ class SceneReader:
                     scale = self.grid.height / mh
                 else:
                     scale = self.scene.height / m.shape[0] / self._s
-                m = binary_dilation(m, structure=np.ones((3, 3), bool))
+                m = np.array(m, dtype=bool)
                 m.setflags(write=False)
-                self._coarse = (m, float(scale))
+                self._raw = (m, float(scale))
+            return self._raw
+
+    def coarse_valid(self) -> tuple[np.ndarray, float]:
+        """:meth:`coverage` widened by one mask pixel, for skipping tiles: conservative, as a
+        pixel next to a valid sample pixel counts as valid (the sample is nearest-decimated).
+        """
+        from scipy.ndimage import binary_dilation
+
+        raw, scale = self.coverage()
+        with self._lock:
+            if self._coarse is None:
+                m = binary_dilation(raw, structure=np.ones((3, 3), bool))
+                m.setflags(write=False)
+                self._coarse = (m, scale)
             return self._coarse
 
 

@@ -22,12 +22,14 @@ from .stretch import Stretch
 
 __all__ = [
     "CANONICAL_GSD_M",
+    "DEFAULT_GSD_RANGE_M",
     "MAX_SIDE_PX",
     "MAX_PIXELS",
     "SAMPLE_SIDE_PX",
     "MASK_KINDS",
     "Grid",
     "Scene",
+    "SceneNoCRSError",
     "TileImage",
     "utm_epsg",
 ]
@@ -35,10 +37,19 @@ __all__ = [
 log = logging.getLogger("detector.imagery.raster")
 
 CANONICAL_GSD_M = 0.4
+#: Native scene GSDs (metres per pixel) a model supports when its weights file does not say
+#: (:class:`detector.model.weights.ModelMeta` ``gsd_range_m``): the shipped model trained on
+#: scenes rendered at 0.3-0.6 m and resampled to 0.4 m; beyond 1 m a 20-ft container is
+#: under 6 x 2.4 px, and below 0.15 m resampling by 1/3 and less has not been tested.
+DEFAULT_GSD_RANGE_M: tuple[float, float] = (0.15, 1.0)
 MAX_SIDE_PX = 1_000_000  # declared sizes beyond these are corrupt headers, not scenes
 MAX_PIXELS = 2e10
 SAMPLE_SIDE_PX = 1024  # the stretch / coarse-mask sample is at most this many px a side
 MASK_KINDS = ("none", "nodata", "alpha", "mask")
+
+
+class SceneNoCRSError(SceneFormatError):
+    """The scene has no CRS (and no ``gsd_m`` was given to read it as local metres)."""
 
 
 @dataclass(frozen=True)

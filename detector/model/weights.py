@@ -25,10 +25,12 @@ from torch import nn
 from .._io import atomic_path
 from ..detections import KINDS
 from ..errors import DeviceError, ModelError
+from ..imagery.scene import DEFAULT_GSD_RANGE_M
 from .net import ARCHITECTURES, build_model
 from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 
 __all__ = [
+    "DEFAULT_GSD_RANGE_M",
     "FORMAT",
     "ModelMeta",
     "canonical_gsd_m",
@@ -69,7 +71,9 @@ class ModelMeta:
     how long and on what it trained; ``code_version``: package version and git commit;
     ``state_sha256``: hash of the state dict (set by :func:`save_weights`);
     ``tiers_output``: what the tiers channel predicts (:mod:`.tiers`; files without the field
-    predate it and regress tiers directly).
+    predate it and regress tiers directly); ``gsd_range_m``: the native scene GSDs (metres,
+    low and high) the model supports once resampled to ``gsd_m`` (files without the field:
+    :data:`DEFAULT_GSD_RANGE_M`, what the shipped model was trained and tested on).
     """
 
     arch: str
@@ -87,10 +91,12 @@ class ModelMeta:
     state_sha256: str = ""
     format: str = FORMAT
     tiers_output: str = TIERS_DIRECT
+    gsd_range_m: tuple[float, float] = DEFAULT_GSD_RANGE_M
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["classes"] = list(self.classes)
+        d["gsd_range_m"] = list(self.gsd_range_m)
         return d
 
     @classmethod
@@ -99,6 +105,11 @@ class ModelMeta:
         known = {k: v for k, v in d.items() if k in names}
         if "classes" in known:
             known["classes"] = tuple(known["classes"])
+        if "gsd_range_m" in known:
+            rng = tuple(float(x) for x in known["gsd_range_m"])
+            if len(rng) != 2:
+                raise ValueError(f"gsd_range_m {known['gsd_range_m']!r}: expected [low, high]")
+            known["gsd_range_m"] = rng
         return cls(**known)
 
 
@@ -158,7 +169,7 @@ def read_meta(path: str | os.PathLike) -> ModelMeta:
     payload = _load_payload(path)
     try:
         return ModelMeta.from_dict(payload["meta"])
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise ModelError(f"{path}: bad metadata: {e}") from e
 
 
@@ -210,6 +221,9 @@ def load_model(
         raise ModelError(
             f"{path}: tiers output {meta.tiers_output!r} unknown to this code (knows {list(TIERS_OUTPUTS)})"
         )
+    lo, hi = (float(x) for x in meta.gsd_range_m)
+    if not (0 < lo <= meta.gsd_m <= hi):
+        raise ModelError(f"{path}: GSD range {lo}-{hi} m must hold its GSD {meta.gsd_m} m")
     if not isinstance(state, dict) or state_sha256(state) != meta.state_sha256:
         raise ModelError(f"{path}: weights hash does not match its metadata (altered or corrupt)")
     try:

@@ -33,6 +33,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "munitions": [
             "Assumptions",
             "Figure",
+            "MAX_CONTAINERS",
             "RoundsRange",
             "default_assumptions_path",
             "load_assumptions",

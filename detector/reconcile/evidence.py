@@ -147,7 +147,11 @@ class SceneObs:
     """What reconcile needs from one counts document. ``acquired`` is UTC-aware or None;
     ``stock_est``/``stock_visible`` the containers on Rajin Pier 2 off any deck (None when the
     scene is not at Rajin or does not cover the pier); ``stock_teu_ratio`` TEU per container
-    of that stock (the pier's own figure when the counts give one, else the quay region's)."""
+    of that stock (the pier's own figure when the counts give one, else the quay region's);
+    ``unobserved_berths`` the port's berths the scene does not cover (``by_aoi`` ``observed``
+    false: counts from ``ccount detect`` that recorded coverage), where no ship being seen
+    says nothing: the berth is not observed, not empty. The Pier 2 stock is None too when
+    the pier or one of its berths is not observed (a loaded ship could be beside it)."""
 
     scene: str
     port: str | None
@@ -158,6 +162,7 @@ class SceneObs:
     stock_teu_ratio: float
     model_sha256: str | None
     settings: Mapping[str, Any]
+    unobserved_berths: tuple[str, ...] = ()
 
     @property
     def date(self) -> dt.date | None:
@@ -218,8 +223,19 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
         port = counts.get("port")
         port = str(port).lower() if port else None
         stock_est = stock_vis = None
-        pier = (counts.get("by_aoi") or {}).get(LOADING_PIER)
-        if port == "rajin" and pier is not None:
+        by_aoi = counts.get("by_aoi") or {}
+        unobserved = tuple(
+            str(name) for name, d in by_aoi.items()
+            if isinstance(d, Mapping) and d.get("observed") is False
+            and (d.get("kind") == "berth" or ("kind" not in d and "berth" in str(name).lower()))
+        )  # fmt: skip
+        pier = by_aoi.get(LOADING_PIER)
+        pier_seen = (
+            pier is not None
+            and pier.get("observed") is not False
+            and not any(n.startswith(LOADING_PIER) for n in unobserved)
+        )
+        if port == "rajin" and pier_seen:
             stock_est = _num(pier.get("est", 0), f"{where}: by_aoi.{LOADING_PIER}.est")
             stock_vis = _num(pier.get("visible", 0), f"{where}: by_aoi.{LOADING_PIER}.visible")
             # containers on a deck inside the pier polygon are not stock (optional keys)
@@ -239,6 +255,7 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
         stock_teu_ratio=stock_ratio,
         model_sha256=model.get("sha256") if isinstance(model, Mapping) else None,
         settings=dict(counts.get("settings") or {}),
+        unobserved_berths=unobserved,
     )
 
 

@@ -189,6 +189,9 @@ def match_evidence(
             reason = "port unknown"
         elif o.scene in misses:
             reason = "; ".join(misses[o.scene])
+        elif o.port in ARRIVAL_PORTS and o.unobserved_berths:
+            reason = (f"no loaded ship at the berths it shows; {', '.join(o.unobserved_berths)} "
+                      "not observed (outside the scene or no data there)")  # fmt: skip
         elif o.port in ARRIVAL_PORTS:
             reason = f"no loaded ship at a berth at {o.port.title()}"
             near = [str(v.voyage) for v in voyages

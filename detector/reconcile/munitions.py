@@ -24,6 +24,7 @@ from ..errors import ConfigError, LabelError
 from ..paths import labels_dir
 
 __all__ = [
+    "MAX_CONTAINERS",
     "Figure",
     "Assumptions",
     "RoundsRange",
@@ -90,6 +91,10 @@ class RoundsRange:
     rounds_high: float
     rounds_per_container_low: float
     rounds_per_container_high: float
+
+
+#: the most containers ``ccount munitions`` takes: far above any shipment or route total
+MAX_CONTAINERS = 1_000_000
 
 
 def default_assumptions_path() -> Path:
@@ -203,7 +208,17 @@ def rounds_range(containers: float, assumptions: Assumptions) -> RoundsRange:
 
 
 def munitions_summary(containers: float, assumptions: Assumptions) -> dict[str, Any]:
-    """The JSON ``ccount munitions`` prints: the range and the munitions figures used."""
+    """The JSON ``ccount munitions`` prints: the range and the munitions figures used.
+
+    Raises :class:`ConfigError` for a count that is not finite, negative or above
+    :data:`MAX_CONTAINERS`."""
+    if math.isfinite(containers) and containers > MAX_CONTAINERS:
+        raise ConfigError(
+            f"--containers {containers:g}: more than {MAX_CONTAINERS:,} containers is no "
+            f"shipment (the whole route carries tens of thousands); expected 0..{MAX_CONTAINERS:,}"
+        )
+    if not math.isfinite(containers) or containers < 0:
+        raise ConfigError(f"--containers {containers}: expected a finite number >= 0")
     r = rounds_range(containers, assumptions)
     return {
         "containers": int(r.containers) if r.containers.is_integer() else r.containers,

@@ -144,6 +144,8 @@ def detect_settings(config: Any) -> dict[str, Any]:
         "aoi_only": config.aoi_only,
         # only when on, so catalogs made before the option stay current
         **({"tta": True} if config.tta else {}),
+        # a scene outside the model's GSD range fails without --force: forcing is a setting
+        **({"force": True} if config.force else {}),
     }
 
 

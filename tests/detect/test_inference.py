@@ -377,3 +377,28 @@ def test_several_readers_give_the_single_reader_result(scene):
     reads = [w for r in readers for w in r.reads]
     assert len(reads) == len(tiles) and set(reads) == {t.window for t in tiles}
     assert sum(bool(r.reads) for r in readers) >= 2
+
+
+def test_maps_are_held_per_cluster_of_run_tiles():
+    """Tiles far apart get maps of their own (memory follows the data, not the frame); the
+    cells they own hold what a run over every tile gives there."""
+    img, _ = blob_scene(700, 1100, 40, seed=2)
+    tiles = plan_tiles(700, 1100, tile_px=128, overlap_px=16)
+    settings = InferenceSettings(128, 16, 3)
+    full = infer_scene(blob_predictor, ArrayReader(img), tiles, settings)
+    corner = [t for t in tiles if t.core.row_off < 200 and t.core.col_off < 200]
+    far = [t for t in tiles if t.core.row_off > 450 and t.core.col_off > 800]
+    some = infer_scene(blob_predictor, ArrayReader(img), corner + far, settings)
+    parts = some.maps.parts
+    assert len(parts) == 2
+    assert sum(p.hull.size for p in parts) < full.maps.hull.size / 4
+    assert some.maps.hull.shape == full.maps.hull.shape == (175, 275)
+    owned_cells = some.maps.hull > 0
+    assert owned_cells.any()
+    np.testing.assert_array_equal(some.maps.hull[owned_cells], full.maps.hull[owned_cells])
+    for p in parts:  # each part's cells are the same as the full map's there
+        h, w = p.hull.shape
+        np.testing.assert_array_equal(
+            p.hull,
+            np.where(p.hull > 0, full.maps.hull[p.row0 : p.row0 + h, p.col0 : p.col0 + w], 0),
+        )

@@ -239,3 +239,26 @@ def test_hull_on_land_is_dropped_and_one_at_the_berth_kept():
     found = find_hulls(berthed, berthed * 0, stride_px=4, gsd_m=GSD, registry=reg, aoi=aoi)
     assert [h.name for h in found.hulls] == ["Angara"]
     assert found.berths == ("Pier 2 west berth",)
+
+
+def test_hulls_found_on_map_parts_match_the_whole_map(aoi):
+    """A hull found on a part of the map (cell [0, 0] at ``origin``) lies where the whole
+    map puts it, keeps its berth and ship, and regions look it up in the right part."""
+    hull_map = rect_hull_map(605775.2, 605794.4, 4677950, 4678080)
+    reg = load_registry()
+    whole = find_hulls(hull_map, hull_map * 0, stride_px=4, gsd_m=GSD, registry=reg, aoi=aoi)
+    rows, cols = np.nonzero(hull_map)
+    r0, c0 = int(rows.min()) - 5, int(cols.min()) - 5
+    crop = hull_map[r0:, c0:]
+    empty = np.zeros((8, 8), hull_map.dtype)
+    parts = [
+        find_hulls(empty, empty, stride_px=4, gsd_m=GSD, registry=reg, aoi=aoi, origin=(0, 0)),
+        find_hulls(crop, crop * 0, stride_px=4, gsd_m=GSD, registry=reg, aoi=aoi, origin=(r0, c0)),
+    ]
+    merged = ShipHulls.merge(parts)
+    assert len(merged.hulls) == len(whole.hulls) == 1
+    np.testing.assert_allclose(merged.hulls[0].polygon, whole.hulls[0].polygon)
+    assert merged.hulls[0].length_m == whole.hulls[0].length_m
+    assert merged.berths == whole.berths == ("Pier 2 west berth",)
+    points = [px(605784, 4678000), px(605740, 4678000)]
+    assert assign_regions(dets_at(points), merged, aoi).ship_index.tolist() == [0, -1]
