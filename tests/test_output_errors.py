@@ -78,6 +78,19 @@ def _command(name: str, tmp_path: Path, out: Path, scene: Path) -> list:
         "synth world": ["synth", "world", "--voyages", voyages, "--first", "1", "--out", out],
         "export": ["export", "--format", "torchscript", "--out", out / "m.pt"],
         "eval --json": ["eval", tmp_path, tmp_path, "--json", out / "r.json"],
+        "train": [
+            "train",
+            "--out",
+            out / "m.pt",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--size",
+            "64",
+            "--val-samples",
+            "0",
+        ],
     }[name]
 
 
@@ -87,7 +100,8 @@ SUBPROCESS = ("detect", "synth scene", "export")
 
 
 @pytest.mark.parametrize(
-    "name", ["detect", "run", "demo", "synth scene", "synth world", "export", "eval --json"]
+    "name",
+    ["detect", "run", "demo", "synth scene", "synth world", "export", "eval --json", "train"],
 )
 def test_out_below_a_file_is_one_line_exit_2_before_any_work(
     name, tmp_path, blocker, make_geotiff, capsys

@@ -148,7 +148,10 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    from .._io import check_output_file
     from ..model.train import TrainConfig, train
+
+    check_output_file(args.out)  # before training, not after it
 
     config = TrainConfig(
         out=args.out,
