@@ -140,6 +140,70 @@ def test_run_on_two_workers_equals_the_in_process_run(world, tmp_path, capsys):
     assert "0 processed, 6 skipped" in capsys.readouterr().out
 
 
+def test_client_killed_mid_run_then_rerun_redoes_only_unfinished_scenes(world, tmp_path):
+    """SIGKILL the client of a 2-worker run when the first scene is recorded; the rerun
+    (on a cluster again) redoes only what the catalog does not hold as done, and the
+    outputs equal an uninterrupted run's; no worker process outlives its client."""
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = [str(CCOUNT), "run", *_args(world, killed), "--workers", "2"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    try:
+        while not _done_rows(killed):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no scene was recorded"
+            time.sleep(0.05)
+        workers = _descendants(proc.pid)  # nannies and worker processes
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert len(workers) >= 2, workers
+    done_at_kill = _done_rows(killed)
+    assert 0 < len(done_at_kill) < len(SCENES), "the run finished before it was killed"
+    res = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    n = len(done_at_kill)
+    assert f"{len(SCENES) - n} processed, {n} skipped" in res.stdout
+    assert main(["run", *_args(world, clean)]) == 0
+    assert _outputs(killed) == _outputs(clean)
+    for _ in range(150):  # the killed client's workers end when they lose it
+        if not [p for p in workers if Path(f"/proc/{p}").exists()]:
+            break
+        time.sleep(0.2)
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()], "worker processes outlived"
+
+
+def _done_rows(out: Path) -> list[str]:
+    import sqlite3
+
+    if not (out / "ccount.sqlite").exists():
+        return []
+    try:
+        db = sqlite3.connect(out / "ccount.sqlite")
+        return [r[0] for r in db.execute("SELECT id FROM scenes WHERE status = 'done'")]
+    except sqlite3.OperationalError:  # being created
+        return []
+
+
+def _descendants(pid: int) -> list[int]:
+    """Live processes below ``pid`` (children, grandchildren, ...), from /proc."""
+    parent = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                parent[int(p.name)] = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        here = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == here]
+        found += kids
+        todo += kids
+    return found
+
+
 def test_detect_subprocess_on_two_workers(world, reference, tmp_path):
     out = tmp_path / "det"
     proc = subprocess.run(
