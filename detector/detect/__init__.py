@@ -21,7 +21,15 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "progress",
     ],
     submod_attrs={
-        "bands": ["BandJob", "band_rows", "infer_band", "merge_bands", "run_bands", "split_bands"],
+        "bands": [
+            "BandJob",
+            "BandRunner",
+            "band_rows",
+            "infer_band",
+            "merge_bands",
+            "run_bands",
+            "split_bands",
+        ],
         "checks": [
             "BAND_KINDS",
             "COVERAGE_WARN",
