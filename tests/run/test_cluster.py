@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
+import test_run
 from distributed.diagnostics.plugin import WorkerPlugin
 from test_run import SCENES, _args, _outputs
 
@@ -30,6 +31,7 @@ from detector.detect.pipeline import DetectConfig, detect_scenes
 from detector.run.cluster import ClusterConfig, cluster_detect, open_client
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
+world = test_run.world  # the module-scoped fixture: a tiny model, six scenes, two voyages
 CCOUNT = Path(sys.executable).with_name("ccount")
 
 
