@@ -67,6 +67,10 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="also count scenes whose GSD is outside the model's supported range "
                         "(a warning goes into counts.json)")  # fmt: skip
+    p.add_argument("--band-mpx", type=float, default=d.band_mpx, metavar="MPX",
+                   help="scenes over MPX million pixels (in the model frame) run in row bands, "
+                        "one task each, merged by tile ownership; memory is bounded by a band "
+                        f"(default: {d.band_mpx:g})")  # fmt: skip
     p.add_argument("--tta", action="store_true",
                    help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
 
@@ -88,6 +92,7 @@ def detect_config(args: argparse.Namespace):
         read_threads=args.read_threads,
         serial=args.serial,
         force=args.force,
+        band_mpx=args.band_mpx,
     )
 
 

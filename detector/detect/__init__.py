@@ -9,6 +9,7 @@ import lazy_loader as lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=[
+        "bands",
         "checks",
         "count",
         "finish",
@@ -20,6 +21,15 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "progress",
     ],
     submod_attrs={
+        "bands": [
+            "BandJob",
+            "BandRunner",
+            "band_rows",
+            "infer_band",
+            "merge_bands",
+            "run_bands",
+            "split_bands",
+        ],
         "checks": [
             "BAND_KINDS",
             "COVERAGE_WARN",

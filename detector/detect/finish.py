@@ -39,6 +39,7 @@ class InferredScene:
     check: Any = None  # detector.detect.checks.SceneCheck: band kind and warnings
     coverage: Any = None  # (bool mask, scale) of valid model-frame pixels (reader.coverage())
     show_progress: bool = False  # progress bars for phases that take over a second
+    bands: int = 1  # row bands the scene was run in (detect.bands)
 
 
 def output_paths(out_dir: Path, scene_id: str) -> tuple[Path, Path, Path]:
@@ -184,6 +185,7 @@ def finish_scene(
         "run": len(plan.tiles),
         "skipped_nodata": plan.skipped_nodata,
         "skipped_aoi": plan.skipped_aoi,
+        "row_bands": inf.bands,
     }
     ships = hull_features(hulls.hulls, grid=grid)
     rings = container_rings(dets, grid=grid)

@@ -331,6 +331,7 @@ def infer_scene(
     settings: InferenceSettings,
     *,
     progress: Callable[[int], None] | None = None,
+    drop_inside: bool = True,
 ) -> SceneInference:
     """Run ``predictor`` over ``tiles`` of ``reader``'s model frame and merge by ownership.
 
@@ -339,6 +340,9 @@ def infer_scene(
     of such readers of the same scene, read from in parallel, one thread each.
     ``tiles``: the tiles to run (cores of all planned tiles partition the frame; skipped
     tiles simply contribute nothing). ``progress(n)`` is called with tiles done per batch.
+    ``drop_inside``: clear the detections of second peaks
+    (:func:`~detector.detections.drop_contained`); a row band of a scene leaves that to the
+    merge of all bands (:func:`detector.detect.bands.merge_bands`).
     """
     t_start = time.perf_counter()
     readers = list(reader) if isinstance(reader, Sequence) else [reader]
@@ -391,7 +395,7 @@ def infer_scene(
             if progress is not None:
                 progress(len(batch.tiles))
     return SceneInference(
-        dets=drop_contained(Detections.concat(found)),
+        dets=drop_contained(Detections.concat(found)) if drop_inside else Detections.concat(found),
         maps=SceneMaps(parts=tuple(parts), shape=shape, stride_px=s),
         tiles_run=len(tiles),
         read_s=prefetch.read_s,

@@ -28,11 +28,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError, CountError
 from ..imagery.scene import DEFAULT_GSD_RANGE_M
 from ..model import runtime
 from ..model.runtime import DEVICES, resolve_device
 from ..model.tiers import TIERS_DIRECT
+from .bands import BandJob, BandRunner, band_rows, merge_bands, run_bands, split_bands
 from .checks import check_scene
 from .finish import GPKG_LAYER, InferredScene, check_output_names, finish_scene, output_paths
 from .inference import InferenceSettings, TilePredictor, infer_scene
@@ -82,6 +85,7 @@ class DetectConfig:
     read_threads: int | None = None
     serial: bool = False  # one scene at a time (else: outputs written while the next runs)
     force: bool = False  # run scenes outside the model's GSD range (with a warning)
+    band_mpx: float = 256.0  # a larger model frame runs in row bands (detect.bands)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -94,6 +98,8 @@ class DetectConfig:
         for flag, n in (("--threads", self.num_threads), ("--read-threads", self.read_threads)):
             if n is not None and n < 1:
                 raise ConfigError(f"{flag} {n} must be >= 1")
+        if not self.band_mpx > 0:
+            raise ConfigError(f"band size {self.band_mpx} Mpx must be > 0")
         if self.bands is not None and len(self.bands) not in (1, 3):
             raise ConfigError(f"--bands {self.bands}: select 1 or 3 bands, e.g. 1,2,3")
         from ..imagery.tiling import plan_tiles
@@ -166,18 +172,37 @@ def _plan(reader, scene, config: DetectConfig):
     tiles = plan_tiles(
         grid.height, grid.width, tile_px=config.tile_px, overlap_px=config.overlap_px
     )
-    valid, scale = reader.coarse_valid()
-    aoi = None
+    scale = reader.mask_scale()
+    aoi, within = None, None
     if config.aoi_only:
         if not scene.port:
             raise ConfigError(
                 f"{scene.path}: lies in no known port, so --aoi has no area to keep; drop --aoi"
             )
         aoi = rasterize_aoi([load_port(scene.port).area], grid, scale=scale)
+        rows, cols = np.nonzero(aoi.any(axis=1))[0], np.nonzero(aoi.any(axis=0))[0]
+        if len(rows):  # the nodata mask is needed around the AOI only (+ the dilation)
+            within = (rows[0] - 2, rows[-1] + 3, cols[0] - 2, cols[-1] + 3)
+    valid, scale = reader.coarse_valid(within)
     return select_tiles(
         tiles, valid=valid, aoi=aoi, scale=scale, height=grid.height, width=grid.width,
         tile_px=config.tile_px, overlap_px=config.overlap_px,
     )  # fmt: skip
+
+
+def _aoi_stretch(scene, config: DetectConfig):
+    """With ``--aoi``, the scene with its stretch taken from the pixels inside the port's
+    area, so that open sea around the port cannot set it (the same port pixels give the same
+    detections whether the scene is the port alone or the port inside a large sea scene)."""
+    from dataclasses import replace
+
+    from ..imagery.aoi import load_port
+    from ..imagery.raster import aoi_stretch
+
+    if not (config.aoi_only and scene.port and scene.crs is not None):
+        return scene
+    stretch = aoi_stretch(scene, [load_port(scene.port).area])
+    return scene if stretch is None else replace(scene, stretch=stretch)
 
 
 def _infer(
@@ -185,8 +210,11 @@ def _infer(
     path: Path,
     config: DetectConfig,
     progress: Callable[[int, str], Callable[[int], None] | None] | None,
+    map_bands: BandRunner | None = None,
 ) -> InferredScene:
-    """Open ``path``, plan its tiles and run them through the model (reading, GDAL)."""
+    """Open ``path``, plan its tiles and run them through the model (reading, GDAL); a model
+    frame over ``config.band_mpx`` runs in row bands through ``map_bands`` (default: one
+    after the other, here)."""
     import rasterio
 
     from ..imagery.raster import SceneReader, open_scene
@@ -206,6 +234,7 @@ def _infer(
             scene, gsd_range_m=detector.gsd_range_m, force=config.force,
             model=f"the model ({Path(detector.model_path).name})",
         )  # fmt: skip
+        scene = _aoi_stretch(scene, config)
         settings = InferenceSettings(
             tile_px=config.tile_px, overlap_px=config.overlap_px, batch_size=config.batch_size
         )
@@ -217,17 +246,31 @@ def _infer(
                 raise ConfigError(f"{path}: has no CRS, so detections cannot be placed on the map")
             plan = _plan(reader, scene, config)
             coverage = reader.coverage()
-            more = [
-                readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
-                for _ in range(min(n_read, -(-len(plan.tiles) // config.batch_size)) - 1)
-            ]  # fmt: skip
+            n_read = max(1, min(n_read, -(-len(plan.tiles) // config.batch_size)))
+            per_band = band_rows(grid.height, grid.width, tile_px=config.tile_px,
+                                 overlap_px=config.overlap_px, band_mpx=config.band_mpx)  # fmt: skip
+            bands = split_bands(plan.tiles, height=grid.height, tile_px=config.tile_px,
+                                overlap_px=config.overlap_px, per_band=per_band)  # fmt: skip
             tick = progress(len(plan.tiles), scene.id) if progress else None
-            result = infer_scene(
-                detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
-            )
+            if len(bands) > 1:
+                readers.close()  # each band opens readers of its own
+                jobs = [BandJob(scene, b, k, len(bands)) for k, b in enumerate(bands)]
+                if map_bands is None:
+                    parts = run_bands(detector, jobs, config, progress=tick)
+                else:
+                    parts = map_bands(jobs, config)
+                result = merge_bands(parts, plan.tiles)
+            else:
+                more = [
+                    readers.enter_context(SceneReader(scene, target_gsd_m=detector.gsd_m))
+                    for _ in range(n_read - 1)
+                ]
+                result = infer_scene(
+                    detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
+                )
     runtime.trim_freed_memory()  # the batches' and activations' heap, before the outputs
-    return InferredScene(scene, grid, plan, result, 1 + len(more), t0, check, coverage,
-                         show_progress=progress is not None)  # fmt: skip
+    return InferredScene(scene, grid, plan, result, n_read, t0, check, coverage,
+                         show_progress=progress is not None, bands=max(1, len(bands)))  # fmt: skip
 
 
 def _one_line(err: BaseException) -> str:
@@ -266,15 +309,18 @@ def detect_scene(
     config: DetectConfig,
     *,
     progress: Callable[[int, str], Callable[[int], None] | None] | None = None,
+    map_bands: BandRunner | None = None,
 ) -> SceneOutcome:
     """Detect, locate and count one scene and write its outputs; never raises for a bad scene.
 
-    ``progress(n_tiles, scene_id)`` may return a callback taking tiles done. Errors (a bad
+    ``progress(n_tiles, scene_id)`` may return a callback taking tiles done. ``map_bands``
+    runs the row bands of a large scene (:mod:`detector.detect.bands`; default: in this
+    process, one after the other). Errors (a bad
     file, a failed read, anything unexpected) become ``SceneOutcome(ok=False, error=...)``;
     no output file of that scene is left behind.
     """
     path = Path(path)
-    inf = _guarded(path, lambda: _infer(detector, path, config, progress))
+    inf = _guarded(path, lambda: _infer(detector, path, config, progress, map_bands))
     if isinstance(inf, SceneOutcome):
         return inf
     return _guarded(path, lambda: _finished(detector, inf, Path(out_dir), config))

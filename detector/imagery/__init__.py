@@ -41,7 +41,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "time_from_name",
         ],
         "prefetch": ["Prefetcher"],
-        "raster": ["open_scene"],
+        "raster": ["aoi_stretch", "open_scene"],
         "reader": ["GAP_FILL_MAX_PX", "SceneReader", "fill_gaps", "rasterize_aoi"],
         "scene": [
             "CANONICAL_GSD_M",

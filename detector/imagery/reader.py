@@ -229,10 +229,23 @@ class SceneReader:
                            borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         return data, v.astype(bool)
 
-    def coverage(self) -> tuple[np.ndarray, float]:
+    def mask_scale(self) -> float:
+        """Model-frame px per pixel of the :meth:`coverage` mask (known before reading it)."""
+        m = self.scene.coarse_native
+        if self._vrt is not None or m is None:
+            return self.grid.height / _sample_shape(self.grid.height, self.grid.width)[0]
+        return self.scene.height / m.shape[0] / self._s
+
+    def coverage(self, within=None) -> tuple[np.ndarray, float]:
         """Valid-pixel mask of the model frame at <= ~1024 px a side (nearest-decimated, not
         widened: its mean is the scene's valid share), and its scale (model-frame px per mask
-        px): mask[i, j] covers model rows ``[i*scale, (i+1)*scale)``."""
+        px): mask[i, j] covers model rows ``[i*scale, (i+1)*scale)``.
+
+        The open-time sample's mask when :func:`~detector.imagery.raster.open_scene` kept one;
+        else read here, and, given ``within`` = ``(i0, i1, j0, j1)`` (mask cells), only over
+        those cells (the rest count as valid): a large scene without overviews, whose whole
+        mask would decode the whole file, reads only around its AOI. The first call's answer
+        is kept."""
         from rasterio.errors import RasterioError
 
         with self._lock:
@@ -240,13 +253,13 @@ class SceneReader:
                 m = self.scene.coarse_native
                 if self._vrt is not None or m is None:
                     mh, mw = _sample_shape(self.grid.height, self.grid.width)
+                    scale = self.grid.height / mh
                     try:
-                        m = _read_valid(self._ds, self._kind, self.scene.bands, out_shape=(mh, mw))
+                        m = self._read_mask((mh, mw), scale, within)
                     except RasterioError as e:
                         raise SceneReadError(
                             f"{self.scene.path}: read failed ({_short(e)})"
                         ) from None
-                    scale = self.grid.height / mh
                 else:
                     scale = self.scene.height / m.shape[0] / self._s
                 m = np.array(m, dtype=bool)
@@ -254,13 +267,31 @@ class SceneReader:
                 self._raw = (m, float(scale))
             return self._raw
 
-    def coarse_valid(self) -> tuple[np.ndarray, float]:
-        """:meth:`coverage` widened by one mask pixel, for skipping tiles: conservative, as a
-        pixel next to a valid sample pixel counts as valid (the sample is nearest-decimated).
+    def _read_mask(self, shape: tuple[int, int], scale: float, within) -> np.ndarray:
+        if within is None or self._vrt is not None:
+            return _read_valid(self._ds, self._kind, self.scene.bands, out_shape=shape)
+        m = np.ones(shape, dtype=bool)
+        i0, i1, j0, j1 = within
+        i0, j0 = max(0, int(i0)), max(0, int(j0))
+        i1, j1 = min(shape[0], int(i1)), min(shape[1], int(j1))
+        if i1 > i0 and j1 > j0:
+            win = self._native_window(
+                i0 * scale, j0 * scale,
+                min(i1 * scale, self.grid.height), min(j1 * scale, self.grid.width),
+            )  # fmt: skip
+            m[i0:i1, j0:j1] = _read_valid(
+                self._ds, self._kind, self.scene.bands, window=win, out_shape=(i1 - i0, j1 - j0)
+            )
+        return m
+
+    def coarse_valid(self, within=None) -> tuple[np.ndarray, float]:
+        """:meth:`coverage` (``within``: see there) widened by one mask pixel, for skipping
+        tiles: conservative, as a pixel next to a valid sample pixel counts as valid (the
+        sample is nearest-decimated).
         """
         from scipy.ndimage import binary_dilation
 
-        raw, scale = self.coverage()
+        raw, scale = self.coverage(within)
         with self._lock:
             if self._coarse is None:
                 m = binary_dilation(raw, structure=np.ones((3, 3), bool))

@@ -1,7 +1,9 @@
 """Detect scenes on a Dask cluster: a local cluster of worker processes, a running scheduler
 (``tcp://HOST:PORT``) or workers started through SLURM (``slurm``, the ``[hpc]`` extra).
 
-One task per scene. A task gets the scene's *path* (datasets never cross processes), runs
+One task per scene; a scene larger than ``DetectConfig.band_mpx`` runs its row bands
+(:mod:`detector.detect.bands`) as tasks of their own, on any worker, which the scene's task
+gathers and merges before finishing the scene. A task gets the scene's *path* (datasets never cross processes), runs
 :func:`detector.detect.pipeline.detect_scene` in the worker process and returns its
 :class:`~detector.detect.pipeline.SceneOutcome`; the worker writes the scene's files
 atomically, and only the client records outcomes (the run catalog has one writer). The model
@@ -116,9 +118,48 @@ def _detect_on_worker(path: str, out_dir: str) -> Any:
     from ..model.runtime import trim_freed_memory
 
     plugin = get_worker().plugins[PLUGIN_NAME]
-    outcome = detect_scene(plugin.detector(), path, out_dir, plugin.config)
+    outcome = detect_scene(
+        plugin.detector(), path, out_dir, plugin.config, map_bands=_bands_on_cluster
+    )
     trim_freed_memory()
     return outcome
+
+
+def _band_on_worker(job: Any) -> Any:
+    """The task of one row band of a large scene (:func:`detector.detect.bands.infer_band`)
+    on the worker that runs it, with that worker's model."""
+    from distributed import get_worker
+
+    from ..detect.bands import infer_band
+
+    plugin = get_worker().plugins[PLUGIN_NAME]
+    return infer_band(plugin.detector(), job, plugin.config)
+
+
+def _bands_on_cluster(jobs: Sequence[Any], config: Any) -> list[Any]:
+    """Run in a scene's task: its row bands as tasks of their own, on any worker (the scene's
+    task leaves its worker's thread while it waits, so that worker runs bands too); their
+    results in band order. A band whose worker dies is rescheduled like a scene."""
+    from distributed import worker_client
+
+    with worker_client() as client:
+        futures = [
+            client.submit(_band_on_worker, job, key=f"{_task_key()}-band{job.index}",
+                          pure=False, retries=0)
+            for job in jobs
+        ]  # fmt: skip
+        return client.gather(futures)
+
+
+def _task_key() -> str:
+    from distributed import get_worker
+
+    try:
+        from distributed.worker import thread_state
+
+        return str(thread_state.key)
+    except (ImportError, AttributeError):
+        return f"ccount-bands-{uuid.uuid4().hex[:12]}-{get_worker().name}"
 
 
 def _executing(dask_worker: Any) -> list[str]:
