@@ -37,6 +37,18 @@ push it over.
 
 Same seeds + machine + thread count -> the same weights (the model card records the
 generator version, code version, hardware and hashes).
+
+Resumable: each stage keeps a training checkpoint (``imagery/generated/stage1.ckpt``,
+``stage2.ckpt``; every ``--checkpoint-every`` seconds, default 300, and when a chunk ends;
+see ``detector.model.checkpoint``), so a run that is killed, interrupted (Ctrl-C) or ended by
+``--max-minutes M`` continues when the script is run again with the same options, and gives
+the weights an uninterrupted run gives, bit for bit. A re-run skips a stage whose weights
+file is already complete for the same recipe (its recipe and ``steps_done`` in the
+metadata), resumes a stage that has a checkpoint, and starts the others; ``--restart``
+ignores both. The checkpoints are removed when their stage finishes; commit the weights and
+card, never a checkpoint. For example, in chunks of at most 50 minutes::
+
+    .venv/bin/python scripts/train.py --max-minutes 50     # again until it writes the card
 """
 
 from __future__ import annotations
@@ -52,7 +64,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import make_finetune_set  # noqa: E402
 
 from detector._io import atomic_write_text  # noqa: E402
+from detector.errors import CountError  # noqa: E402
 from detector.model.card import render_model_card  # noqa: E402
+from detector.model.provenance import generator_version  # noqa: E402
 from detector.model.train import TrainConfig, train  # noqa: E402
 from detector.model.weights import read_meta  # noqa: E402
 
@@ -78,14 +92,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
     p.add_argument("--snow", type=float, default=SNOW, help="fraction of winter tiles")
     p.add_argument("--card-only", action="store_true", help="only rewrite the card")
+    p.add_argument("--max-minutes", type=float, default=None, help="end this chunk after M min")
+    p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="S")
+    p.add_argument("--restart", action="store_true", help="ignore checkpoints and done stages")
     args = p.parse_args(argv)
     log = lambda m: print(m, flush=True)  # noqa: E731
-    common = dict(seed=args.seed, device=args.device, threads=args.threads, snow=args.snow)
+    common = dict(
+        seed=args.seed, device=args.device, threads=args.threads, snow=args.snow,
+        max_minutes=args.max_minutes, checkpoint_every_s=args.checkpoint_every,
+    )  # fmt: skip
+    stages = []
     if not args.card_only and args.stage in ("1", "all"):
-        train(TrainConfig(out=args.stage1, steps=args.steps, **common), log=log)
+        config = TrainConfig(
+            out=args.stage1, steps=args.steps, checkpoint=GENERATED / "stage1.ckpt", **common
+        )
+        stages.append((config, None))
     if not args.card_only and args.stage in ("2", "all"):
         labels = GENERATED / "finetune"
-        make_finetune_set.main(["--out", str(labels)])
         config = TrainConfig(
             out=args.out,
             steps=args.stage2_steps,
@@ -93,9 +116,25 @@ def main(argv: list[str] | None = None) -> int:
             init=args.stage1,
             labels=labels,
             label_fraction=0.5,
+            checkpoint=GENERATED / "stage2.ckpt",
             **common,
         )
-        train(config, log=log)
+        stages.append((config, lambda: make_finetune_set.main(["--out", str(labels)])))
+    for config, prepare in stages:
+        if not args.restart and _complete(config):
+            log(f"{config.out}: complete for this recipe; stage skipped (--restart retrains)")
+            continue
+        if prepare is not None:
+            prepare()
+        resume = config.checkpoint if config.checkpoint.is_file() and not args.restart else None
+        try:
+            result = train(config, log=log, resume=resume)
+        except CountError as e:
+            print(f"train.py: error: {e}", file=sys.stderr)
+            return 2
+        if not result.finished:
+            log(f"stage stopped at step {result.steps_done}/{config.steps}: run again to go on")
+            return 0
     meta = read_meta(args.out)
     # the hand-measured section (test set, speed, memory) below MARKER survives a rewrite
     kept = args.card.read_text().partition(MARKER)[2] if args.card.exists() else ""
@@ -103,6 +142,19 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.card, card)
     print(f"wrote {args.card}", flush=True)
     return 0
+
+
+def _complete(config: TrainConfig) -> bool:
+    """Whether ``config.out`` holds finished weights of this recipe (and no checkpoint of a
+    newer run waits beside it)."""
+    if not Path(config.out).is_file() or config.checkpoint.is_file():
+        return False
+    try:
+        recipe = read_meta(config.out).recipe
+    except CountError:
+        return False
+    want = {**config.recipe(), "generator": generator_version(), "steps_done": config.steps}
+    return all(recipe.get(k) == v for k, v in want.items() if k != "gen_workers")
 
 
 if __name__ == "__main__":

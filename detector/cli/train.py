@@ -4,6 +4,13 @@ Trains the container detector on synthetic tiles generated on the fly (and, with
 ``--labels DIR``, on label sets), then writes a weights file with its metadata. ``--init``
 starts from existing weights (fine-tuning). The default recipe is the one that made the
 shipped ``models/ccount-centernet.pt`` (see ``scripts/train.py`` and ``models/MODEL_CARD.md``).
+
+Long trainings run in resumable chunks: the whole training state goes to ``<out>.ckpt`` (or
+``--checkpoint PATH``) every ``--checkpoint-every`` seconds and when a chunk ends
+(``--stop-after-steps N``, ``--max-minutes M``: exit 0; Ctrl-C: exit 130);
+``ccount train --resume CKPT`` continues it (the checkpoint carries the other options; one
+given that would change the result is an error naming the fields, exit 2) and gives the
+weights of the uninterrupted run. A finished run removes its checkpoint.
 """
 
 from __future__ import annotations
@@ -22,44 +29,48 @@ def configure(parser) -> None:
 
     d = TrainConfig(out=Path("-"))
     parser.add_argument(
-        "--out", required=True, type=Path, metavar="PATH", help="weights file to write"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="weights file to write (required, except with --resume: the checkpoint's)",
     )
     parser.add_argument(
         "--steps",
         type=int,
-        default=d.steps,
+        default=None,
         metavar="N",
         help=f"optimizer steps (default {d.steps})",
     )
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=d.batch_size,
+        default=None,
         metavar="B",
         help=f"tiles per step (default {d.batch_size})",
     )
     parser.add_argument(
         "--size",
         type=int,
-        default=d.size_px,
+        default=None,
         metavar="PX",
         help=f"training tile size in pixels, multiple of 32 (default {d.size_px})",
     )
     parser.add_argument(
         "--seed",
         type=int,
-        default=d.seed,
+        default=None,
         metavar="S",
         help="run seed: samples, init, order (default 0)",
     )
     parser.add_argument(
-        "--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})"
+        "--lr", type=float, default=None, help=f"peak learning rate (default {d.lr})"
     )
     parser.add_argument(
         "--device",
-        default="auto",
+        default=None,
         choices=("auto", "cpu", "cuda"),
-        help="auto picks CUDA when present",
+        help="auto (default) picks CUDA when present",
     )
     parser.add_argument(
         "--init",
@@ -78,35 +89,35 @@ def configure(parser) -> None:
     parser.add_argument(
         "--label-fraction",
         type=float,
-        default=d.label_fraction,
+        default=None,
         metavar="F",
         help="share of each batch from --labels (default 0.5)",
     )
     parser.add_argument(
         "--pool",
         type=int,
-        default=d.pool_size,
+        default=None,
         metavar="N",
         help=f"synthetic samples kept in memory (default {d.pool_size})",
     )
     parser.add_argument(
         "--refresh",
         type=int,
-        default=d.refresh_per_step,
+        default=None,
         metavar="N",
         help=f"new samples per step (default {d.refresh_per_step})",
     )
     parser.add_argument(
         "--val-samples",
         type=int,
-        default=d.val_samples,
+        default=None,
         metavar="N",
         help="held-out synthetic samples scored at the end (0: none)",
     )
     parser.add_argument(
         "--threads",
         type=int,
-        default=d.threads,
+        default=None,
         metavar="N",
         help=f"CPU threads for torch (default {d.threads}: safe on a shared machine; the shipped "
         "recipe, scripts/train.py, uses 2 on an idle one: ~1.45x faster there, much slower "
@@ -115,7 +126,7 @@ def configure(parser) -> None:
     parser.add_argument(
         "--gen-workers",
         type=int,
-        default=d.gen_workers,
+        default=None,
         metavar="N",
         help="processes rendering synthetic samples ahead, same samples either way (default: "
         "0 on CPU, where they would take the model's cores; on CUDA the cores but one, 1 to 8)",
@@ -123,7 +134,7 @@ def configure(parser) -> None:
     parser.add_argument(
         "--tiers-output",
         choices=TIERS_OUTPUTS,
-        default=d.tiers_output,
+        default=None,
         help=f"what the tiers channel learns (default {d.tiers_output}: stack tiers, as "
         "shipped; log_shadow_m: the stack's shadow length, turned into tiers with the "
         "scene's sun -- experimental, it has not learned in the trials on the model card)",
@@ -131,7 +142,7 @@ def configure(parser) -> None:
     parser.add_argument(
         "--snow",
         type=float,
-        default=d.snow,
+        default=None,
         metavar="P",
         help=f"fraction of synthetic tiles drawn in winter, snow and sea ice (default {d.snow}; "
         "the shipped recipe, scripts/train.py, uses 0.2)",
@@ -139,45 +150,116 @@ def configure(parser) -> None:
     parser.add_argument(
         "--ema",
         type=float,
-        default=d.ema,
+        default=None,
         metavar="DECAY",
         help="save an exponential moving average of the weights with this decay per step, "
         f"e.g. 0.999 (default {d.ema}: the last weights)",
     )
+    chunks = parser.add_argument_group(
+        "chunks", "long trainings in resumable chunks: same weights as one uninterrupted run"
+    )
+    chunks.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CKPT",
+        help="continue the run of this checkpoint; other options may be left out (it carries "
+        "them); one that would change the result is an error",
+    )
+    chunks.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="checkpoint file (default: the --resume file, else <out>.ckpt); removed when "
+        "the run finishes",
+    )
+    chunks.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=d.checkpoint_every_s,
+        metavar="S",
+        help=f"write the checkpoint every S seconds (default {d.checkpoint_every_s:g}) and "
+        "at the end of a chunk",
+    )
+    chunks.add_argument(
+        "--stop-after-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="end this chunk after N more steps (checkpoint written; exit 0)",
+    )
+    chunks.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="end this chunk after the step that passes M minutes (checkpoint written; exit 0)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")  # fmt: skip
+
+
+# option -> TrainConfig field, for the options that are part of the recipe
+_OPTIONS = {
+    "steps": "steps", "batch_size": "batch_size", "size": "size_px", "seed": "seed",
+    "lr": "lr", "device": "device", "init": "init", "labels": "labels",
+    "label_fraction": "label_fraction", "pool": "pool_size", "refresh": "refresh_per_step",
+    "val_samples": "val_samples", "threads": "threads", "gen_workers": "gen_workers",
+    "tiers_output": "tiers_output", "snow": "snow", "ema": "ema",
+}  # fmt: skip
+
+
+def _from_checkpoint(path: Path) -> tuple[dict, Path | None]:
+    """(TrainConfig fields from the checkpoint's config, its weights path)."""
+    import dataclasses
+
+    from ..model.checkpoint import read_checkpoint
+    from ..model.train import TrainConfig
+
+    payload = read_checkpoint(path)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    fields = {k: v for k, v in payload["config"].items() if k in names}
+    for k in ("init", "labels"):
+        if fields.get(k) is not None:
+            fields[k] = Path(fields[k])
+    out = payload.get("out")
+    return fields, None if out is None else Path(out)
 
 
 def run(args) -> int:
     from .._io import check_output_file
+    from ..errors import ConfigError
+    from ..model.checkpoint import checkpoint_path
     from ..model.train import TrainConfig, train
 
-    check_output_file(args.out)  # before training, not after it
+    given = {field: getattr(args, opt) for opt, field in _OPTIONS.items()}
+    given = {k: v for k, v in given.items() if v is not None}
+    fields, out = _from_checkpoint(args.resume) if args.resume is not None else ({}, None)
+    out = args.out or out
+    if out is None:
+        raise ConfigError("--out PATH is required (the weights file to write)")
+    check_output_file(out)  # before training, not after it
+    check_output_file(checkpoint_path(out, args.checkpoint, args.resume))
 
     config = TrainConfig(
-        out=args.out,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        size_px=args.size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-        init=args.init,
-        labels=args.labels,
-        label_fraction=args.label_fraction,
-        pool_size=args.pool,
-        refresh_per_step=args.refresh,
-        val_samples=args.val_samples,
-        threads=args.threads,
-        gen_workers=args.gen_workers,
-        tiers_output=args.tiers_output,
-        snow=args.snow,
-        ema=args.ema,
+        **{**fields, **given},
+        out=out,
+        checkpoint=args.checkpoint,
+        checkpoint_every_s=args.checkpoint_every,
+        stop_after_steps=args.stop_after_steps,
+        max_minutes=args.max_minutes,
     )
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    result = train(config, log=None if args.quiet else log)
+    result = train(config, log=None if args.quiet else log, resume=args.resume)
+    if not result.finished:
+        print(
+            f"stopped at step {result.steps_done}/{config.steps}; checkpoint {result.checkpoint}; "
+            f"continue with: ccount train --resume {result.checkpoint}"
+        )
+        return 0
     val = result.meta.metrics.get("synthetic_val", {})
     print(
         f"wrote {result.path} sha256 {result.meta.state_sha256[:16]} "

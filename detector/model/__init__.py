@@ -11,6 +11,8 @@ Modules (import the one you need; importing this package imports nothing heavy):
 - :mod:`.labelset` -- training windows from GeoJSON / COCO label sets and their scenes
 - :mod:`.validate` -- quick held-out scoring during training
 - :mod:`.train` -- :func:`train` from synthetic samples and label sets
+- :mod:`.checkpoint` -- resumable training: the loop's whole state, chunks, Ctrl-C
+- :mod:`.provenance` -- generator/code versions, hardware, weights written with the recipe
 - :mod:`.card` -- Markdown model card from a weights file's metadata
 - :mod:`.export` -- ONNX / TorchScript export
 """

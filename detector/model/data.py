@@ -16,6 +16,7 @@ A *sample* is any object with ``image`` float32 [3, H, W] 0..1, ``containers``
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -71,37 +72,51 @@ class SamplePool:
     (``make`` must then pickle), still in stream order, so the pool holds exactly what it
     holds with ``workers=0``: for a GPU, whose steps outrun one core's rendering. Close it
     (or use it as a context manager) to stop the workers. ``wait_s``: seconds this process
-    spent making samples or waiting for them.
+    spent making samples or waiting for them; ``generated``: samples it made.
+
+    Sample k always sits in slot ``k % pool_size``, so after ``position`` samples the pool
+    holds samples ``position - pool_size .. position - 1`` and nothing else:
+    ``SamplePool(make, pool_size, position=p)`` rebuilds exactly the pool that a pool at
+    stream position ``p`` held (a training checkpoint stores only ``position``). Worker
+    processes ignore SIGINT: Ctrl-C is the training loop's to handle.
     """
 
-    def __init__(self, make: Callable[[int], Any], pool_size: int, *, workers: int = 0) -> None:
+    def __init__(
+        self, make: Callable[[int], Any], pool_size: int, *, workers: int = 0, position: int = 0
+    ) -> None:
         if pool_size < 1:
             raise ValueError(f"pool_size must be >= 1, got {pool_size}")
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
         self._make = make
         self._pending: deque[Future] = deque()
-        self._submitted = 0
         self._executor = None
         if workers:
             ctx = multiprocessing.get_context("spawn")  # no fork of a process running torch
-            self._executor = ProcessPoolExecutor(workers, mp_context=ctx)
+            self._executor = ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_ignore_sigint
+            )
         self._ahead = 4 * workers
         self.wait_s = 0.0
         self.generated = 0
-        self.samples: list[Any] = [self._next() for _ in range(pool_size)]
-        self._next_slot = 0
+        self.position = self._submitted = max(int(position), pool_size) - pool_size
+        self.samples: list[Any] = [None] * pool_size
+        for _ in range(pool_size):
+            slot = self.position % pool_size  # before _next() moves the position on
+            self.samples[slot] = self._next()
+        self._next_slot = self.position % pool_size
 
     def _next(self) -> Any:
         t = time.perf_counter()
         if self._executor is None:
-            sample = self._make(self.generated)
+            sample = self._make(self.position)
         else:
             while len(self._pending) < self._ahead:
                 self._pending.append(self._executor.submit(self._make, self._submitted))
                 self._submitted += 1
             sample = self._pending.popleft().result()
         self.generated += 1
+        self.position += 1
         self.wait_s += time.perf_counter() - t
         return sample
 
@@ -124,6 +139,10 @@ class SamplePool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def augment_sample(

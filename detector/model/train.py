@@ -6,23 +6,22 @@ of synthetic samples (``detector.synth.training_sample``, seeds from
 augmentation, AdamW with linear warm-up and cosine decay, channels_last, and mixed
 precision: float16 autocast on CUDA, bfloat16 autocast on CPUs whose oneDNN supports it
 (AVX512-BF16/AMX; about 1.6x faster there), float32 elsewhere (``amp=False`` forces float32).
-It is deterministic for a seed on one machine and thread count. At the end it scores held-out synthetic samples (seeds
-``VAL_SEED_BASE + i``, never used for training) and writes the weights with full metadata
-(:mod:`.weights`), also every ``save_every`` steps so an interrupted run leaves weights.
+It is deterministic for a seed on one machine and thread count. At the end it scores
+held-out synthetic samples (seeds ``VAL_SEED_BASE + i``, never used for training) and writes
+the weights with full metadata (:mod:`.provenance`, :mod:`.weights`), also every
+``save_every`` steps if asked. Long runs go in resumable chunks: a checkpoint of the whole
+loop state (:mod:`.checkpoint`) every ``checkpoint_every_s`` seconds and when a chunk ends;
+``train(config, resume=CKPT)`` continues it to the weights of the uninterrupted run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import math
-import platform
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +29,35 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from .checkpoint import (
+    ChunkControl,
+    LoopState,
+    checkpoint_path,
+    config_record,
+    label_windows_sha256,
+    read_checkpoint,
+    restore,
+    write_checkpoint,
+)
 from .data import SamplePool, make_batch, sample_seed
 from .losses import detection_loss
 from .net import build_model, count_parameters
+from .provenance import amp_dtype, code_version, generator_version, save_trained
 from .runtime import cpu_cores
 from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 from .validate import validate
-from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device, save_weights
+from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device
 
 __all__ = ["TrainConfig", "TrainResult", "train", "VAL_SEED_BASE", "generator_version"]
 
 VAL_SEED_BASE = 900_000
 SampleFn = Callable[..., Any]  # (seed, *, size_px) -> sample (see data.Sample)
+
+
+_NOT_RECIPE = (
+    "out", "sample_fn", "log_every", "save_every",
+    "checkpoint", "checkpoint_every_s", "stop_after_steps", "max_minutes",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,11 @@ class TrainConfig:
     gen_workers: int | None = None  # sample-rendering processes; None: 0 on CPU, more on CUDA
     tiers_output: str = TIERS_DIRECT
     sample_fn: SampleFn | None = None
+    # chunks (not in the recipe: they cannot change the weights), see .checkpoint
+    checkpoint: Path | None = None  # default: the file resumed from, else <out>.ckpt
+    checkpoint_every_s: float = 300.0
+    stop_after_steps: int | None = None  # end this chunk after so many steps (checkpointed)
+    max_minutes: float | None = None  # end this chunk after the step that passes this
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.snow <= 1.0:
@@ -90,6 +111,12 @@ class TrainConfig:
             raise ConfigError(f"--threads {self.threads}: expected >= 1")
         if self.gen_workers is not None and self.gen_workers < 0:
             raise ConfigError(f"--gen-workers {self.gen_workers}: expected >= 0")
+        if self.checkpoint_every_s < 0:
+            raise ConfigError(f"--checkpoint-every {self.checkpoint_every_s}: expected >= 0 s")
+        if self.stop_after_steps is not None and self.stop_after_steps < 1:
+            raise ConfigError(f"--stop-after-steps {self.stop_after_steps}: expected >= 1")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ConfigError(f"--max-minutes {self.max_minutes}: expected > 0")
         if self.tiers_output not in TIERS_OUTPUTS:
             raise ConfigError(
                 f"tiers_output {self.tiers_output!r}: expected one of {TIERS_OUTPUTS}"
@@ -99,7 +126,7 @@ class TrainConfig:
         d = {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in dataclasses.asdict(self).items()
-            if k not in ("out", "sample_fn", "log_every", "save_every")
+            if k not in _NOT_RECIPE
         }
         d["sample_seeds"] = f"sample_seed(seed, k) = {sample_seed(0, 0)} + seed * 1e8 + k"
         return d
@@ -107,76 +134,22 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the weights went, their metadata, and how the run went."""
+    """Where the weights went, their metadata, and how the run went.
+
+    A chunk that stopped early (``finished`` False: ``--stop-after-steps``, ``--max-minutes``)
+    wrote no final weights: ``meta`` is None and ``checkpoint`` is the file to resume."""
 
     path: Path
-    meta: ModelMeta
+    meta: ModelMeta | None
     loss_history: tuple[tuple[int, float], ...]  # (step, mean total loss since last log)
     seconds: float
     steps_per_s: float
     samples_generated: int
     gen_samples_per_s: float
     device: str
-
-
-def generator_version(sample_fn: SampleFn | None = None) -> str:
-    """Version of the sample generator: ``synth-<sha256 of detector/synth/*.py>[:12]``."""
-    if sample_fn is not None:
-        return f"custom:{getattr(sample_fn, '__qualname__', repr(sample_fn))}"
-    root = Path(__file__).resolve().parents[1] / "synth"
-    h = hashlib.sha256()
-    for p in sorted(root.glob("*.py")):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return f"synth-{h.hexdigest()[:12]}"
-
-
-def _code_version() -> str:
-    from .. import __version__
-
-    root = Path(__file__).resolve().parents[2]
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "detector"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()  # fmt: skip
-        return f"{__version__}+g{rev}{'.dirty' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
-        return __version__
-
-
-def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """float16 on CUDA, bfloat16 on CPUs with oneDNN bf16 support, else None (float32)."""
-    if not enabled:
-        return None
-    if device.type == "cuda":
-        return torch.float16
-    try:
-        return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
-    except (AttributeError, RuntimeError):
-        return None
-
-
-def _hardware(device: torch.device, amp: torch.dtype | None) -> str:
-    prec = f"autocast {str(amp).removeprefix('torch.')}" if amp is not None else "float32"
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA, {prec})"
-    cpu = _cpu_name()
-    return f"CPU {cpu}, {torch.get_num_threads()} threads, {prec}"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    steps_done: int = 0
+    finished: bool = True
+    checkpoint: Path | None = None
 
 
 def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
@@ -204,43 +177,67 @@ def _check(config: TrainConfig) -> None:
         raise ConfigError(f"--labels {config.labels}: not a directory")
 
 
-def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    log: Callable[[str], None] | None = None,
+    resume: str | Path | None = None,
+) -> TrainResult:
     """Run the recipe in ``config``; write the weights to ``config.out``; return the result.
 
     ``config.threads`` (default 1) sets torch's CPU threads for the run and is restored
     afterwards: one thread is the reproducible recipe and, on a machine shared with other
     work, much faster than two OpenMP threads that spin whenever one is preempted.
+
+    The loop's whole state goes to a checkpoint (:mod:`.checkpoint`) every
+    ``checkpoint_every_s`` seconds and when a chunk ends (``stop_after_steps``,
+    ``max_minutes``, Ctrl-C: written, then KeyboardInterrupt); ``resume`` continues from one
+    with the same config and gives the weights an uninterrupted run gives. A finished run
+    removes its checkpoint.
     """
     _check(config)
     previous_threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _train(config, log)
+        return _train(config, log, None if resume is None else Path(resume))
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResult:
+def _build(config: TrainConfig, device: torch.device):
+    """(model on ``device``, arch, arch_kwargs, init weights' hash or None)."""
+    if config.init is not None:
+        model, init_meta = load_model(config.init, device="cpu")
+        arch, arch_kwargs = init_meta.arch, dict(init_meta.arch_kwargs)
+        init_sha = init_meta.state_sha256
+    else:
+        arch, arch_kwargs, init_sha = config.arch, dict(config.arch_kwargs), None
+        try:
+            model = build_model(arch, **arch_kwargs)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"architecture {arch!r} {arch_kwargs}: {e}") from e
+    model.train().to(device)
+    # channels_last: faster on CPU (oneDNN) and CUDA
+    return model.to(memory_format=torch.channels_last), arch, arch_kwargs, init_sha
+
+
+def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path | None):
     say = log or (lambda _msg: None)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     gsd = canonical_gsd_m()
-
-    if config.init is not None:
-        model, init_meta = load_model(config.init, device="cpu")
-        arch, arch_kwargs = init_meta.arch, dict(init_meta.arch_kwargs)
-    else:
-        arch, arch_kwargs = config.arch, dict(config.arch_kwargs)
-        try:
-            model = build_model(arch, **arch_kwargs)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(f"architecture {arch!r} {arch_kwargs}: {e}") from e
-    model.train().to(device)
-    amp = _amp_dtype(device, config.amp)
-    model = model.to(memory_format=torch.channels_last)  # faster on CPU (oneDNN) and CUDA
+    model, arch, arch_kwargs, init_sha = _build(config, device)
+    amp = amp_dtype(device, config.amp)
+    record = config_record(
+        config.recipe(), generator=generator_version(config.sample_fn), init_sha256=init_sha
+    )
+    ckpt = None if resume is None else read_checkpoint(resume, record)
+    ckpt_path = checkpoint_path(config.out, config.checkpoint, resume)
+    if ckpt is None and ckpt_path.exists():
+        say(f"{ckpt_path} will be replaced (continue a run with --resume {ckpt_path})")
     say(
         f"model {arch} {arch_kwargs}: {count_parameters(model):,} parameters on {device}, "
         f"{'autocast ' + str(amp) if amp else 'float32'}"
@@ -263,7 +260,8 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
     if workers:
         say(f"samples rendered ahead by {workers} worker processes")
     t_start = time.perf_counter()
-    pool = SamplePool(stream, config.pool_size, workers=workers)
+    position = 0 if ckpt is None else int(ckpt["streams"]["synthetic_position"])
+    pool = SamplePool(stream, config.pool_size, workers=workers, position=position)
     try:
         say(f"pool of {len(pool)} samples in {time.perf_counter() - t_start:.1f}s")
         label_pool: list[Any] = []
@@ -271,6 +269,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
             from .labelset import load_label_samples
 
             label_pool = load_label_samples(config.labels, size_px=config.size_px, rng=rng, log=say)
+        labels_sha = label_windows_sha256(label_pool) if label_pool else None
         n_label = round(config.batch_size * config.label_fraction) if label_pool else 0
 
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -280,57 +279,106 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
         ema = _averaged(model, config.ema)
         final = model if ema is None else ema.module  # what is validated and saved
+        state = LoopState(model, opt, sched, scaler, ema, rng, gen)
         history: list[tuple[int, float]] = []
         running: list[float] = []
         parts_sum: dict[str, float] = {}
-        t_loop = time.perf_counter()
-        meta = None
-        for step in range(1, config.steps + 1):
-            idx = rng.choice(len(pool), size=config.batch_size - n_label, replace=False)
-            chosen = [pool.samples[i] for i in idx]
-            if n_label:
-                chosen += [label_pool[i] for i in rng.integers(0, len(label_pool), size=n_label)]
-            x, tgt = make_batch(
-                chosen, rng, gen, jitter=config.jitter, tiers_output=config.tiers_output
+        start, elapsed_before = 0, 0.0
+        version = code_version()  # git, once
+        if ckpt is not None:
+            start, elapsed_before, history, running, parts_sum = restore(
+                ckpt, state, labels_sha=labels_sha, code=version, log=say
             )
-            x, tgt = x.to(device, non_blocking=True), tgt.to(device)
-            x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                out = model(x)
-            loss, parts = detection_loss(out, tgt)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            scale = scaler.get_scale()
-            scaler.step(opt)
-            scaler.update()
-            if scaler.get_scale() >= scale:  # float16: a step with overflowing gradients is
-                sched.step()  # skipped (and the scale lowered); the schedule waits for it
-            if ema is not None:
-                ema.update_parameters(model)
-            running.append(float(loss.detach()))
-            for k, v in parts.items():
-                parts_sum[k] = parts_sum.get(k, 0.0) + v
-            pool.refresh(config.refresh_per_step)
-            if step % config.log_every == 0 or step == config.steps:
-                mean = float(np.mean(running))
-                history.append((step, mean))
-                el = time.perf_counter() - t_loop
-                detail = " ".join(f"{k}={v / len(running):.3f}" for k, v in parts_sum.items())
-                say(
-                    f"step {step}/{config.steps} loss={mean:.4f} {detail} "
-                    f"lr={sched.get_last_lr()[0]:.2e} {step / el:.2f} steps/s elapsed={el:.0f}s"
+            del ckpt
+
+        def snapshot(step: int) -> None:
+            write_checkpoint(
+                ckpt_path, state, step=step, record=record, arch=arch, arch_kwargs=arch_kwargs,
+                streams={"synthetic_position": pool.position, "label_windows_sha256": labels_sha},
+                log={"history": history, "running": running, "parts_sum": parts_sum},
+                elapsed_s=elapsed_before + time.perf_counter() - t_start,
+                code_version=version,
+                out=str(Path(config.out).resolve()),
+            )  # fmt: skip
+
+        t_loop = time.perf_counter()
+        stop = None
+        chunk = ChunkControl(
+            start_step=start, every_s=config.checkpoint_every_s,
+            stop_after_steps=config.stop_after_steps, max_minutes=config.max_minutes, t0=t_start,
+        )  # fmt: skip
+        with chunk:
+            for step in range(start + 1, config.steps + 1):
+                idx = rng.choice(len(pool), size=config.batch_size - n_label, replace=False)
+                chosen = [pool.samples[i] for i in idx]
+                if n_label:
+                    chosen += [
+                        label_pool[i] for i in rng.integers(0, len(label_pool), size=n_label)
+                    ]
+                x, tgt = make_batch(
+                    chosen, rng, gen, jitter=config.jitter, tiers_output=config.tiers_output
                 )
-                running, parts_sum = [], {}
-            if config.save_every and step % config.save_every == 0 and step < config.steps:
-                meta = _save(
-                    config, final, arch, arch_kwargs, gsd, (device, amp), t_start, step, {}
-                )
-                say(f"checkpoint at step {step} -> {config.out}")
+                x, tgt = x.to(device, non_blocking=True), tgt.to(device)
+                x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(
+                    device.type, dtype=amp or torch.float32, enabled=amp is not None
+                ):
+                    out = model(x)
+                loss, parts = detection_loss(out, tgt)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+                scale = scaler.get_scale()
+                scaler.step(opt)
+                scaler.update()
+                if scaler.get_scale() >= scale:  # float16: a step with overflowing gradients is
+                    sched.step()  # skipped (and the scale lowered); the schedule waits for it
+                if ema is not None:
+                    ema.update_parameters(model)
+                running.append(float(loss.detach()))
+                for k, v in parts.items():
+                    parts_sum[k] = parts_sum.get(k, 0.0) + v
+                pool.refresh(config.refresh_per_step)
+                if step % config.log_every == 0 or step == config.steps:
+                    mean = float(np.mean(running))
+                    history.append((step, mean))
+                    el = time.perf_counter() - t_loop
+                    detail = " ".join(f"{k}={v / len(running):.3f}" for k, v in parts_sum.items())
+                    say(
+                        f"step {step}/{config.steps} loss={mean:.4f} {detail} "
+                        f"lr={sched.get_last_lr()[0]:.2e} {(step - start) / el:.2f} steps/s "
+                        f"elapsed={el:.0f}s"
+                    )
+                    running, parts_sum = [], {}
+                if config.save_every and step % config.save_every == 0 and step < config.steps:
+                    save_trained(
+                        config, final, arch, arch_kwargs, gsd, (device, amp),
+                        t_start - elapsed_before, step, {},
+                    )  # fmt: skip
+                    say(f"weights at step {step} -> {config.out}")
+                stop = chunk.stop(step) if step < config.steps else None
+                if stop or step == config.steps or chunk.due():
+                    snapshot(step)
+                    chunk.written()
+                if stop:
+                    break
+        stop = "interrupted" if chunk.interrupted else stop  # also in the last step
         loop_s = time.perf_counter() - t_loop
     finally:
         pool.close()
+    done = step if start < config.steps else start
+    if stop == "interrupted":
+        say(f"interrupted at step {done}/{config.steps}; checkpoint -> {ckpt_path}")
+        raise KeyboardInterrupt
+    steps_per_s = (done - start) / loop_s if loop_s > 0 else 0.0
+    gen_rate = pool.generated / pool.wait_s if pool.wait_s > 0 else 0.0
+    if stop:
+        say(f"{stop}: stopped at step {done}/{config.steps}; resume with --resume {ckpt_path}")
+        return TrainResult(
+            Path(config.out), None, tuple(history), time.perf_counter() - t_start, steps_per_s,
+            pool.generated, gen_rate, str(device), done, False, ckpt_path,
+        )  # fmt: skip
     metrics: dict[str, Any] = {}
     if config.val_samples > 0:
         val = [make(VAL_SEED_BASE + i, size_px=config.size_px) for i in range(config.val_samples)]
@@ -342,21 +390,17 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None) -> TrainResul
             "seeds": f"{VAL_SEED_BASE}..{VAL_SEED_BASE + config.val_samples - 1}",
         }
         say(f"validation on {config.val_samples} held-out samples: {m.as_dict()}")
-    meta = _save(
-        config, final, arch, arch_kwargs, gsd, (device, amp), t_start, config.steps, metrics
-    )
+    meta = save_trained(
+        config, final, arch, arch_kwargs, gsd, (device, amp), t_start - elapsed_before,
+        config.steps, metrics,
+    )  # fmt: skip
+    ckpt_path.unlink(missing_ok=True)  # the weights are the result; nothing to resume
     seconds = time.perf_counter() - t_start
     say(f"wrote {config.out} ({seconds:.0f}s)")
     return TrainResult(
-        path=Path(config.out),
-        meta=meta,
-        loss_history=tuple(history),
-        seconds=seconds,
-        steps_per_s=config.steps / loop_s if loop_s > 0 else 0.0,
-        samples_generated=pool.generated,
-        gen_samples_per_s=pool.generated / pool.wait_s if pool.wait_s > 0 else 0.0,
-        device=str(device),
-    )
+        Path(config.out), meta, tuple(history), seconds, steps_per_s, pool.generated, gen_rate,
+        str(device), config.steps,
+    )  # fmt: skip
 
 
 def _averaged(model: torch.nn.Module, decay: float):
@@ -366,28 +410,3 @@ def _averaged(model: torch.nn.Module, decay: float):
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def _save(
-    config, model, arch, arch_kwargs, gsd, dev_amp, t_start, steps_done, metrics
-) -> ModelMeta:
-    """Write ``config.out`` with metadata; ``dev_amp`` = (device, autocast dtype or None)."""
-    recipe = {
-        **config.recipe(),
-        "precision": _hardware(*dev_amp).rsplit(", ", 1)[-1],
-        "steps_done": steps_done,
-        "generator": generator_version(config.sample_fn),
-    }
-    meta = ModelMeta(
-        arch=arch,
-        arch_kwargs=arch_kwargs,
-        gsd_m=gsd,
-        recipe=recipe,
-        metrics=metrics,
-        train_time_s=round(time.perf_counter() - t_start, 1),
-        hardware=_hardware(*dev_amp),
-        code_version=_code_version(),
-        created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        tiers_output=config.tiers_output,
-    )
-    return save_weights(config.out, model, meta)  # copies tensors to the CPU, NCHW
