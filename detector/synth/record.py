@@ -1,0 +1,80 @@
+"""The layout of a synthetic patch as plain data, for rendering families other than the
+classic one.
+
+The classic renderer (:mod:`.training`, :mod:`.lookalikes`, :mod:`.ships`, :mod:`.grounds`)
+lays objects out and draws them in one pass from one random stream. When its
+:class:`~detector.synth.render.Canvas` has ``notes`` set to a list, each draw function also
+appends what it drew, without touching the random stream (so the classic image stays the
+same bit for bit): ground areas by material (:class:`Ground`) and every solid part of every
+object (:class:`Part`). Containers are not noted here: they are the truth, returned as
+:class:`~detector.synth.containers.Block` lists. Another family renders the same notes and
+blocks its own way, so its labels are exactly the classic ones.
+
+Frame: render pixels of the canvas, x right, y down (see :mod:`detector.detections`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..detections import box_corners
+
+__all__ = ["Ground", "Part", "box_part", "note", "segment_part"]
+
+
+@dataclass(frozen=True)
+class Ground:
+    """A ground area: ``kind`` a material (``water``, ``concrete``, ``asphalt``, ``grass``,
+    ``soil``) or a painted/laid detail (``marking``, ``ballast``, ``rail``, ``fender``,
+    ``foam``); ``mask`` bool [H, W] on the render grid."""
+
+    kind: str
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class Part:
+    """One solid part of an object: a prism with footprint ``poly_xy`` float [K, 2] (x, y
+    render pixels, convex) from ``base_m`` to ``top_m`` metres above the ground/water line.
+    ``kind`` names object and part, ``"truck:cab"``, ``"ship:hull"``, ``"bus:hvac"``; the
+    object kind before the colon is never a container (containers come as blocks)."""
+
+    kind: str
+    poly_xy: np.ndarray
+    top_m: float
+    base_m: float = 0.0
+
+    @property
+    def obj(self) -> str:
+        return self.kind.split(":")[0]
+
+
+def note(canvas, item) -> None:
+    """Append ``item`` (a :class:`Ground` or :class:`Part`) to ``canvas.notes`` if it is
+    recording; free otherwise."""
+    if getattr(canvas, "notes", None) is not None:
+        canvas.notes.append(item)
+
+
+def box_part(kind: str, cx, cy, length_px, width_px, angle_rad, top_m, base_m=0.0) -> Part:
+    """A :class:`Part` for an oriented box (centre, size in pixels, long-axis angle)."""
+    c = box_corners(
+        np.array([float(cx)]),
+        np.array([float(cy)]),
+        np.array([float(length_px)]),
+        np.array([float(width_px)]),
+        np.array([float(angle_rad)]),
+    )[0]
+    return Part(kind, np.asarray(c, np.float64), float(top_m), float(base_m))
+
+
+def segment_part(kind: str, p0, p1, width_px: float, top_m: float, base_m: float = 0.0) -> Part:
+    """A :class:`Part` for a thick line segment from ``p0`` to ``p1`` (x, y pixels)."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    d = p1 - p0
+    n = float(np.hypot(*d))
+    ang = float(np.arctan2(d[1], d[0])) if n > 0 else 0.0
+    mid = (p0 + p1) / 2
+    return box_part(kind, mid[0], mid[1], max(n, 1.0), width_px, ang, top_m, base_m)
