@@ -134,18 +134,12 @@ def draw_wake(canvas: Canvas, rng: np.random.Generator, water: np.ndarray) -> No
     x0, y0 = max(int(bx) - r, 0), max(int(by) - r, 0)
     x1, y1 = min(int(bx) + r, w), min(int(by) + r, h)
     sl = (slice(y0, y1), slice(x0, x1))
+    ox, oy = canvas.origin_xy
     view = Canvas(
         canvas.rgb[sl], canvas.height_m[sl], canvas.hull[sl], canvas.bridge[sl], canvas.water[sl], g,
-        [] if canvas.notes is not None else None,
+        canvas.notes, (ox + x0, oy + y0),
     )  # fmt: skip
     _wake(view, rng, water[sl], bx - x0, by - y0, head, blen, wake_len)
-    for item in view.notes or ():  # back to canvas pixels
-        if isinstance(item, Ground):
-            full = np.zeros((h, w), bool)
-            full[sl] = item.mask
-            note(canvas, Ground(item.kind, full))
-        else:
-            note(canvas, Part(item.kind, item.poly_xy + (x0, y0), item.top_m, item.base_m))
 
 
 def _wake(canvas: Canvas, rng, water, bx, by, head, blen, wake_len) -> None:

@@ -27,11 +27,22 @@ __all__ = ["Ground", "Part", "box_part", "note", "segment_part"]
 @dataclass(frozen=True)
 class Ground:
     """A ground area: ``kind`` a material (``water``, ``concrete``, ``asphalt``, ``grass``,
-    ``soil``) or a painted/laid detail (``marking``, ``ballast``, ``rail``, ``fender``,
-    ``foam``); ``mask`` bool [H, W] on the render grid."""
+    ``soil``, ``ballast``) or a painted/laid detail (``marking``, ``rail``, ``fender``,
+    ``foam``); ``mask`` bool [h, w] whose pixel (0, 0) is render pixel ``origin_xy`` (x, y)."""
 
     kind: str
     mask: np.ndarray
+    origin_xy: tuple[int, int] = (0, 0)
+
+    def paste(self, target: np.ndarray, value) -> None:
+        """Set ``target`` [H, W, ...] to ``value`` where this area is (clipped to it)."""
+        x0, y0 = self.origin_xy
+        h, w = self.mask.shape
+        H, W = target.shape[:2]  # noqa: N806
+        xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
+        if xb > xa and yb > ya:
+            m = self.mask[ya - y0 : yb - y0, xa - x0 : xb - x0]
+            target[ya:yb, xa:xb][m] = value
 
 
 @dataclass(frozen=True)
@@ -52,10 +63,18 @@ class Part:
 
 
 def note(canvas, item) -> None:
-    """Append ``item`` (a :class:`Ground` or :class:`Part`) to ``canvas.notes`` if it is
-    recording; free otherwise."""
-    if getattr(canvas, "notes", None) is not None:
-        canvas.notes.append(item)
+    """Append ``item`` (a :class:`Ground` or :class:`Part` in ``canvas`` pixels) to
+    ``canvas.notes`` if it is recording, moved by ``canvas.origin_xy`` (a view of a bigger
+    canvas notes in that canvas's pixels); free otherwise."""
+    if getattr(canvas, "notes", None) is None:
+        return
+    ox, oy = canvas.origin_xy
+    if isinstance(item, Ground):
+        x0, y0 = item.origin_xy
+        item = Ground(item.kind, item.mask, (x0 + ox, y0 + oy))
+    elif ox or oy:
+        item = Part(item.kind, item.poly_xy + (ox, oy), item.top_m, item.base_m)
+    canvas.notes.append(item)
 
 
 def box_part(kind: str, cx, cy, length_px, width_px, angle_rad, top_m, base_m=0.0) -> Part:

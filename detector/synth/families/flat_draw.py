@@ -256,7 +256,7 @@ def draw_flat(
     rgb = np.zeros((h, w, 3), np.float32)
     for item in notes:
         if isinstance(item, Ground):
-            rgb[item.mask] = style.ground_rgb(item.kind)
+            item.paste(rgb, style.ground_rgb(item.kind))
     cparts, ccols, tops = _container_parts(blocks, style, rng)
     parts = [p for p in notes if isinstance(p, Part)]
     parts += _roof_units(parts, gsd_m, rng) + _crane_parts(cranes, gsd_m)
