@@ -218,3 +218,50 @@ def test_family_mix_and_names():
         training_sample(0, family="photo")
     with pytest.raises(ConfigError, match="weights"):
         pick_family(0, {"classic": 0.0, "flat": 0.0})
+
+
+def test_flat_hard_shadows_are_polygon_offsets_by_height():
+    """Sun in the east at 45 deg, 0.25 m pixels: a 10 m box shades the ground 40 px west of
+    it; a 2 m roof in that band is out of the shadow beyond 32 px ((10 - 2) m / 0.25 m)."""
+    from detector.synth.record import Part, box_part
+
+    g = 0.25
+    tall = box_part("boxcar:roof", 100, 100, 20, 20, 0.0, 10.0)
+    low = box_part("car:body", 54, 95, 4, 6, 0.0, 2.0)
+    ground = Ground("concrete", np.ones((200, 200), bool))
+    style = replace(
+        random_style(np.random.default_rng(0), g), outline=0.0, lean_px_per_m=(0.0, 0.0),
+        sun_elevation_deg=45.0, sun_azimuth_deg=90.0, shadow_rgb=(0.5, 0.5, 0.5),
+    )  # fmt: skip
+    notes: list = [ground, tall, low]
+
+    def render(s):
+        return draw_flat((200, 200), g, notes, [], [], s, np.random.default_rng(1))[0]
+
+    lit = render(replace(style, shadow_rgb=(1.0, 1.0, 1.0)))
+    ratio = (render(style) / np.maximum(lit, 1e-6)).mean(axis=-1)
+    assert isinstance(tall, Part)
+    for x, y in [(89, 100), (70, 100), (52, 91), (51, 104), (54, 104)]:
+        assert ratio[y, x] == pytest.approx(0.5), (x, y)  # ground west of the box
+    for x, y in [(48, 100), (40, 100), (100, 85), (100, 115), (120, 100), (100, 100)]:
+        assert ratio[y, x] == pytest.approx(1.0), (x, y)  # beyond, beside, east, the roof
+    assert ratio[93:97, 53:56].min() == pytest.approx(1.0)  # the 2 m roof: sunlit
+    assert ratio[93:97, 58:62].max() == pytest.approx(0.5)  # ground just east of it: shaded
+
+
+def test_flat_sensor_clips_posterises_and_compresses():
+    from detector.synth.families.flat_sensor import apply_flat_sensor
+
+    ramp = np.repeat(np.linspace(0, 1, 256, dtype=np.float32)[None, :, None], 64, 0)
+    img = np.repeat(ramp, 3, axis=2) * np.float32((1.0, 0.6, 0.3))
+    clip = apply_flat_sensor(img, FlatSensor(1, 8, 1.4, 0.0, None, 0, "444", 0))
+    assert clip[..., 0].max() == 1.0 and (clip[..., 0] == 1.0).mean() == pytest.approx(
+        0.29, abs=0.02
+    )
+    poster = apply_flat_sensor(img, FlatSensor(1, 11, 1.0, 0.0, (1.0, 99.0), 6, "444", 0))
+    assert len(np.unique(poster[..., 0])) <= 6
+    jpeg = apply_flat_sensor(img, FlatSensor(3, 16, 1.0, 0.02, None, 0, "420", 25))
+    assert jpeg.dtype == np.float32 and jpeg.shape == img.shape
+    assert 0.0 < np.abs(jpeg - img).mean() < 0.08
+    again = apply_flat_sensor(img, FlatSensor(3, 16, 1.0, 0.02, None, 0, "420", 25))
+    assert np.array_equal(jpeg, again)

@@ -208,10 +208,13 @@ def _roof_units(parts: list[Part], gsd_m: float, rng: np.random.Generator) -> li
         c = p.poly_xy.mean(axis=0)
         e1, e2 = p.poly_xy[1] - p.poly_xy[0], p.poly_xy[3] - p.poly_xy[0]
         ang = float(np.arctan2(e1[1], e1[0]))
-        for _ in range(int(rng.integers(1, 9))):
-            a, b = rng.uniform(-0.4, 0.4, 2)
+        n1, n2 = float(np.hypot(*e1)), float(np.hypot(*e2))
+        for _ in range(int(rng.integers(1, 9))):  # wholly on the roof
+            ln = min(rng.uniform(0.8, 3.0) / gsd_m, 0.4 * n1)
+            wd = min(rng.uniform(0.8, 3.0) / gsd_m, 0.4 * n2)
+            a = rng.uniform(-0.5, 0.5) * (1 - ln / n1)
+            b = rng.uniform(-0.5, 0.5) * (1 - wd / n2)
             x, y = c + a * e1 + b * e2
-            ln, wd = rng.uniform(0.8, 3.0, 2) / gsd_m
             out.append(
                 box_part("shed:hvac", x, y, ln, wd, ang, p.top_m + rng.uniform(0.5, 1.5), p.top_m)
             )

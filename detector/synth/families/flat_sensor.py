@@ -22,7 +22,7 @@ class FlatSensor:
     """``blur_px`` box-blur kernel (1 = none); ``bits`` of the product (8, 11, 16);
     ``gain``/``offset`` map reflectance to the product's full scale (gain > 1 clips the
     brightest); ``stretch_pct`` (low, high) percentiles mapped to 0..1, or None: the
-    product's range mapped back linearly (what gain clipped stays clipped); ``levels`` posterise
+    product's range from the dark offset to full scale (gain > 1 saturates, < 1 leaves it dim); ``levels`` posterise
     to this many levels per band (0 = none); ``chroma`` subsampling (``444`` ... ``411``);
     ``jpeg_quality`` 20-95, or 0 for no compression."""
 
@@ -71,7 +71,7 @@ def apply_flat_sensor(img: np.ndarray, s: FlatSensor) -> np.ndarray:
     full = float(2**s.bits - 1)
     dn = np.clip(np.round((x * s.gain + s.offset) * full), 0, full)
     if s.stretch_pct is None:  # a fixed radiometric range
-        lo, hi = s.offset * full, (s.gain + s.offset) * full
+        lo, hi = s.offset * full, full
     else:
         lo, hi = np.percentile(dn, s.stretch_pct)
     x = np.clip((dn - lo) / max(hi - lo, 1.0), 0, 1).astype(np.float32)
