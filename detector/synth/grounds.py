@@ -136,8 +136,8 @@ def draw_wake(canvas: Canvas, rng: np.random.Generator, water: np.ndarray) -> No
     sl = (slice(y0, y1), slice(x0, x1))
     ox, oy = canvas.origin_xy
     view = Canvas(
-        canvas.rgb[sl], canvas.height_m[sl], canvas.hull[sl], canvas.bridge[sl], canvas.water[sl], g,
-        canvas.notes, (ox + x0, oy + y0),
+        canvas.rgb[sl], canvas.height_m[sl], canvas.hull[sl], canvas.bridge[sl],
+        canvas.water[sl], g, canvas.notes, (ox + x0, oy + y0),
     )  # fmt: skip
     _wake(view, rng, water[sl], bx - x0, by - y0, head, blen, wake_len)
 

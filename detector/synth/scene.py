@@ -275,7 +275,8 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
         elev, az = sun_position(when, lon, lat)
         image, tops, stand = flat_scene_image(
             canvas, blocks, seed=spec.seed, bits=spec.bits, bands=spec.bands, valid=valid,
-            lean_px_per_m=(float(lean[0]), float(lean[1])), sun_elevation_deg=elev, sun_azimuth_deg=az,
+            lean_px_per_m=(float(lean[0]), float(lean[1])), sun_elevation_deg=elev,
+            sun_azimuth_deg=az,
         )  # fmt: skip
     else:
         tops = draw_containers(canvas, blocks, rng, lean_px_per_m=(float(lean[0]), float(lean[1])))

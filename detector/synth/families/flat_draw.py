@@ -292,11 +292,8 @@ def draw_flat(
             _mark(parts[i].kind, [top], hull, bridge)
     shade = _shadows(parts, hmap, gsd_m, style)
     rgb[shade] *= np.float32(style.shadow_rgb)
-    dx, dy = tops.tiers * 0.0, tops.tiers * 0.0
-    if len(tops):
-        top_m = np.array([p.top_m for p in cparts])
-        dx, dy = top_m * lx, top_m * ly
-    seen_tops = replace(tops, cx=tops.cx + dx, cy=tops.cy + dy)
+    top_m = np.array([p.top_m for p in cparts], np.float64)  # roofs seen at height x lean
+    seen_tops = replace(tops, cx=tops.cx + top_m * lx, cy=tops.cy + top_m * ly)
     return np.clip(rgb, 0, 1), (hull | bridge) > 0, bridge > 0, seen_tops
 
 

@@ -22,8 +22,8 @@ class FlatSensor:
     """``blur_px`` box-blur kernel (1 = none); ``bits`` of the product (8, 11, 16);
     ``gain``/``offset`` map reflectance to the product's full scale (gain > 1 clips the
     brightest); ``stretch_pct`` (low, high) percentiles mapped to 0..1, or None: the
-    product's range from the dark offset to full scale (gain > 1 saturates, < 1 leaves it dim); ``levels`` posterise
-    to this many levels per band (0 = none); ``chroma`` subsampling (``444`` ... ``411``);
+    product's range from the dark offset to full scale (gain > 1 saturates, < 1 leaves it
+    dim); ``levels`` posterise to this many levels per band (0 = none); ``chroma`` subsampling (``444`` ... ``411``);
     ``jpeg_quality`` 20-95, or 0 for no compression."""
 
     blur_px: int
