@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .._io import check_output_dir
@@ -33,6 +34,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--snow", type=float, default=0.0, help="winter: snow and sea-ice cover 0..1 (default 0)"
     )
+    s.add_argument(
+        "--family", default="classic", metavar="NAME",
+        help="rendering family: classic (default) or flat (same layout, flat-shaded look)",
+    )  # fmt: skip
     w = sub.add_parser("world", help="voyages -> scenes/, truth/, world.json with the true loads")
     w.add_argument(
         "--voyages", type=Path, required=True, help="voyage log CSV (voyage,ship,rajin_date)"
@@ -59,6 +64,12 @@ def _check_scene_args(args) -> None:
         raise ConfigError(f"--cloud {args.cloud}: expected a fraction 0..1")
     if not 0.0 <= args.snow <= 1.0:
         raise ConfigError(f"--snow {args.snow}: expected a fraction 0..1")
+    from ..synth.families.registry import FAMILIES
+
+    if args.family not in FAMILIES:
+        raise ConfigError(f"--family {args.family}: expected one of {', '.join(FAMILIES)}")
+    if args.family != "classic" and (args.cloud > 0 or args.snow > 0):
+        raise ConfigError(f"--family {args.family} draws no cloud or snow yet; drop --cloud/--snow")
 
 
 def run(args) -> int:
@@ -72,6 +83,7 @@ def run(args) -> int:
             args.port, args.seed, gsd_m=args.gsd, size=tuple(args.size) if args.size else None,
             bits=args.bits, bands=args.bands, cloud=args.cloud, snow=args.snow,
         )  # fmt: skip
+        spec = replace(spec, family=args.family)
         check_output_dir(args.out)  # before rendering
         rs = render_scene(spec)
         tif, geo = write_scene(rs, args.out)

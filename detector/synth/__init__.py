@@ -8,6 +8,10 @@ cloud), then :mod:`.training` (small random patches for the detector), :mod:`.sc
 georeferenced port scene laid out from the AOIs) and :mod:`.world` (voyages and the scenes an
 analyst would have of them).
 
+:mod:`.families` holds the rendering families (``classic``: the modules above; ``flat``:
+hard-edged flat polygons, polygon shadows, its own sensor) that draw the same layout, noted
+as plain data by :mod:`.record`.
+
 Everything is a pure function of a seed; only :mod:`.scene` and :mod:`.world` write files,
 through :func:`detector.imagery.raster.write_geotiff` and :mod:`detector.labels.io`.
 """

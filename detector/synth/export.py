@@ -29,6 +29,7 @@ def _grid(rs: RenderedScene) -> Grid:
 def scene_properties(rs: RenderedScene) -> dict:
     """The truth collection's properties (see docs/contracts.md) plus render settings."""
     when = rs.spec.acquired.astimezone(UTC)
+    family = {"family": rs.spec.family} if rs.spec.family != "classic" else {}
     return {
         "scene": rs.scene_id,
         "port": rs.spec.port,
@@ -48,6 +49,7 @@ def scene_properties(rs: RenderedScene) -> dict:
         "snow": rs.spec.snow,
         "bits": rs.spec.bits,
         "bands": rs.spec.bands,
+        **family,
     }
 
 
@@ -63,6 +65,7 @@ def write_scene(rs: RenderedScene, out_dir: str | Path, *, truth_dir: str | Path
         "PORT": rs.spec.port,
         "SYNTHETIC": "ccount synth",
         **{str(k): str(v) for k, v in rs.spec.extra_tags.items()},
+        **({"SYNTH_FAMILY": rs.spec.family} if rs.spec.family != "classic" else {}),
     }
     name = safe_name(rs.scene_id)  # synthetic ids are safe already; kept for one rule
     tif = out_dir / f"{name}.tif"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .record import Ground, Part, box_part, note
 from .render import BoxStyle, Canvas, draw_boxes, fill_polygon
 from .textures import fbm, stripes
 from .textures import grain as noise
@@ -50,6 +51,8 @@ def draw_markings(canvas: Canvas, rng: np.random.Generator, mask: np.ndarray, u,
         alpha = np.maximum(alpha, slot)
     wear = np.clip(0.5 + fbm(rng, mask.shape, 2.0 / g, 3), 0, 1) * rng.uniform(0.4, 0.9)
     _blend(canvas, alpha * wear * mask, col)
+    if canvas.notes is not None:
+        note(canvas, Ground("marking", (alpha * mask) > 0.5))
 
 
 def draw_tracks(canvas: Canvas, rng: np.random.Generator, u, v, track_v: list[float]) -> None:
@@ -77,6 +80,9 @@ def draw_tracks(canvas: Canvas, rng: np.random.Generator, u, v, track_v: list[fl
         _blend(canvas, rail, rail_rgb)
         canvas.height_m[sel] = np.maximum(canvas.height_m[sel], 0.3)
         canvas.water[sel] = 0
+        if canvas.notes is not None:
+            note(canvas, Ground("ballast", bed > 0.5))
+            note(canvas, Ground("rail", np.abs(d - gauge / 2 / g) < max(0.5, rail_w / 2)))
 
 
 def draw_bollards(
@@ -89,6 +95,8 @@ def draw_bollards(
     h, w = canvas.shape
     d = v - np.float32(edge_v)
     _blend(canvas, np.clip(0.5 / g + 0.5 - np.abs(d - 0.25 / g), 0, 1) * 0.7, (0.12, 0.12, 0.12))
+    if canvas.notes is not None:
+        note(canvas, Ground("fender", np.abs(d - 0.25 / g) < 0.25 / g + 0.5))
     if rng.random() < 0.7:
         col = (0.85, 0.8, 0.3) if rng.random() < 0.5 else (0.85, 0.85, 0.82)
         _blend(canvas, np.clip(0.3 / g / 2 + 0.5 - np.abs(d - 1.6 / g), 0, 1) * 0.7, col)
@@ -105,6 +113,8 @@ def draw_bollards(
             canvas, x[keep], y[keep], np.full(n, 0.7 / g), np.full(n, 0.7 / g), np.full(n, theta % np.pi),
             np.tile(np.float32((0.15, 0.15, 0.16)), (n, 1)), np.full(n, 0.8, np.float32), BoxStyle(), rng,
         )  # fmt: skip
+        for bx, by in zip(x[keep], y[keep], strict=True):
+            note(canvas, box_part("bollard:post", bx, by, 0.7 / g, 0.7 / g, theta, 0.8))
 
 
 def draw_wake(canvas: Canvas, rng: np.random.Generator, water: np.ndarray) -> None:
@@ -124,9 +134,11 @@ def draw_wake(canvas: Canvas, rng: np.random.Generator, water: np.ndarray) -> No
     x0, y0 = max(int(bx) - r, 0), max(int(by) - r, 0)
     x1, y1 = min(int(bx) + r, w), min(int(by) + r, h)
     sl = (slice(y0, y1), slice(x0, x1))
+    ox, oy = canvas.origin_xy
     view = Canvas(
-        canvas.rgb[sl], canvas.height_m[sl], canvas.hull[sl], canvas.bridge[sl], canvas.water[sl], g
-    )
+        canvas.rgb[sl], canvas.height_m[sl], canvas.hull[sl], canvas.bridge[sl],
+        canvas.water[sl], g, canvas.notes, (ox + x0, oy + y0),
+    )  # fmt: skip
     _wake(view, rng, water[sl], bx - x0, by - y0, head, blen, wake_len)
 
 
@@ -146,6 +158,7 @@ def _wake(canvas: Canvas, rng, water, bx, by, head, blen, wake_len) -> None:
     foam *= np.clip(1 - dist, 0, 1) * (0.6 + 0.4 * np.clip(fbm(rng, (h, w), 3.0 / g, 3), -1, 1))
     foam = cv2.GaussianBlur(foam, (0, 0), 1.5 / g) * water
     _blend(canvas, np.clip(foam, 0, 0.8), (0.75, 0.8, 0.82))
+    note(canvas, Ground("foam", foam > 0.2))
     hull = np.array(
         [
             [blen / 2, 0],
@@ -162,3 +175,4 @@ def _wake(canvas: Canvas, rng, water, bx, by, head, blen, wake_len) -> None:
     fill_polygon(
         canvas, poly, rgb=np.float32((0.85, 0.85, 0.85)) * rng.uniform(0.6, 1.05), height_m=2.5
     )
+    note(canvas, Part("boat:hull", poly, 2.5))

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..detections import KIND_20FT, KIND_40FT, box_corners
 from .containers import make_block
+from .record import box_part, note, segment_part
 from .render import BoxStyle, Canvas, draw_boxes, draw_lines
 
 __all__ = [
@@ -49,18 +50,23 @@ def _along(cx, cy, angle, offsets_px) -> tuple[np.ndarray, np.ndarray]:
 _PLAIN = BoxStyle()
 
 
-def _boxes(canvas, rng, cx, cy, lengths, widths, angle, rgb, top_m, style=_PLAIN):
+def _boxes(canvas, rng, cx, cy, lengths, widths, angle, rgb, top_m, style=_PLAIN, *, kind="part"):
+    """Draw boxes and note each as a :class:`~detector.synth.record.Part` ``kind``."""
     n = len(cx)
     draw_boxes(
         canvas, np.asarray(cx, float), np.asarray(cy, float), np.asarray(lengths, float),
         np.asarray(widths, float), np.full(n, angle % np.pi), np.asarray(rgb, np.float32).reshape(n, 3),
         np.asarray(top_m, np.float32).reshape(n), style, rng,
     )  # fmt: skip
+    if canvas.notes is not None:
+        tops = np.asarray(top_m, float).reshape(n)
+        for i in range(n):
+            note(canvas, box_part(kind, cx[i], cy[i], lengths[i], widths[i], angle, tops[i]))
 
 
-def _box(canvas, rng, cx, cy, length_px, width_px, angle, rgb, top_m, style=_PLAIN):
+def _box(canvas, rng, cx, cy, length_px, width_px, angle, rgb, top_m, style=_PLAIN, *, kind="part"):
     """One box: :func:`_boxes` with scalar centre, size (pixels) and top height (metres)."""
-    _boxes(canvas, rng, [cx], [cy], [length_px], [width_px], angle, rgb, [top_m], style)
+    _boxes(canvas, rng, [cx], [cy], [length_px], [width_px], angle, rgb, [top_m], style, kind=kind)
 
 
 def _outline(cx, cy, length_px, width_px, angle) -> np.ndarray:
@@ -102,19 +108,15 @@ def draw_truck(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, a
         )
     else:
         trl, style, top = np.float32((0.8, 0.8, 0.82)), BoxStyle(edge_dark=0.2), 4.0
-    _boxes(canvas, rng, x[:1], y[:1], [trailer_m / g], [2.5 / g], angle_rad, trl, [top], style)
     _boxes(
-        canvas,
-        rng,
-        x[1:],
-        y[1:],
-        [cab_m / g],
-        [2.45 / g],
-        angle_rad,
-        cab_rgb,
-        [3.2],
+        canvas, rng, x[:1], y[:1], [trailer_m / g], [2.5 / g], angle_rad, trl, [top], style,
+        kind=f"truck:{kind}",
+    )  # fmt: skip
+    _boxes(
+        canvas, rng, x[1:], y[1:], [cab_m / g], [2.45 / g], angle_rad, cab_rgb, [3.2],
         BoxStyle(end_dark=0.3, end_m=0.6),
-    )
+        kind="truck:cab",
+    )  # fmt: skip
     return _outline(cx, cy, total / g, 2.6 / g, angle_rad)
 
 
@@ -133,9 +135,13 @@ def draw_bus(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, ang
         rgb,
         3.2,
         BoxStyle(edge_dark=0.25, rim_m=0.3),
+        kind="bus:roof",
     )
     x, y = _along(cx, cy, angle_rad, [rng.uniform(-3, 3) / g])
-    _boxes(canvas, rng, x, y, [2.2 / g], [1.6 / g], angle_rad, np.float32((0.7, 0.7, 0.72)), [3.5])
+    _boxes(
+        canvas, rng, x, y, [2.2 / g], [1.6 / g], angle_rad, np.float32((0.7, 0.7, 0.72)), [3.5],
+        kind="bus:hvac",
+    )  # fmt: skip
     return _outline(cx, cy, 12.0 / g, 2.6 / g, angle_rad)
 
 
@@ -153,6 +159,7 @@ def draw_car(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, ang
         rgb,
         1.5,
         BoxStyle(end_dark=0.4, end_m=1.2),
+        kind="car:body",
     )
     return _outline(cx, cy, 4.6 / g, 1.9 / g, angle_rad)
 
@@ -181,28 +188,16 @@ def draw_wagon(
         for side in (-1, 1):
             ox, oy = -np.sin(angle_rad) * side * 1.2 / g, np.cos(angle_rad) * side * 1.2 / g
             _boxes(
-                canvas,
-                rng,
-                [cx + ox],
-                [cy + oy],
-                [length_m / g],
-                [0.35 / g],
-                angle_rad,
-                frame,
+                canvas, rng, [cx + ox], [cy + oy], [length_m / g], [0.35 / g], angle_rad, frame,
                 [base_m + 1.2],
-            )
+                kind="wagon:frame",
+            )  # fmt: skip
         xs, ys = _along(cx, cy, angle_rad, np.linspace(-0.45, 0.45, 6) * length_m / g)
         _boxes(
-            canvas,
-            rng,
-            xs,
-            ys,
-            np.full(6, 0.4 / g),
-            np.full(6, width_m / g),
-            angle_rad,
-            np.repeat(frame[None], 6, 0),
-            np.full(6, base_m + 1.2),
-        )
+            canvas, rng, xs, ys, np.full(6, 0.4 / g), np.full(6, width_m / g), angle_rad,
+            np.repeat(frame[None], 6, 0), np.full(6, base_m + 1.2),
+            kind="wagon:frame",
+        )  # fmt: skip
         if loaded:
             if load20 or (length_m > 15 and rng.random() < 0.5):
                 kind_c, bays = KIND_20FT, 2 if length_m < 15 else 3
@@ -226,6 +221,7 @@ def draw_wagon(
             wall,
             base_m + 3.4,
             BoxStyle(rust=0.5),
+            kind="gondola:wall",
         )
         inner = (
             np.float32((0.08, 0.08, 0.08))
@@ -244,6 +240,7 @@ def draw_wagon(
             inner,
             base_m + (1.0 if not loaded else 3.0),
             st,
+            kind="gondola:bulk" if loaded else "gondola:floor",
         )
     elif kind == "box":
         length_m, width_m = rng.choice([14.7, 17.0]), 3.2
@@ -261,6 +258,7 @@ def draw_wagon(
             rgb,
             base_m + 4.6,
             BoxStyle(ridge=0.1, stripe_pitch_m=1.5, stripe_amp=0.05, rust=0.3),
+            kind="boxcar:roof",
         )
     else:  # tank
         length_m, width_m = rng.choice([12.0, 15.0]), 3.0
@@ -276,6 +274,7 @@ def draw_wagon(
             rgb,
             base_m + 4.2,
             BoxStyle(ridge=0.2, edge_dark=0.5, rim_m=0.6),
+            kind="tankcar:tank",
         )
     return _outline(cx, cy, (length_m + 1.2) / g, (width_m + 0.2) / g, angle_rad), block
 
@@ -309,7 +308,7 @@ def draw_shed(
     # corrugation runs across the long axis of containers; building sheets run ridge-to-eave
     ang = angle_rad if rng.random() < 0.5 else angle_rad + np.pi / 2
     lm, wm = (length_m, width_m) if ang == angle_rad else (width_m, length_m)
-    _boxes(canvas, rng, [cx], [cy], [lm / g], [wm / g], ang, col, [top], style)
+    _boxes(canvas, rng, [cx], [cy], [lm / g], [wm / g], ang, col, [top], style, kind="shed:roof")
     return _outline(cx, cy, length_m / g, width_m / g, angle_rad)
 
 
@@ -344,6 +343,7 @@ def draw_hatch_cover(
         col * rng.uniform(0.8, 1.2),
         1.2,
         style,
+        kind="hatchcover:slab",
     )
     return _outline(cx, cy, (length_m + 1) / g, (width_m + 1) / g, angle_rad)
 
@@ -376,21 +376,18 @@ def draw_crane(
                 [(cx + ox - s * half, cy + oy + c * half), (cx + ox + s * half, cy + oy - c * half)]
             )
         draw_lines(canvas, np.array(segs), 1.2 / g, col, height_m=18.0)
+        for a, b in segs:
+            note(canvas, segment_part("crane:beam", a, b, 1.2 / g, 18.0, 16.0))
         return _outline(cx, cy, gap + 1.5 / g, span_m / g, angle_rad)
     boom = span_m / g
     seg = np.array(
         [[(cx - c * boom * 0.3, cy - s * boom * 0.3), (cx + c * boom * 0.7, cy + s * boom * 0.7)]]
     )
     draw_lines(canvas, seg, 2.0 / g, col, height_m=45.0)
+    note(canvas, segment_part("crane:boom", seg[0][0], seg[0][1], 2.0 / g, 45.0, 42.0))
     _boxes(
-        canvas,
-        rng,
-        [cx - c * boom * 0.2],
-        [cy - s * boom * 0.2],
-        [14 / g],
-        [10 / g],
-        angle_rad,
-        col * 0.9,
-        [48.0],
-    )
+        canvas, rng, [cx - c * boom * 0.2], [cy - s * boom * 0.2], [14 / g], [10 / g], angle_rad,
+        col * 0.9, [48.0],
+        kind="crane:machinery",
+    )  # fmt: skip
     return _outline(cx, cy, boom, 12 / g, angle_rad)

@@ -51,6 +51,11 @@ class Canvas:
     bridge: np.ndarray
     water: np.ndarray
     gsd_m: float
+    #: when a list, the draw functions append the plain-data layout of what they draw
+    #: (:mod:`detector.synth.record`) for other rendering families; ``None``: record nothing
+    notes: list | None = None
+    #: where this canvas's pixel (0, 0) lies on the canvas the notes are in (views)
+    origin_xy: tuple[int, int] = (0, 0)
 
     @classmethod
     def blank(cls, height: int, width: int, gsd_m: float) -> Canvas:

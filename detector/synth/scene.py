@@ -25,6 +25,8 @@ from ..errors import ConfigError
 from ..imagery.sun import sun_position
 from ..ships import load_registry
 from .containers import TIER_HEIGHT_M, Block, draw_containers
+from .families.flat_scene import flat_scene_image
+from .families.registry import check_family
 from .grounds import draw_wake
 from .layout import Occupancy, pack_blocks, place_stock
 from .lookalikes import draw_crane
@@ -75,6 +77,7 @@ class SceneSpec:
     bands: int = 3
     off_nadir_deg: float | None = None  # None: random 0-15
     snow: float = 0.0  # winter: snow/ice cover 0..1 (synth.weather; own random stream)
+    family: str = "classic"  # rendering family (synth.families): same layout, another look
     extra_tags: dict = field(default_factory=dict)
 
 
@@ -189,12 +192,15 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
         raise ConfigError(
             f"scene: gsd {spec.gsd_m} m or size {spec.width}x{spec.height} out of range"
         )
+    if check_family(spec.family) != "classic" and (spec.cloud > 0 or spec.snow > 0):
+        raise ConfigError(f"scene: family {spec.family!r} draws no cloud or snow yet")
     rng = np.random.default_rng([int(spec.seed) & 0xFFFFFFFF, 0x5CE7E])
     g = float(spec.gsd_m)
     pm = port_map(
         spec.port, centre_xy_m=spec.centre_xy_m, gsd_m=g, width=spec.width, height=spec.height
     )
     canvas = Canvas.blank(spec.height, spec.width, g)
+    canvas.notes = [] if spec.family != "classic" else None
     occ = Occupancy(pm.shape, strict_frame=True)
     valid = _footprint(rng, pm.shape)
     import cv2
@@ -256,37 +262,44 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
         scatter_objects(
             canvas, rng, occ, land & features & not_rail & inside, int(60 * spec.background)
         )
-        scatter_objects(
-            canvas,
-            rng,
-            occ,
-            land & (1 - pm.mask("port")),
-            int(120 * spec.background),
-            ("shed", "car"),
-        )
+        town = land & (1 - pm.mask("port"))
+        scatter_objects(canvas, rng, occ, town, int(120 * spec.background), ("shed", "car"))
     off_nadir = float(rng.uniform(0.0, 15.0) if spec.off_nadir_deg is None else spec.off_nadir_deg)
     lean_dir = rng.uniform(0, 2 * np.pi)
     lean = np.tan(np.radians(off_nadir)) / g * np.array([np.cos(lean_dir), np.sin(lean_dir)])
-    tops = draw_containers(canvas, blocks, rng, lean_px_per_m=(float(lean[0]), float(lean[1])))
-    _cranes(canvas, rng, pm, water, ships)
     lon, lat = _lonlat(pm)
     when = spec.acquired if spec.acquired.tzinfo else spec.acquired.replace(tzinfo=UTC)
-    elev, az = sun_position(when, lon, lat)
-    apply_snow(canvas, winter_rng(spec.seed), spec.snow)
-    apply_shadows(canvas, max(elev, 5.0), az, ambient=float(rng.uniform(0.3, 0.5)))
-    image = _observe(canvas, rng, spec, pm, az, valid)
+    if spec.family == "flat":  # classic draws first only to keep the random stream in step
+        draw_containers(canvas, blocks, rng, lean_px_per_m=(float(lean[0]), float(lean[1])))
+        _cranes(canvas, rng, pm, water, ships)  # noted, drawn flat with the rest
+        elev, az = sun_position(when, lon, lat)
+        image, tops, stand = flat_scene_image(
+            canvas, blocks, seed=spec.seed, bits=spec.bits, bands=spec.bands, valid=valid,
+            lean_px_per_m=(float(lean[0]), float(lean[1])), sun_elevation_deg=elev,
+            sun_azimuth_deg=az,
+        )  # fmt: skip
+    else:
+        tops = draw_containers(canvas, blocks, rng, lean_px_per_m=(float(lean[0]), float(lean[1])))
+        _cranes(canvas, rng, pm, water, ships)
+        elev, az = sun_position(when, lon, lat)
+        apply_snow(canvas, winter_rng(spec.seed), spec.snow)
+        apply_shadows(canvas, max(elev, 5.0), az, ambient=float(rng.uniform(0.3, 0.5)))
+        image = _observe(canvas, rng, spec, pm, az, valid)
+        stand = None
+    keep = np.ones(len(tops), bool)
     if len(tops):  # a container outside the footprint is not in the scene
-        tops = tops.select(
-            valid[
-                np.clip(tops.cy.astype(int), 0, spec.height - 1),
-                np.clip(tops.cx.astype(int), 0, spec.width - 1),
-            ]
-        )
+        keep = valid[
+            np.clip(tops.cy.astype(int), 0, spec.height - 1),
+            np.clip(tops.cx.astype(int), 0, spec.width - 1),
+        ]
+        tops = tops.select(keep)
     truth = _with_hidden(tops)
     hull_polys = [(s.name, s.hull_xy) for s in ships]
     # regions by where a stack stands, not where its leaning top is seen
     stand_m = truth.tiers.astype(np.float64) * TIER_HEIGHT_M
     base = replace(truth, cx=truth.cx - stand_m * lean[0], cy=truth.cy - stand_m * lean[1])
+    if stand is not None:  # the flat family leans a stack by its full height above ground
+        base = _with_hidden(stand.select(keep))
     region, ship_of = assign_regions(pm, base, hull_polys)
     hulls = tuple(
         Hull(s.hull_xy, s.length_m, s.beam_m, s.bridge_from_bow, s.name, 1.0) for s in ships
@@ -329,15 +342,8 @@ def _cranes(canvas: Canvas, rng, pm: PortMap, water: np.ndarray, ships: list[Shi
             if any(abs(x - s.hull_xy[:, 0].mean()) < s.length_m / g for s in ships):
                 continue
             if rng.random() < 0.6:
-                draw_crane(
-                    canvas,
-                    rng,
-                    float(x),
-                    float(y_edge - 10 / g),
-                    np.pi / 2,
-                    rng.uniform(45, 60),
-                    "sts",
-                )
+                y = float(y_edge - 10 / g)
+                draw_crane(canvas, rng, float(x), y, np.pi / 2, rng.uniform(45, 60), "sts")
 
 
 def _observe(canvas: Canvas, rng, spec: SceneSpec, pm: PortMap, sun_az: float, valid: np.ndarray):

@@ -15,6 +15,7 @@ from .grounds import draw_bollards, draw_markings, draw_tracks
 from .layout import Occupancy
 from .lookalikes import draw_car, draw_shed, draw_truck, draw_wagon
 from .portmap import PixelFeature, PortMap
+from .record import Ground, note
 from .render import Canvas
 from .textures import fbm, local_uv, material
 
@@ -40,7 +41,8 @@ def bbox_view(canvas: Canvas, mask: np.ndarray, pad: int = 0):
     sl = (slice(y0, y1), slice(x0, x1))
     view = Canvas(
         rgb=canvas.rgb[sl], height_m=canvas.height_m[sl], hull=canvas.hull[sl],
-        bridge=canvas.bridge[sl], water=canvas.water[sl], gsd_m=canvas.gsd_m,
+        bridge=canvas.bridge[sl], water=canvas.water[sl], gsd_m=canvas.gsd_m, notes=canvas.notes,
+        origin_xy=(canvas.origin_xy[0] + int(x0), canvas.origin_xy[1] + int(y0)),
     )  # fmt: skip
     return view, (x0, y0), sl
 
@@ -55,6 +57,7 @@ def paint_area(canvas: Canvas, rng, mask: np.ndarray, kind: str, theta: float = 
     sel = mask[sl].astype(bool)
     np.copyto(view.rgb, tex, where=sel[..., None])
     view.water[sel] = 1 if kind == "water" else 0
+    note(view, Ground(str(kind), sel))
 
 
 def paint_ground(canvas: Canvas, rng, pm: PortMap) -> np.ndarray:

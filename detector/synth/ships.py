@@ -15,6 +15,7 @@ import numpy as np
 
 from ..detections import CONTAINER_SIZE_M, KIND_20FT, Detections
 from .containers import Block, container_colours
+from .record import Part, box_part, note, segment_part
 from .render import BoxStyle, Canvas, draw_boxes, draw_lines, fill_polygon
 from .textures import material
 
@@ -208,10 +209,12 @@ def draw_ship(canvas: Canvas, ship: ShipLayout, rng: np.random.Generator) -> Non
         off = rng.normal(0, 1.5 / g, 2)
         sq = c + off + np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * rng.uniform(0.4, 1.0) / g
         fill_polygon(canvas, sq, rgb=(0.25, 0.25, 0.27), height_m=ship.bridge_top_m + 1.0)
+        note(canvas, Part("ship:hvac", sq, ship.bridge_top_m + 1.0, ship.bridge_top_m))
     fun = np.float32(rng.choice([0.15, 0.6, 0.8])) * np.float32(
         (1.0, 0.6, 0.4) if rng.random() < 0.4 else (1, 1, 1)
     )
     fill_polygon(canvas, ship.funnel_xy, rgb=fun, height_m=ship.bridge_top_m + 3.0)
+    _note_ship(canvas, ship)
     if len(ship.cranes):
         draw_lines(
             canvas, ship.cranes, 1.2 / g, (0.75, 0.62, 0.2), height_m=ship.hatch_top_m + 16.0
@@ -219,6 +222,27 @@ def draw_ship(canvas: Canvas, ship: ShipLayout, rng: np.random.Generator) -> Non
         for j in ship.cranes:
             ped = j[0] + np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * 1.6 / g
             fill_polygon(canvas, ped, rgb=(0.75, 0.62, 0.2), height_m=ship.hatch_top_m + 8.0)
+            note(canvas, Part("ship:pedestal", ped, ship.hatch_top_m + 8.0, ship.freeboard_m))
+            note(
+                canvas,
+                segment_part(
+                    "ship:jib", j[0], j[1], 1.2 / g, ship.hatch_top_m + 16.0, ship.hatch_top_m + 14
+                ),
+            )
+
+
+def _note_ship(canvas: Canvas, ship: ShipLayout) -> None:
+    """Note the hull, hatch covers, superstructure and funnel as parts (the roof clutter
+    is noted where it is drawn)."""
+    if canvas.notes is None:
+        return
+    fb, top = ship.freeboard_m, ship.bridge_top_m
+    note(canvas, Part("ship:hull", ship.hull_xy, fb, 0.0))
+    for cx, cy, ln, wd, ang in ship.hatches:
+        note(canvas, box_part("ship:hatch", cx, cy, ln, wd, ang, ship.hatch_top_m, fb))
+    note(canvas, Part("ship:wings", ship.wings_xy, top - 2.5, fb))
+    note(canvas, Part("ship:bridge", ship.bridge_xy, top, fb))
+    note(canvas, Part("ship:funnel", ship.funnel_xy, top + 3.0, top))
 
 
 def _shrink(poly: np.ndarray, px: float) -> np.ndarray:

@@ -10,7 +10,7 @@ wagons, roofs, hatch covers, cranes) are drawn but never labelled.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from .lookalikes import (
     draw_truck,
     draw_wagon,
 )
+from .record import Ground, note
 from .render import Canvas, apply_shadows
 from .sensor import apply_sensor, cloud_alpha, random_sensor, resample
 from .ships import deck_block, draw_ship, ship_layout
@@ -79,6 +80,7 @@ def _paint(canvas: Canvas, rng, mask: np.ndarray, kind: str, theta: float) -> No
         tex = material(rng, canvas.shape, kind, canvas.gsd_m, theta)
         np.copyto(canvas.rgb, tex, where=sel[..., None])
         canvas.water[sel] = 1 if kind == "water" else 0
+        note(canvas, Ground(str(kind), sel))
 
 
 def _place(
@@ -303,17 +305,33 @@ def stream_sample(k: int, *, make: Callable[..., Any], run_seed: int, size_px: i
 
 
 def training_sample(
-    seed: int, *, size_px: int = 256, out_gsd_m: float = 0.4, snow: float = 0.0
+    seed: int,
+    *,
+    size_px: int = 256,
+    out_gsd_m: float = 0.4,
+    snow: float = 0.0,
+    family: str = "classic",
+    families: Mapping[str, float] | None = None,
 ) -> TrainingSample:
     """A random labelled patch of ``size_px`` x ``size_px`` at ``out_gsd_m``; deterministic in
     ``seed``. With probability ``snow`` it is a winter scene (snow 20-90 % cover, sea ice;
     :func:`detector.synth.weather.apply_snow`), drawn from its own random stream so every
     other choice of the sample stays as with ``snow=0``. See :class:`TrainingSample` for the
-    fields and frames."""
+    fields and frames.
+
+    ``family`` names the rendering family (:data:`detector.synth.families.FAMILIES`): the
+    layout and truth come from ``seed`` alone, the family only changes how it is drawn
+    (``"classic"``: this module's renderer; ``"flat"``:
+    :func:`detector.synth.families.flat.flat_sample`). ``families``, a mix such as
+    ``{"classic": 0.5, "flat": 0.5}``, picks the family per sample from the seed instead
+    (:func:`detector.synth.families.pick_family`)."""
+    from .families.registry import check_family, pick_family
+
     if int(size_px) < 32 or int(size_px) > 4096:
         raise ConfigError(f"training_sample: size_px={size_px} outside 32..4096")
     if not 0.05 <= float(out_gsd_m) <= 5.0:
         raise ConfigError(f"training_sample: out_gsd_m={out_gsd_m} outside 0.05..5 m")
+    family = pick_family(seed, families) if families is not None else check_family(family)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EED])
     n_out = int(size_px) + 2 * _MARGIN_PX
     n_nat = max(int(round(n_out * out_gsd_m / rng.uniform(0.3, 0.6))), 16)
@@ -321,7 +339,16 @@ def training_sample(
     canvas = Canvas.blank(n_nat, n_nat, g)
     setting = str(rng.choice(SETTINGS, p=_WEIGHTS / _WEIGHTS.sum()))
     empty = rng.random() < 0.08
+    if family != "classic":
+        canvas.notes = []
     blocks, cranes, theta = _compose(rng, canvas, setting, empty)
+    if family == "flat":
+        from .families.flat import flat_sample
+
+        return flat_sample(
+            seed, canvas, blocks, cranes, setting, size_px=int(size_px),
+            out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX,
+        )  # fmt: skip
     lean = (0.0, 0.0)
     if rng.random() < 0.6:  # off-nadir view: stack sides show, tops shift away from the satellite
         off = np.tan(np.radians(rng.uniform(0.0, 25.0))) / g

@@ -1,0 +1,60 @@
+"""Training patches in the flat family: :func:`flat_sample`.
+
+The layout (objects, sizes, heights, containers and their truth) is the classic one of the
+same seed, noted while the classic composer lays it out
+(:func:`detector.synth.training.training_sample` with ``family="flat"``); everything about
+its look - palette, sun, off-nadir view, shadows, sensor, resampling - is drawn here from
+its own random stream of the seed (:mod:`.flat_draw`, :mod:`.flat_sensor`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..training import TrainingSample
+from .flat_draw import draw_flat, random_style
+from .flat_sensor import apply_flat_sensor, random_flat_sensor, resize
+
+__all__ = ["flat_sample"]
+
+
+def flat_sample(
+    seed: int,
+    canvas,
+    blocks: list,
+    cranes: list,
+    setting: str,
+    *,
+    size_px: int,
+    out_gsd_m: float,
+    margin_px: int,
+) -> TrainingSample:
+    """Render the noted layout on ``canvas`` (its ``notes``, shape and GSD; its pixels are
+    not used) with the container ``blocks`` and ``cranes`` of the classic composer, then
+    crop as the classic sample does (``margin_px`` output pixels each side)."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xF1A7])
+    g = canvas.gsd_m
+    n_nat = canvas.shape[0]
+    n_out = int(size_px) + 2 * int(margin_px)
+    style = random_style(rng, g)
+    rgb, hull, bridge, tops = draw_flat(canvas.shape, g, canvas.notes, blocks, cranes, style, rng)
+    img = apply_flat_sensor(rgb, random_flat_sensor(rng))
+    down = n_nat > n_out
+    method = str(rng.choice(["area", "linear"] if down else ["linear", "nearest"]))
+    out = np.clip(resize(img, n_out, method), 0, 1)
+    hull_o = resize(hull.astype(np.float32), n_out, "area" if down else "linear") > 0.5
+    bridge_o = resize(bridge.astype(np.float32), n_out, "area" if down else "linear") > 0.5
+    m, s = int(margin_px), int(size_px)
+    dets = tops.scaled(n_out / n_nat).shifted(-m, -m)
+    dets = dets.select((dets.cx >= 0) & (dets.cx < s) & (dets.cy >= 0) & (dets.cy < s))
+    return TrainingSample(
+        image=np.ascontiguousarray(out[m : m + s, m : m + s].transpose(2, 0, 1), dtype=np.float32),
+        containers=dets,
+        hull_mask=np.ascontiguousarray(hull_o[m : m + s, m : m + s]),
+        bridge_mask=np.ascontiguousarray(bridge_o[m : m + s, m : m + s]),
+        native_gsd_m=g,
+        out_gsd_m=float(out_gsd_m),
+        sun_elevation_deg=style.sun_elevation_deg,
+        sun_azimuth_deg=style.sun_azimuth_deg,
+        setting=setting,
+    )
