@@ -42,6 +42,7 @@ __all__ = [
     "SETTINGS",
     "TRAIN_SEED_BASE",
     "TrainingSample",
+    "crop_sample",
     "sample_seed",
     "stream_sample",
     "training_sample",
@@ -383,17 +384,30 @@ def training_sample(
         ix = np.clip(dets.cx.astype(int), 0, n_nat - 1)
         iy = np.clip(dets.cy.astype(int), 0, n_nat - 1)
         dets = dets.select(cloud[iy, ix] < 0.6)
-    dets = dets.scaled(n_out / n_nat).shifted(-m, -m)
-    inside = (dets.cx >= 0) & (dets.cx < s) & (dets.cy >= 0) & (dets.cy < s)
-    dets = dets.select(inside)
+    return crop_sample(out, dets.scaled(n_out / n_nat), hull, bridge, margin_px=m, size_px=s,
+                       native_gsd_m=g, out_gsd_m=out_gsd_m, sun=(elev, az), setting=setting)  # fmt: skip
+
+
+def crop_sample(
+    image, tops: Detections, hull, bridge, *, margin_px: int, size_px: int,
+    native_gsd_m: float, out_gsd_m: float, sun: tuple[float, float], setting: str,
+) -> TrainingSample:  # fmt: skip
+    """The :class:`TrainingSample` inside a render's margin: ``image`` [H, W, 3] and the
+    masks [H, W] at the output GSD, ``tops`` in the same pixels; ``sun`` (elevation,
+    azimuth) in degrees. Every rendering family ends here."""
+    m, s = int(margin_px), int(size_px)
+    dets = tops.shifted(-m, -m)
+    dets = dets.select((dets.cx >= 0) & (dets.cx < s) & (dets.cy >= 0) & (dets.cy < s))
     return TrainingSample(
-        image=np.ascontiguousarray(out[m : m + s, m : m + s].transpose(2, 0, 1), dtype=np.float32),
+        image=np.ascontiguousarray(
+            image[m : m + s, m : m + s].transpose(2, 0, 1), dtype=np.float32
+        ),
         containers=dets,
         hull_mask=np.ascontiguousarray(hull[m : m + s, m : m + s]),
         bridge_mask=np.ascontiguousarray(bridge[m : m + s, m : m + s]),
-        native_gsd_m=g,
+        native_gsd_m=native_gsd_m,
         out_gsd_m=float(out_gsd_m),
-        sun_elevation_deg=elev,
-        sun_azimuth_deg=az,
+        sun_elevation_deg=sun[0],
+        sun_azimuth_deg=sun[1],
         setting=setting,
     )

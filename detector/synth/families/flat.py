@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..training import TrainingSample
+from ..training import TrainingSample, crop_sample
 from .flat_draw import draw_flat, random_style
 from .flat_sensor import apply_flat_sensor, random_flat_sensor, resize
 
@@ -44,17 +44,6 @@ def flat_sample(
     out = np.clip(resize(img, n_out, method), 0, 1)
     hull_o = resize(hull.astype(np.float32), n_out, "area" if down else "linear") > 0.5
     bridge_o = resize(bridge.astype(np.float32), n_out, "area" if down else "linear") > 0.5
-    m, s = int(margin_px), int(size_px)
-    dets = tops.scaled(n_out / n_nat).shifted(-m, -m)
-    dets = dets.select((dets.cx >= 0) & (dets.cx < s) & (dets.cy >= 0) & (dets.cy < s))
-    return TrainingSample(
-        image=np.ascontiguousarray(out[m : m + s, m : m + s].transpose(2, 0, 1), dtype=np.float32),
-        containers=dets,
-        hull_mask=np.ascontiguousarray(hull_o[m : m + s, m : m + s]),
-        bridge_mask=np.ascontiguousarray(bridge_o[m : m + s, m : m + s]),
-        native_gsd_m=g,
-        out_gsd_m=float(out_gsd_m),
-        sun_elevation_deg=style.sun_elevation_deg,
-        sun_azimuth_deg=style.sun_azimuth_deg,
-        setting=setting,
-    )
+    return crop_sample(out, tops.scaled(n_out / n_nat), hull_o, bridge_o, margin_px=margin_px,
+                       size_px=size_px, native_gsd_m=g, out_gsd_m=out_gsd_m,
+                       sun=(style.sun_elevation_deg, style.sun_azimuth_deg), setting=setting)  # fmt: skip
