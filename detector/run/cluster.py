@@ -207,6 +207,7 @@ def open_client(cluster: ClusterConfig) -> Iterator[Any]:
                 )
             )  # fmt: skip
             client = stack.enter_context(Client(local))
+            stack.callback(_retire_all, local, client)
         elif cluster.address == "slurm":
             try:
                 from dask_jobqueue import SLURMCluster
@@ -225,6 +226,18 @@ def open_client(cluster: ClusterConfig) -> Iterator[Any]:
                     f"--cluster {cluster.address}: no scheduler there ({e})"
                 ) from None
         yield client
+
+
+def _retire_all(local: Any, client: Any, timeout_s: float = 10.0) -> None:
+    """Stop our local workers while the scheduler still listens: closing the scheduler
+    first makes each worker log a heartbeat traceback as it goes (dask/distributed#7192)."""
+    try:
+        local.scale(0)
+        deadline = time.monotonic() + timeout_s
+        while client.scheduler_info().get("workers") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except Exception:  # the cluster's own close still runs; this only quietens it
+        pass
 
 
 def _failed(path: Path, error: str) -> Any:
