@@ -8,6 +8,8 @@ shipped ``models/ccount-centernet.pt`` (see ``scripts/train.py`` and ``models/MO
 Long trainings run in resumable chunks: the whole training state goes to ``<out>.ckpt`` (or
 ``--checkpoint PATH``) every ``--checkpoint-every`` seconds and when a chunk ends
 (``--stop-after-steps N``, ``--max-minutes M``: exit 0; Ctrl-C: exit 130);
+``--families classic=1,flat=1`` mixes rendering families and ``--layouts v2`` uses the
+terminal layouts and hard negatives (both recorded in the weights and the model card).
 ``ccount train --resume CKPT`` continues it (the checkpoint carries the other options; one
 given that would change the result is an error naming the fields, exit 2) and gives the
 weights of the uninterrupted run. A finished run removes its checkpoint.
@@ -148,6 +150,20 @@ def configure(parser) -> None:
         "the shipped recipe, scripts/train.py, uses 0.2)",
     )
     parser.add_argument(
+        "--families",
+        default=None,
+        metavar="MIX",
+        help="rendering-family mix of the synthetic tiles, NAME=WEIGHT,... e.g. "
+        "classic=1,flat=1,photo=1 (default: classic alone, as shipped)",
+    )
+    parser.add_argument(
+        "--layouts",
+        default=None,
+        choices=("v1", "v2"),
+        help=f"layout generator (default {d.layouts}, as shipped; v2: terminal layouts, "
+        "occlusion and hard negatives such as bus depots, see detector.synth.terminal)",
+    )
+    parser.add_argument(
         "--ema",
         type=float,
         default=None,
@@ -206,6 +222,7 @@ _OPTIONS = {
     "label_fraction": "label_fraction", "pool": "pool_size", "refresh": "refresh_per_step",
     "val_samples": "val_samples", "threads": "threads", "gen_workers": "gen_workers",
     "tiers_output": "tiers_output", "snow": "snow", "ema": "ema",
+    "families": "families", "layouts": "layouts",
 }  # fmt: skip
 
 
@@ -234,6 +251,10 @@ def run(args) -> int:
 
     given = {field: getattr(args, opt) for opt, field in _OPTIONS.items()}
     given = {k: v for k, v in given.items() if v is not None}
+    if "families" in given:
+        from ..synth.mixes import parse_mix
+
+        given["families"] = parse_mix(given["families"])
     fields, out = _from_checkpoint(args.resume) if args.resume is not None else ({}, None)
     out = args.out or out
     if out is None:

@@ -54,6 +54,16 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     if snow:
         cmd += f" --snow {snow:g}"
     winter = f"; winter (snow, sea ice) in {snow:.0%} of tiles" if snow else ""
+    families, layouts = r.get("families"), r.get("layouts") or "v1"
+    if families:
+        cmd += " --families " + ",".join(f"{k}={float(v):g}" for k, v in families.items())
+    if layouts != "v1":
+        cmd += f" --layouts {layouts}"
+    mix = (
+        ", ".join(f"{k} {float(v) / sum(families.values()):.0%}" for k, v in families.items())
+        if families
+        else "classic only"
+    )
     done, total = r.get("steps_done"), r.get("steps")
     status = (
         f"\n> **Interim checkpoint: step {done} of {total}.** The run was still going (or was "
@@ -95,8 +105,8 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
 - Data: synthetic tiles generated on the fly by `detector.synth.training_sample`
   (generator `{r.get("generator")}`): native GSD 0.3-0.6 m resampled to {meta.gsd_m} m,
   yards, quays, ship decks, rail, water, land; sensor blur, noise, haze, JPEG, clouds{winter};
-  look-alikes unlabelled. Sample seeds `{r.get("sample_seeds")}` (test sets should use
-  seeds below 1,000,000); D4 flips/rotations and photometric jitter.
+  look-alikes unlabelled. Rendering families: {mix}; layouts `{layouts}`. Sample seeds
+  `{r.get("sample_seeds")}` (test sets should use seeds below 1,000,000); D4 flips/rotations and photometric jitter.
 - Recipe: {r.get("steps")} steps, batch {r.get("batch_size")}, tiles {r.get("size_px")} px,
   AdamW lr {r.get("lr")} (weight decay {r.get("weight_decay")}), {r.get("warmup_steps")}
   warm-up steps then cosine decay, pool {r.get("pool_size")} samples refreshed

@@ -85,6 +85,8 @@ class TrainConfig:
     refresh_per_step: int = 3
     jitter: float = 1.0
     snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
+    families: dict[str, float] | None = None  # rendering-family mix; None: classic only
+    layouts: str = "v1"  # layout generator of synth.training_sample: v1 (shipped) or v2
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
     amp: bool = True
     arch: str = "ccnet-v1"
@@ -105,6 +107,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.snow <= 1.0:
             raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
+        if self.layouts not in ("v1", "v2"):
+            raise ConfigError(f"--layouts {self.layouts}: expected v1 or v2")
+        if self.families is not None:
+            from ..synth.mixes import check_mix
+
+            object.__setattr__(self, "families", check_mix(self.families))
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema {self.ema}: expected a decay 0 <= d < 1 (0: off)")
         if self.threads is not None and self.threads < 1:
@@ -129,6 +137,12 @@ class TrainConfig:
             if k not in _NOT_RECIPE
         }
         d["sample_seeds"] = f"sample_seed(seed, k) = {sample_seed(0, 0)} + seed * 1e8 + k"
+        # absent: the shipped recipe's classic family and v1 layouts (older weights and
+        # checkpoints have neither field and keep matching)
+        if d.get("families") is None:
+            d.pop("families", None)
+        if d.get("layouts") == "v1":
+            d.pop("layouts", None)
         return d
 
 
@@ -247,7 +261,12 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
     if make is None:
         from ..synth.training import training_sample
 
-        make = functools.partial(training_sample, out_gsd_m=gsd, snow=config.snow)
+        extra: dict[str, Any] = {}  # only what differs from the shipped recipe's samples
+        if config.families is not None:
+            extra["families"] = config.families
+        if config.layouts != "v1":
+            extra["layouts"] = config.layouts
+        make = functools.partial(training_sample, out_gsd_m=gsd, snow=config.snow, **extra)
     from ..synth.training import stream_sample
 
     # picklable, so worker processes can run it

@@ -8,6 +8,11 @@ cloud), then :mod:`.training` (small random patches for the detector), :mod:`.sc
 georeferenced port scene laid out from the AOIs) and :mod:`.world` (voyages and the scenes an
 analyst would have of them).
 
+:mod:`.terminal` (with :mod:`.decks` and :mod:`.negatives`) is the v2 layout generator:
+terminal layouts, occlusion by spreaders and hard-negative settings
+(``training_sample(..., layouts="v2")``); :mod:`.lookalike_scenes` lays out whole look-alike
+test scenes; :mod:`.mixes` parses family mixes (``ccount train --families``).
+
 :mod:`.families` holds the rendering families (``classic``: the modules above; ``flat``:
 hard-edged flat polygons, polygon shadows, its own sensor) that draw the same layout, noted
 as plain data by :mod:`.record`.

@@ -313,6 +313,8 @@ def training_sample(
     snow: float = 0.0,
     family: str = "classic",
     families: Mapping[str, float] | None = None,
+    layouts: str = "v1",
+    compose: Callable[..., Any] | None = None,
 ) -> TrainingSample:
     """A random labelled patch of ``size_px`` x ``size_px`` at ``out_gsd_m``; deterministic in
     ``seed``. With probability ``snow`` it is a winter scene (snow 20-90 % cover, sea ice;
@@ -325,7 +327,15 @@ def training_sample(
     (``"classic"``: this module's renderer; ``"flat"``:
     :func:`detector.synth.families.flat.flat_sample`). ``families``, a mix such as
     ``{"classic": 0.5, "flat": 0.5}``, picks the family per sample from the seed instead
-    (:func:`detector.synth.families.pick_family`)."""
+    (:func:`detector.synth.families.pick_family`).
+
+    ``layouts`` picks the layout generator: ``"v1"`` (the shipped recipe's, this module's
+    composer) or ``"v2"`` (:mod:`detector.synth.terminal`: terminal layouts real ports
+    have, occlusion by spreaders, and hard-negative settings such as bus depots).
+    ``compose(rng, canvas)``, when given, lays the patch out instead of a random setting
+    (evaluation scenes, :mod:`detector.synth.lookalike_scenes`); it returns (blocks,
+    cranes, theta, spreaders) like :func:`detector.synth.terminal.compose_v2`, and its
+    ``setting`` attribute names the sample's setting."""
     from .families.registry import check_family, pick_family
 
     if int(size_px) < 32 or int(size_px) > 4096:
@@ -333,16 +343,30 @@ def training_sample(
     if not 0.05 <= float(out_gsd_m) <= 5.0:
         raise ConfigError(f"training_sample: out_gsd_m={out_gsd_m} outside 0.05..5 m")
     family = pick_family(seed, families) if families is not None else check_family(family)
+    if layouts not in ("v1", "v2"):
+        raise ConfigError(f"training_sample: layouts={layouts!r}; expected 'v1' or 'v2'")
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EED])
     n_out = int(size_px) + 2 * _MARGIN_PX
     n_nat = max(int(round(n_out * out_gsd_m / rng.uniform(0.3, 0.6))), 16)
     g = n_out * float(out_gsd_m) / n_nat
     canvas = Canvas.blank(n_nat, n_nat, g)
-    setting = str(rng.choice(SETTINGS, p=_WEIGHTS / _WEIGHTS.sum()))
+    spreaders: list = []
+    if layouts == "v1":
+        setting = str(rng.choice(SETTINGS, p=_WEIGHTS / _WEIGHTS.sum()))
+    else:
+        from .terminal import SETTINGS_V2, WEIGHTS_V2, compose_v2
+
+        setting = str(rng.choice(SETTINGS_V2, p=WEIGHTS_V2 / WEIGHTS_V2.sum()))
     empty = rng.random() < 0.08
     if family != "classic":
         canvas.notes = []
-    blocks, cranes, theta = _compose(rng, canvas, setting, empty)
+    if compose is not None:
+        setting = str(getattr(compose, "setting", "custom"))
+        blocks, cranes, theta, spreaders = compose(rng, canvas)
+    elif layouts == "v1":
+        blocks, cranes, theta = _compose(rng, canvas, setting, empty)
+    else:
+        blocks, cranes, theta, spreaders = compose_v2(rng, canvas, setting, empty)
     if family == "flat":
         from .families.flat import flat_sample
 
@@ -356,6 +380,10 @@ def training_sample(
         a = rng.uniform(0, 2 * np.pi)
         lean = (off * np.cos(a), off * np.sin(a))
     tops = draw_containers(canvas, blocks, rng, lean_px_per_m=lean)
+    if spreaders:
+        from .terminal import draw_spreaders
+
+        draw_spreaders(canvas, rng, spreaders, lean)
     for cx_, cy_, ang, span, kind in cranes:
         draw_crane(canvas, rng, cx_, cy_, ang, span, kind)
     if snow > 0.0:

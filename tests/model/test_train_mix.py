@@ -1,0 +1,82 @@
+"""``ccount train --families MIX --layouts v1|v2``: parsed, checked (one-line errors, exit 2),
+recorded in the weights and the model card, and fixed for a resumed run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detector.cli.main import main
+from detector.errors import ConfigError
+from detector.model.card import render_model_card
+from detector.model.checkpoint import read_checkpoint
+from detector.model.train import TrainConfig
+from detector.model.weights import read_meta
+from detector.synth.mixes import format_mix, parse_mix
+
+TINY = [
+    "--steps", "3", "--batch-size", "2", "--size", "64", "--pool", "3", "--val-samples", "0",
+    "--device", "cpu", "--quiet",
+]  # fmt: skip
+
+
+def test_parse_mix():
+    assert parse_mix("classic=1,flat=0.5") == {"classic": 1.0, "flat": 0.5}
+    assert parse_mix(" flat , classic=2 ") == {"flat": 1.0, "classic": 2.0}
+    assert format_mix(parse_mix("classic=1,flat=0.5")) == "classic=1,flat=0.5"
+    assert format_mix(None) == "classic"
+    for bad, msg in [
+        ("classic=1,zebra=1", "unknown rendering family 'zebra'"),
+        ("classic=x", "not a number"),
+        ("classic=-1", ">= 0"),
+        ("classic=0,flat=0", "at least one weight > 0"),
+        ("classic=1,classic=2", "given twice"),
+        (",", "expected NAME=WEIGHT"),
+    ]:
+        with pytest.raises(ConfigError, match=msg):
+            parse_mix(bad)
+    with pytest.raises(ConfigError, match="--layouts v3"):
+        TrainConfig(out=Path("x.pt"), layouts="v3")
+    shipped = TrainConfig(out=Path("x.pt")).recipe()  # the shipped recipe's fields only
+    assert "families" not in shipped and "layouts" not in shipped
+    mixed = TrainConfig(out=Path("x.pt"), families={"flat": 1}, layouts="v2").recipe()
+    assert mixed["families"] == {"flat": 1.0} and mixed["layouts"] == "v2"
+
+
+def test_bad_flags_are_one_line_errors(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    rc = main(["train", "--out", str(out), *TINY, "--families", "classic=1,zebra=1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "unknown rendering family 'zebra'" in err and not out.exists()
+    r = subprocess.run(
+        [sys.executable, "-m", "detector", "train", "--out", str(out), "--layouts", "v3"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and "invalid choice: 'v3'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_mix_and_layouts_recorded_and_fixed_on_resume(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    args = ["train", "--out", str(out), *TINY, "--families", "classic=1,flat=1", "--layouts", "v2"]
+    assert main([*args, "--stop-after-steps", "1"]) == 0
+    ckpt = Path(f"{out}.ckpt")
+    config = read_checkpoint(ckpt)["config"]
+    assert config["families"] == {"classic": 1.0, "flat": 1.0} and config["layouts"] == "v2"
+    capsys.readouterr()
+    rc = main(["train", "--resume", str(ckpt), "--families", "classic=1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "families (checkpoint" in err
+    rc = main(["train", "--resume", str(ckpt), "--layouts", "v1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "layouts (checkpoint 'v2', now None)" in err
+    assert main(["train", "--resume", str(ckpt), "--quiet"]) == 0
+    meta = read_meta(out)
+    assert meta.recipe["families"] == {"classic": 1.0, "flat": 1.0}
+    assert meta.recipe["layouts"] == "v2"
+    card = render_model_card(out, meta)
+    assert "--families classic=1,flat=1 --layouts v2" in card
+    assert "Rendering families: classic 50%, flat 50%; layouts `v2`" in card
