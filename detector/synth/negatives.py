@@ -210,10 +210,10 @@ def compose_negative(rng, canvas: Canvas, setting: str, empty: bool):
         road = (np.abs(v - h * 0.45) < rng.uniform(3.5, 7.0) / g).astype(np.uint8)
         paint(canvas, rng, road, "asphalt", theta)
         if not empty:
-            n_v = int(rng.integers(3, 8))
+            rows = int(rng.integers(3, 6))  # 30-60 buses: rows of 10-12 side by side
             grid_place(canvas, rng, occ, 1 - road, draw_bus, origin_xy=centre, theta=theta + np.pi / 2,
                        pitch_u_px=rng.uniform(13.0, 16.0) / g, pitch_v_px=rng.uniform(3.0, 4.2) / g,
-                       n_u=n_v, n_v=int(rng.integers(8, 16)), fill=rng.uniform(0.7, 1.0))  # fmt: skip
+                       n_u=rows, n_v=int(rng.integers(10, 13)), fill=rng.uniform(0.85, 1.0))  # fmt: skip
             _scatter(canvas, rng, occ, road, draw_bus, int(rng.integers(1, 5)), theta)
             _scatter(canvas, rng, occ, road, draw_car, int(rng.integers(2, 10)), theta)
     elif setting == "truckpark":  # trucks and trailers parked in rows, side by side

@@ -198,6 +198,22 @@ def _reefer_lane(rng, canvas, occ, allowed, centre, theta) -> list[Block]:
     return out
 
 
+def _town_edge(rng, canvas: Canvas, occ: Occupancy, town: np.ndarray, theta: float) -> None:
+    """Roofs with HVAC units, sheds, cars and a bus in ``town`` (never labelled)."""
+    import functools
+
+    from .lookalikes import draw_bus, draw_car, draw_shed
+    from .negatives import _scatter, _sized, draw_roof_with_units
+
+    paint(canvas, rng, town, str(rng.choice(["grass", "asphalt", "concrete"])), theta)
+    for _ in range(int(rng.integers(2, 7))):
+        fn = draw_roof_with_units if rng.random() < 0.6 else draw_shed
+        draw = functools.partial(_sized, fn, rng.uniform(8.0, 40.0), rng.uniform(6.0, 25.0))
+        _scatter(canvas, rng, occ, town, draw, 1, theta)
+    _scatter(canvas, rng, occ, town, draw_car, int(rng.integers(2, 15)), theta)
+    _scatter(canvas, rng, occ, town, draw_bus, int(rng.integers(0, 2)), theta)
+
+
 def compose_v2(rng, canvas: Canvas, setting: str, empty: bool):
     """Lay out a v2 ``setting`` on ``canvas``. Returns (container blocks, cranes as
     (cx, cy, angle, span_m, kind), theta, spreaders)."""
@@ -244,17 +260,22 @@ def compose_v2(rng, canvas: Canvas, setting: str, empty: bool):
                     )
                     x, y = x + step * np.cos(theta), y + step * np.sin(theta)
         elif not empty:
+            yard = full
+            if rng.random() < 0.2:  # the town next to the port, behind the fence
+                town = _band(v, rng.uniform(0.0, 0.35) * h, 1e9)
+                yard = full - town
+                _town_edge(rng, canvas, occ, town, theta)
             if rng.random() < 0.4:
-                blocks += _reefer_lane(rng, canvas, occ, full, centre, theta)
+                blocks += _reefer_lane(rng, canvas, occ, yard, centre, theta)
             hi = rng.random() < 0.3  # empties stacked high
             blocks += pack_blocks(
-                rng, full, occ, theta_rad=theta, gsd_m=g, origin_xy=centre,
+                rng, yard, occ, theta_rad=theta, gsd_m=g, origin_xy=centre,
                 density=rng.uniform(0.4, 0.95), fill=rng.uniform(0.5, 1.0),
                 tiers=(5, 7) if hi else (1, 5), kind_mix=0.8 if hi else 0.5,
                 colour_mode="dull" if hi and rng.random() < 0.5 else None,
             )  # fmt: skip
             blocks = _odd(rng, blocks, 6)
-            _place_chassis(rng, canvas, occ, full, int(rng.integers(0, 5)), theta, blocks)
+            _place_chassis(rng, canvas, occ, yard, int(rng.integers(0, 5)), theta, blocks)
             if rng.random() < 0.4 and any(len(b.tops) for b in blocks):
                 k = int(rng.choice([i for i, b in enumerate(blocks) if len(b.tops)]))
                 blocks, sp = _cover(rng, canvas, blocks, k)
