@@ -35,6 +35,10 @@ nothing) on 2 cores that ran stage 1 at 3.44 steps/s; on an idle machine (3.6 st
 ~58 min. That is the 60-minute budget with no margin: 2 cores busy with anything else
 push it over.
 
+``--families classic=1,flat=1`` and ``--layouts v2`` train the same stages on a family mix
+and on the v2 layouts (terminal layouts, occlusion, hard negatives: ``detector.synth.terminal``);
+the defaults are the shipped recipe's (classic only, v1).
+
 Same seeds + machine + thread count -> the same weights (the model card records the
 generator version, code version, hardware and hashes).
 
@@ -69,6 +73,7 @@ from detector.model.card import render_model_card  # noqa: E402
 from detector.model.provenance import generator_version  # noqa: E402
 from detector.model.train import TrainConfig, train  # noqa: E402
 from detector.model.weights import read_meta  # noqa: E402
+from detector.synth.mixes import parse_mix  # noqa: E402
 
 GENERATED = ROOT / "imagery" / "generated"
 STAGE1_STEPS = 6000
@@ -91,15 +96,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
     p.add_argument("--snow", type=float, default=SNOW, help="fraction of winter tiles")
+    p.add_argument(
+        "--families",
+        default=None,
+        metavar="MIX",
+        help="rendering-family mix, e.g. classic=1,flat=1 (default: classic, as shipped)",
+    )
+    p.add_argument(
+        "--layouts",
+        choices=("v1", "v2"),
+        default="v1",
+        help="layout generator (default v1, as shipped; v2: terminal layouts and hard negatives)",
+    )
     p.add_argument("--card-only", action="store_true", help="only rewrite the card")
     p.add_argument("--max-minutes", type=float, default=None, help="end this chunk after M min")
     p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="S")
     p.add_argument("--restart", action="store_true", help="ignore checkpoints and done stages")
     args = p.parse_args(argv)
     log = lambda m: print(m, flush=True)  # noqa: E731
+    try:
+        families = None if args.families is None else parse_mix(args.families)
+    except CountError as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 2
     common = dict(
         seed=args.seed, device=args.device, threads=args.threads, snow=args.snow,
         max_minutes=args.max_minutes, checkpoint_every_s=args.checkpoint_every,
+        layouts=args.layouts,
+        families=families,
     )  # fmt: skip
     stages = []
     if not args.card_only and args.stage in ("1", "all"):

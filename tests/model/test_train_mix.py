@@ -80,3 +80,27 @@ def test_mix_and_layouts_recorded_and_fixed_on_resume(tmp_path, capsys):
     card = render_model_card(out, meta)
     assert "--families classic=1,flat=1 --layouts v2" in card
     assert "Rendering families: classic 50%, flat 50%; layouts `v2`" in card
+
+
+def test_train_script_takes_the_mix_and_layouts(tmp_path, capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    from conftest import load_script
+
+    script = load_script("train")
+    seen = []
+
+    def fake_train(config, **_):
+        seen.append(config)
+        return SimpleNamespace(finished=False, steps_done=0)
+
+    monkeypatch.setattr(script, "train", fake_train)
+    rc = script.main(["--stage", "1", "--stage1", str(tmp_path / "s1.pt"), "--families",
+                      "classic=1,flat=1", "--layouts", "v2", "--card", str(tmp_path / "c.md")])  # fmt: skip
+    assert rc == 0 and seen[0].families == {"classic": 1.0, "flat": 1.0}
+    assert seen[0].layouts == "v2"
+    rc = script.main(["--stage", "1", "--stage1", str(tmp_path / "s1.pt")])
+    assert seen[1].families is None and seen[1].layouts == "v1"  # the shipped recipe
+    rc = script.main(["--families", "classic=1,zebra=1", "--card", str(tmp_path / "c.md")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "zebra" in err
