@@ -4,14 +4,14 @@ hatch covers, roofs, greenhouses and solar panels by itself.
 Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_lookalikes.py [--out /tmp/ccount-lookalikes]
-        [--model models/ccount-centernet.pt] [--families classic flat ...] [--size 800]
+        [--model models/ccount-centernet.pt] [--families classic flat ...] [--size-m 320]
         [--scenes bus_depot truck_park ...] [--seed 0] [--json FILE]
 
 Each scene of :data:`detector.synth.lookalike_scenes.LOOKALIKE_SCENES` (bus depot of 50
 buses, truck park, rail yard of boxcars and tank cars, bulk carrier at berth, town blocks,
 solar/greenhouse field) is rendered in every rendering family of the registry (default) as
-an 8-bit GeoTIFF of ``--size`` pixels (800 px: about 10 ha) at GSD 0.3, 0.4 or 0.5 m
-(rotating), placed in open sea far from every port AOI (the AOI cannot help). It then runs
+an 8-bit GeoTIFF ``--size-m`` metres square (320 m: 10.24 ha) at GSD 0.3, 0.4 or 0.5 m
+(rotating over the scenes), placed in open sea far from every port AOI (the AOI cannot help). It then runs
 ``ccount detect`` on them as a user would; every detection is a false container. Prints a
 table (false containers per scene and per hectare) and writes ``<out>/lookalikes.json``.
 Scene seeds ``LOOKALIKE_SEED_BASE + seed * 100 + k`` are never used in training.
@@ -34,7 +34,7 @@ GSDS = (0.3, 0.4, 0.5)
 EPSG = 32652  # UTM 52N; scenes sit in the sea east of Korea, no port AOI near
 
 
-def render_scenes(out: Path, families, scenes, size_px: int, seed: int) -> list[dict]:
+def render_scenes(out: Path, families, scenes, size_m: float, seed: int) -> list[dict]:
     """Write one GeoTIFF per (scene, family) under ``out/scenes``; return their records."""
     from affine import Affine
 
@@ -46,6 +46,7 @@ def render_scenes(out: Path, families, scenes, size_px: int, seed: int) -> list[
     (out / "scenes").mkdir(parents=True, exist_ok=True)
     for k, name in enumerate(scenes):
         gsd = GSDS[(k + seed) % len(GSDS)]
+        size_px = max(int(round(size_m / gsd)), 32)
         for fam in families:
             path = out / "scenes" / f"{name}_{fam}.tif"
             s = LOOKALIKE_SEED_BASE + seed * 100 + k
@@ -56,7 +57,7 @@ def render_scenes(out: Path, families, scenes, size_px: int, seed: int) -> list[
             transform = Affine(gsd, 0, 560_000 + 2000 * k, 0, -gsd, 4_200_000)
             write_geotiff(path, img, transform=transform, crs=f"EPSG:{EPSG}")
             area_ha = (size_px * gsd) ** 2 / 1e4
-            rows.append({"scene": name, "family": fam, "seed": s, "gsd_m": gsd,
+            rows.append({"scene": name, "family": fam, "seed": s, "gsd_m": gsd, "size_px": size_px,
                          "area_ha": round(area_ha, 2), "file": str(path)})  # fmt: skip
     return rows
 
@@ -70,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=ROOT / "models" / "ccount-centernet.pt")
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     p.add_argument("--scenes", nargs="+", default=list(LOOKALIKE_SCENES), choices=LOOKALIKE_SCENES)
-    p.add_argument("--size", type=int, default=800, help="scene size in pixels (800: ~10 ha)")
+    p.add_argument("--size-m", type=float, default=320.0, help="scene side in metres (320: ~10 ha)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="default <out>/lookalikes.json")
     args = p.parse_args(argv)
-    rows = render_scenes(args.out, args.families, args.scenes, args.size, args.seed)
+    rows = render_scenes(args.out, args.families, args.scenes, args.size_m, args.seed)
     pred = args.out / "pred"
     subprocess.run([*CCOUNT, "detect", *(r["file"] for r in rows), "--out", str(pred),
                     "--model", str(args.model), "--no-progress"], check=True, cwd=ROOT)  # fmt: skip
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             "false_per_ha": round(n / max(sum(r["area_ha"] for r in sel), 1e-9), 3),
             "worst": max(sel, key=lambda r: r["false_containers"])["scene"] if sel else None,
         }
-    report = {"model": str(args.model), "size_px": args.size, "scenes": rows, "by_family": summary}
+    report = {"model": str(args.model), "size_m": args.size_m, "scenes": rows, "by_family": summary}
     out_json = args.json or args.out / "lookalikes.json"
     from detector._io import atomic_write_text
 

@@ -39,7 +39,7 @@ def test_eval_families_table_by_gsd_and_region(tmp_path, capsys):
 
 def test_eval_lookalikes_runs_detect_on_scene_geotiffs(tmp_path, capsys):
     el = load_script("eval_lookalikes")
-    args = ["--out", str(tmp_path), "--size", "160", "--scenes", "bus_depot", "rail_yard",
+    args = ["--out", str(tmp_path), "--size-m", "60", "--scenes", "bus_depot", "rail_yard",
             "--families", "classic", "flat"]  # fmt: skip
     assert el.main(args) == 0
     report = json.loads((tmp_path / "lookalikes.json").read_text())
@@ -47,7 +47,8 @@ def test_eval_lookalikes_runs_detect_on_scene_geotiffs(tmp_path, capsys):
     for r in report["scenes"]:
         counts = json.loads((tmp_path / "pred" / f"{Path(r['file']).stem}.counts.json").read_text())
         assert r["false_containers"] == counts["totals"]["visible"] >= 0
-        assert r["area_ha"] == round((160 * r["gsd_m"]) ** 2 / 1e4, 2)
+        assert r["size_px"] == round(60 / r["gsd_m"])
+        assert r["area_ha"] == round((r["size_px"] * r["gsd_m"]) ** 2 / 1e4, 2)
         assert counts["port"] is None  # far from every port AOI
     fam = report["by_family"]["flat"]
     sel = [r for r in report["scenes"] if r["family"] == "flat"]
