@@ -82,16 +82,17 @@ def _free_ground(shape, parts: list[Part], code: np.ndarray, gsd_m: float) -> np
 def render_photo(
     shape: tuple[int, int], gsd_m: float, notes: list, blocks: list, cranes: list,
     look: PhotoLook, rng: np.random.Generator, *, snow_cover: float = 0.0,
-    winter: np.random.Generator | None = None,
+    winter: np.random.Generator | None = None, masts: bool = True,
 ) -> PhotoRender:  # fmt: skip
-    """Render a noted layout photo-like (see the module docstring)."""
+    """Render a noted layout photo-like (see the module docstring); ``masts`` False: no
+    light masts of this family's own."""
     g = gsd_m
     h, w = shape
     albedo, code, slope = ground_albedo(shape, g, notes, look, rng)
     cparts, tops = container_parts(blocks)
     parts = [_hang(p) for p in notes if isinstance(p, Part)] + crane_parts(cranes, g)
     area_m2 = h * w * g * g
-    if rng.random() < 0.7:
+    if masts and rng.random() < 0.7:
         n = int(rng.poisson(area_m2 / 15000.0))
         parts += mast_parts(rng, _free_ground(shape, parts + cparts, code, g), g, n)
     parts += cparts

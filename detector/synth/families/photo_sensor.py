@@ -6,7 +6,8 @@ classic and flat sensors.
 2. MTF: a Gaussian or an Airy-like (jinc squared, apodised) point spread function.
 3. Pansharpening (most samples): the colour bands are seen at 1/4 the resolution, with a
    sub-pixel misregistration, and fused with the full-resolution panchromatic band
-   (Brovey ratio or component substitution); colour fringes appear at sharp edges.
+   (Brovey ratio or component substitution); the bands are misregistered against each
+   other (red and blue apart), so colour fringes appear at sharp edges, even grey ones.
 4. Noise: Poisson-like (variance proportional to the signal) plus read noise, in counts,
    mostly common to the bands (as after pansharpening) with a smaller per-band part.
 5. Product: ``gain``/``offset`` to the full scale of ``bits``, rounded and clipped (gain
@@ -95,9 +96,13 @@ def _pansharpen(x: np.ndarray, mode: str, shift: tuple[float, float]) -> np.ndar
     pan = x @ wts
     small = cv2.resize(x, (max(w // 4, 1), max(h // 4, 1)), interpolation=cv2.INTER_AREA)
     ms = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).reshape(h, w, c)
-    m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
-    ms = cv2.warpAffine(ms, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    ms = ms.reshape(h, w, c)
+    bands = []
+    for k in range(c):  # band-to-band misregistration: red and blue apart, green between
+        f = (k - 1.0) if k < 3 else 0.5
+        m = np.float32([[1, 0, shift[0] * f], [0, 1, shift[1] * f]])
+        bands.append(cv2.warpAffine(np.ascontiguousarray(ms[..., k]), m, (w, h),
+                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))  # fmt: skip
+    ms = np.dstack(bands)
     ms_pan = ms @ wts
     if mode == "brovey":
         return ms * (pan / np.maximum(ms_pan, 1e-3))[..., None]
