@@ -138,7 +138,8 @@ def apply_photo_sensor(
     if s.stretch == "pct":
         lo = np.percentile(dn, 100 - s.stretch_param, axis=(0, 1))
         hi = np.percentile(dn, s.stretch_param, axis=(0, 1))
-        x = (dn - lo) / np.maximum(hi - lo, 1.0)
+        span = np.maximum(hi - lo, 0.25 * full * s.gain)  # a flat scene is not blown up
+        x = (dn - lo) / span
     else:
         x = (dn - s.offset * full) / (full * (1 - s.offset))
         if s.stretch == "gamma":
