@@ -5,8 +5,8 @@ shadows, its sensor); ``flat`` (:mod:`.flat`, :mod:`.flat_draw`, :mod:`.flat_sen
 :mod:`.flat_scene`) draws the same objects as hard-edged flat polygons with polygon shadows
 and its own sensor; ``photo`` (:mod:`.photo` and its ``photo_*`` modules) draws them
 photo-like: procedural ground, weathered corrugated containers, prisms seen off nadir in a
-G-buffer, soft shadows with sky light, light masts, pansharpening and JPEG. The registry (:mod:`.registry`) names the families and picks one per
-sample from a mix.
+G-buffer, soft shadows with sky light, light masts, pansharpening and JPEG. The registry
+(:mod:`.registry`) names the families and picks one per sample from a mix.
 
 Public names are loaded on first use (``lazy_loader``)."""
 

@@ -182,6 +182,7 @@ def photo_sample(
     mode = cv2.INTER_AREA if n_nat > n_out else cv2.INTER_LINEAR
     hull = cv2.resize(r.hull.astype(np.float32), (n_out, n_out), interpolation=mode) > 0.5
     bridge = cv2.resize(r.bridge.astype(np.float32), (n_out, n_out), interpolation=mode) > 0.5
+    sun = (look.sun_elevation_deg, look.sun_azimuth_deg)
     return crop_sample(out, r.tops.scaled(n_out / n_nat), hull, bridge, margin_px=margin_px,
-                       size_px=size_px, native_gsd_m=g, out_gsd_m=out_gsd_m,
-                       sun=(look.sun_elevation_deg, look.sun_azimuth_deg), setting=setting)  # fmt: skip
+                       size_px=size_px, native_gsd_m=g, out_gsd_m=out_gsd_m, sun=sun,
+                       setting=setting)  # fmt: skip

@@ -28,6 +28,7 @@ import numpy as np
 __all__ = ["PhotoSensor", "apply_photo_sensor", "random_photo_sensor"]
 
 _PAN_W = np.float32((0.3, 0.4, 0.3, 0.0))
+_HAZE_RANGES = ((0.6, 0.75), (0.68, 0.8), (0.78, 0.92))  # a bluish-white veil
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def random_photo_sensor(rng: np.random.Generator) -> PhotoSensor:
     haze = float(rng.uniform(0.0, 0.35)) if rng.random() < 0.7 else 0.0
     return PhotoSensor(
         haze=haze,
-        haze_rgb=(float(rng.uniform(0.6, 0.75)), float(rng.uniform(0.68, 0.8)), float(rng.uniform(0.78, 0.92))),
+        haze_rgb=tuple(float(rng.uniform(a, b)) for a, b in _HAZE_RANGES),
         psf=str(rng.choice(["gauss", "airy"])),
         psf_px=float(rng.uniform(0.35, 1.2)),
         pansharp=str(rng.choice(["none", "brovey", "cs", "cs"])),
@@ -100,8 +101,9 @@ def _pansharpen(x: np.ndarray, mode: str, shift: tuple[float, float]) -> np.ndar
     for k in range(c):  # band-to-band misregistration: red and blue apart, green between
         f = (k - 1.0) if k < 3 else 0.5
         m = np.float32([[1, 0, shift[0] * f], [0, 1, shift[1] * f]])
-        bands.append(cv2.warpAffine(np.ascontiguousarray(ms[..., k]), m, (w, h),
-                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))  # fmt: skip
+        band = np.ascontiguousarray(ms[..., k])
+        flags = cv2.INTER_LINEAR
+        bands.append(cv2.warpAffine(band, m, (w, h), flags=flags, borderMode=cv2.BORDER_REFLECT))
     ms = np.dstack(bands)
     ms_pan = ms @ wts
     if mode == "brovey":
