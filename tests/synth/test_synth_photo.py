@@ -246,7 +246,9 @@ def test_photo_sensor_fringes_clips_and_compresses():
 def test_photo_draws_part_kinds_it_has_never_seen():
     """New look-alike kinds are drawn by height and a material guessed from their name."""
     assert material_of("bus:body") == "paint" and material_of("greenhouse:roof") == "glass"
-    assert material_of("solar:panel") == "solar" and material_of("zeppelin:gondola") != ""
+    assert material_of("solar:panel") == "solar" and material_of("zeppelin:gondola") == "membrane"
+    assert material_of("boxcar:roof") == "metal_roof" and material_of("bus:hvac") == "steel"
+    assert material_of("bulkcarrier:hatch") == "hatch" and material_of("ship:bridge") == "white"
     g, h = 0.3, 160
     notes = [
         Ground("asphalt", np.ones((h, h), bool)),

@@ -198,8 +198,8 @@ def rasterise(shape: tuple[int, int], gsd_m: float, parts: list[Part], look: Pho
                     continue  # faces away from the satellite, or seen edge-on
                 quad = np.array([a, b, (b[0] + rx, b[1] + ry), (a[0] + rx, a[1] + ry)])
                 _fill(fid, quad, len(tab))
-                if p.kind == "ship:hull":
-                    _fill(hull, quad, 1)
+                if mark is not None:
+                    _fill(mark, quad, 1)
                 rs, rt = _affine(a, e, (rx, ry))
                 ndl = min(max(n[0] * sun_h[0] + n[1] * sun_h[1], 0.0) * side_gain, 3.0)
                 kind = 1 if ln >= 0.6 * longest else 2

@@ -13,6 +13,7 @@ a shader-style hash of integer cells (:func:`hash01`), both vectorised numpy/Ope
 from __future__ import annotations
 
 import colorsys
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -33,34 +34,64 @@ MATERIALS: tuple[str, ...] = (
     "solar", "membrane", "tank", "bulk",
 )  # fmt: skip
 
-_RULES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("container",), "container"),
-    (("solar", "panel", "pv"), "solar"),
-    (("greenhouse", "glass", "skylight"), "glass"),
-    (("hvac", "vent", "unit"), "steel"),
+_Rules = tuple[tuple[tuple[str, ...], str], ...]
+#: Parts that say what they are whatever they belong to (a ship's hatch, a bus's HVAC unit).
+_PART: _Rules = (
     (("hatch",), "hatch"),
-    (("bridge", "wings", "boat"), "white"),
-    (("ship", "deck", "hull", "barge"), "deck"),
+    (("bridge", "wings", "funnel"), "white"),
+    (("hvac", "vent", "unit", "chiller", "machinery", "beam", "boom", "jib", "pedestal", "post",
+      "pole", "lamp", "leg", "frame", "spreader"), "steel"),
+    (("floor", "bulk", "coal", "ore", "grain", "load"), "bulk"),
     (("tank",), "tank"),
-    (("bulk", "coal", "ore", "gondola:floor"), "bulk"),
-    (
-        ("crane", "mast", "pole", "beam", "boom", "frame", "post", "pedestal", "jib", "rail"),
-        "steel",
-    ),
-    (("bus", "truck", "car", "van", "trailer", "cab", "vehicle", "chassis", "tractor"), "paint"),
-    (("shed", "warehouse", "roof", "building", "boxcar", "wagon", "gondola"), "metal_roof"),
+    (("panel", "pv", "solar"), "solar"),
+    (("glass", "skylight"), "glass"),
+)  # fmt: skip
+#: Objects, for their other parts (roof, body, hull, slab, wall ...).
+_OBJECT: _Rules = (
+    (("greenhouse", "glasshouse"), "glass"),
+    (("solar",), "solar"),
+    (("hatchcover",), "hatch"),
+    (("bus", "truck", "car", "van", "trailer", "lorry", "tractor", "chassis", "vehicle"), "paint"),
+    (("boat", "yacht"), "white"),
+    (("ship", "barge", "vessel", "carrier", "tanker", "deck"), "deck"),
+    (("tankcar", "silo"), "tank"),
+    (("crane", "mast", "bollard", "gantry"), "steel"),
+    (("shed", "warehouse", "building", "house", "boxcar", "wagon", "gondola", "hangar"),
+     "metal_roof"),
+)  # fmt: skip
+#: Generic part names, when the object is unknown.
+_GENERIC: _Rules = (
+    (("roof", "wall"), "metal_roof"),
+    (("body", "cab", "curtain", "flat", "car", "vehicle"), "paint"),
+    (("hull", "deck"), "deck"),
 )
 
 
-def material_of(kind: str) -> str:
-    """A surface material for a part ``kind`` (``object:part``) from keywords in its name;
-    ``membrane`` (a plain roof) for anything unknown."""
-    k = str(kind).lower()
-    if k.startswith("container"):
-        return "container"
-    for words, mat in _RULES:
-        if any(w in k for w in words):
+def _hits(token: str, words: tuple[str, ...]) -> bool:
+    return any(token == w or (len(w) >= 4 and w in token) for w in words)
+
+
+def _rule(token: str, rules: _Rules) -> str | None:
+    for words, mat in rules:
+        if _hits(token, words):
             return mat
+    return None
+
+
+def material_of(kind: str) -> str:
+    """A surface material for a part ``kind`` (``object:part``) guessed from its name: a
+    part that says what it is (``hatch``, ``hvac``, ``tank``, ``panel``), else the object
+    (``bus`` paint, ``boxcar`` metal roof, ``greenhouse`` glass, ``bulkcarrier`` deck),
+    else a generic part name (``roof``, ``body``, ``hull``); ``membrane`` (a plain roof)
+    for anything unknown. Words match whole (``car`` is not ``boxcar``) or, from four
+    letters, inside a name. Never ``container``: a noted part is never a container."""
+    obj, _, part = str(kind).lower().partition(":")
+    parts = [t for t in re.split(r"[:_\-\s./]+", part) if t]
+    for rules, tokens in ((_PART, parts), (_OBJECT, [obj]), (_GENERIC, parts)):
+        for t in tokens:
+            mat = _rule(t, rules)
+            if mat is not None:
+                return mat
     return "membrane"
 
 
