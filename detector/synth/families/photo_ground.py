@@ -68,9 +68,9 @@ def ground_albedo(
     rgb = base[code]
     coarse = fbm(rng, shape, 18.0 / g, 3)
     mid = fbm(rng, shape, 3.0 / g, 3)
-    grain = rng.standard_normal((h, w)).astype(np.float32)
+    grain = rng.standard_normal((h, w), dtype=np.float32)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    ca, sa = np.cos(look.axis_rad), np.sin(look.axis_rad)
+    ca, sa = float(np.cos(look.axis_rad)), float(np.sin(look.axis_rad))  # weak scalars: float32
     along, across = (xs * ca + ys * sa) * g, (-xs * sa + ys * ca) * g  # metres, yard frame
     wear = look.weathering
     tone = 1.0 + 0.12 * coarse + 0.06 * mid
@@ -85,11 +85,12 @@ def ground_albedo(
     joint = (np.minimum(along % p1, p1 - along % p1) < jw / 2) | (
         np.minimum(across % p2, p2 - across % p2) < jw / 2
     )
-    f = np.where(concrete, slab * np.where(joint, 0.8, 1.0) + 0.03 * grain, 1.0)
+    one = np.float32(1.0)
+    f = np.where(concrete, slab * np.where(joint, np.float32(0.8), one) + 0.03 * grain, one)
     f = np.where(asphalt, 1.0 + 0.07 * grain + 0.05 * mid, f)
     # repairs on asphalt: rectangles a little lighter or darker
     rep = _cells(rng, along / 9.0, across / 5.0)
-    f = np.where(asphalt & (rep > 0.93 - 0.05 * wear), f * rng.uniform(0.8, 1.25), f)
+    f = np.where(asphalt & (rep > 0.93 - 0.05 * wear), f * np.float32(rng.uniform(0.8, 1.25)), f)
     # stains (oil, rust water) and tyre marks, cracks: paved only
     stain = np.clip((fbm(rng, shape, 2.5 / g, 3) - (1.1 - 0.5 * wear)) * 3.0, 0, 1)
     tyres = _strokes(
@@ -122,20 +123,27 @@ def ground_albedo(
     slope = np.zeros((h, w, 2), np.float32)
     water = code == _CODE["water"]
     if water.any():  # wind waves (a few trains, modulated in groups) and ripples
+        wy, wx = np.nonzero(water)
+        px, py = wx.astype(np.float32) * np.float32(g), wy.astype(np.float32) * np.float32(g)
         wind = rng.uniform(0, 2 * np.pi)
         calm = rng.uniform(0.2, 1.0)
-        group = np.clip(0.6 + 0.6 * fbm(rng, shape, 25.0 / g, 2), 0, 1.5)
+        group = np.clip(0.6 + 0.6 * fbm(rng, shape, 25.0 / g, 2)[water], 0, 1.5)
+        warp = 2.0 * mid[water]
+        sx = np.zeros(len(wy), np.float32)
+        sy = np.zeros(len(wy), np.float32)
         for _ in range(4):
             lam = max(rng.uniform(1.5, 10.0), 3.0 * g)
             d = wind + rng.normal(0, 0.5)
-            kx, ky = np.cos(d) * 2 * np.pi / lam, np.sin(d) * 2 * np.pi / lam
-            amp = calm * rng.uniform(0.01, 0.05) * np.sinc(g / lam)
-            ph = (kx * xs + ky * ys) * g + rng.uniform(0, 2 * np.pi) + 2.0 * mid
-            s = -amp * np.sin(ph) * group
-            slope[..., 0] += s * np.cos(d)
-            slope[..., 1] += s * np.sin(d)
+            cd, sd = float(np.cos(d)), float(np.sin(d))
+            k = 2 * np.pi / lam
+            amp = float(calm * rng.uniform(0.01, 0.05) * np.sinc(g / lam))
+            ph = (k * cd) * px + (k * sd) * py + rng.uniform(0, 2 * np.pi) + warp
+            wave = -amp * np.sin(ph) * group
+            sx += wave * cd
+            sy += wave * sd
         rip = fbm(rng, shape, max(0.8 / g, 1.0), 2)
         gy, gx = np.gradient(rip)
-        slope += (0.02 * calm) * np.dstack([gx, gy]) / max(0.8 / g, 1.0) * 4
-        slope *= water[..., None]
+        k = float(0.02 * calm * 4 / max(0.8 / g, 1.0))
+        slope[wy, wx, 0] = sx + k * gx[water]
+        slope[wy, wx, 1] = sy + k * gy[water]
     return np.clip(rgb, 0, 1).astype(np.float32), code, slope
