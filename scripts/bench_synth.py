@@ -2,6 +2,7 @@
 samples (ms each). Target: scene render < 5 s, training sample < 30 ms, on one CPU core.
 
 Usage: python scripts/bench_synth.py [--size 2000] [--port rajin] [--samples 100] [--out DIR]
+    [--family classic|flat|photo]
 Prints one line per measurement (wall and CPU seconds).
 """
 
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--port", default="rajin", choices=("rajin", "vostochny", "dunai"))
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--out", type=Path, default=None, help="keep the scene here (default: temp)")
+    ap.add_argument("--family", default="classic", help="rendering family (default classic)")
     args = ap.parse_args()
     target = {
         "rajin": ("Pier 2", "Pier 2 east berth", "Pier 2"),
@@ -41,6 +43,7 @@ def main() -> None:
         port=args.port, acquired=dt.datetime(2023, 9, 2, 2, 12, tzinfo=dt.UTC), seed=1, gsd_m=0.5,
         width=args.size, height=args.size, centre_xy_m=feature_centre_m(args.port, target[0]),
         ships=(ShipVisit("Angara", target[1], 250),), stock=(StockSpec(target[2], 250),), background=0.5,
+        family=args.family,
     )  # fmt: skip
     render_scene(
         SceneSpec(
@@ -54,7 +57,7 @@ def main() -> None:
     )  # warm-up
     rs, wall, cpu = _timed(lambda: render_scene(spec))
     print(
-        f"render_scene {args.size}x{args.size} px {args.port}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rs.containers_total} containers"
+        f"render_scene {args.size}x{args.size} px {args.port} {args.family}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rs.containers_total} containers"
     )
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
@@ -62,10 +65,12 @@ def main() -> None:
         print(
             f"write_scene (GeoTIFF deflate + overviews, truth GeoJSON): {wall:.2f} s wall, {cpu:.2f} s CPU"
         )
-    training_sample(0)
-    _, wall, cpu = _timed(lambda: [training_sample(s) for s in range(1, args.samples + 1)])
+    training_sample(0, family=args.family)
+    _, wall, cpu = _timed(
+        lambda: [training_sample(s, family=args.family) for s in range(1, args.samples + 1)]
+    )
     print(
-        f"training_sample 256 px: {1000 * wall / args.samples:.1f} ms wall, {1000 * cpu / args.samples:.1f} ms CPU per sample"
+        f"training_sample 256 px {args.family}: {1000 * wall / args.samples:.1f} ms wall, {1000 * cpu / args.samples:.1f} ms CPU per sample"
     )
 
 

@@ -36,7 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "--family", default="classic", metavar="NAME",
-        help="rendering family: classic (default) or flat (same layout, flat-shaded look)",
+        help="rendering family: classic (default), flat (flat-shaded) or photo (photo-like); "
+        "same layout and truth, another look",
     )  # fmt: skip
     w = sub.add_parser("world", help="voyages -> scenes/, truth/, world.json with the true loads")
     w.add_argument(
@@ -68,8 +69,9 @@ def _check_scene_args(args) -> None:
 
     if args.family not in FAMILIES:
         raise ConfigError(f"--family {args.family}: expected one of {', '.join(FAMILIES)}")
-    if args.family != "classic" and (args.cloud > 0 or args.snow > 0):
-        raise ConfigError(f"--family {args.family} draws no cloud or snow yet; drop --cloud/--snow")
+    from ..synth.families.registry import refuse_weather
+
+    refuse_weather(args.family, args.cloud, args.snow, "--family")
 
 
 def run(args) -> int:

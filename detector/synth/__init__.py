@@ -14,8 +14,9 @@ terminal layouts, occlusion by spreaders and hard-negative settings
 test scenes; :mod:`.mixes` parses family mixes (``ccount train --families``).
 
 :mod:`.families` holds the rendering families (``classic``: the modules above; ``flat``:
-hard-edged flat polygons, polygon shadows, its own sensor) that draw the same layout, noted
-as plain data by :mod:`.record`.
+hard-edged flat polygons, polygon shadows, its own sensor; ``photo``: procedural ground,
+weathered corrugated containers, soft shadows with sky light, pansharpened sensor) that draw
+the same layout, noted as plain data by :mod:`.record`.
 
 Everything is a pure function of a seed; only :mod:`.scene` and :mod:`.world` write files,
 through :func:`detector.imagery.raster.write_geotiff` and :mod:`detector.labels.io`.

@@ -25,8 +25,7 @@ from ..errors import ConfigError
 from ..imagery.sun import sun_position
 from ..ships import load_registry
 from .containers import TIER_HEIGHT_M, Block, draw_containers
-from .families.flat_scene import flat_scene_image
-from .families.registry import check_family
+from .families.registry import check_family, family_scene_image, refuse_weather
 from .grounds import draw_wake
 from .layout import Occupancy, pack_blocks, place_stock
 from .lookalikes import draw_crane
@@ -192,8 +191,7 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
         raise ConfigError(
             f"scene: gsd {spec.gsd_m} m or size {spec.width}x{spec.height} out of range"
         )
-    if check_family(spec.family) != "classic" and (spec.cloud > 0 or spec.snow > 0):
-        raise ConfigError(f"scene: family {spec.family!r} draws no cloud or snow yet")
+    refuse_weather(check_family(spec.family), spec.cloud, spec.snow, "scene: family")
     rng = np.random.default_rng([int(spec.seed) & 0xFFFFFFFF, 0x5CE7E])
     g = float(spec.gsd_m)
     pm = port_map(
@@ -269,14 +267,14 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
     lean = np.tan(np.radians(off_nadir)) / g * np.array([np.cos(lean_dir), np.sin(lean_dir)])
     lon, lat = _lonlat(pm)
     when = spec.acquired if spec.acquired.tzinfo else spec.acquired.replace(tzinfo=UTC)
-    if spec.family == "flat":  # classic draws first only to keep the random stream in step
+    if spec.family != "classic":  # classic draws first only to keep the random stream in step
         draw_containers(canvas, blocks, rng, lean_px_per_m=(float(lean[0]), float(lean[1])))
-        _cranes(canvas, rng, pm, water, ships)  # noted, drawn flat with the rest
+        _cranes(canvas, rng, pm, water, ships)  # noted, drawn by the family with the rest
         elev, az = sun_position(when, lon, lat)
-        image, tops, stand = flat_scene_image(
-            canvas, blocks, seed=spec.seed, bits=spec.bits, bands=spec.bands, valid=valid,
-            lean_px_per_m=(float(lean[0]), float(lean[1])), sun_elevation_deg=elev,
-            sun_azimuth_deg=az,
+        image, tops, stand = family_scene_image(
+            spec.family, canvas, blocks, seed=spec.seed, bits=spec.bits, bands=spec.bands,
+            valid=valid, lean_px_per_m=(float(lean[0]), float(lean[1])),
+            sun_elevation_deg=elev, sun_azimuth_deg=az, snow=spec.snow,
         )  # fmt: skip
     else:
         tops = draw_containers(canvas, blocks, rng, lean_px_per_m=(float(lean[0]), float(lean[1])))
@@ -298,7 +296,7 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
     # regions by where a stack stands, not where its leaning top is seen
     stand_m = truth.tiers.astype(np.float64) * TIER_HEIGHT_M
     base = replace(truth, cx=truth.cx - stand_m * lean[0], cy=truth.cy - stand_m * lean[1])
-    if stand is not None:  # the flat family leans a stack by its full height above ground
+    if stand is not None:  # other families lean a stack by its full height above ground
         base = _with_hidden(stand.select(keep))
     region, ship_of = assign_regions(pm, base, hull_polys)
     hulls = tuple(

@@ -325,7 +325,9 @@ def training_sample(
     ``family`` names the rendering family (:data:`detector.synth.families.FAMILIES`): the
     layout and truth come from ``seed`` alone, the family only changes how it is drawn
     (``"classic"``: this module's renderer; ``"flat"``:
-    :func:`detector.synth.families.flat.flat_sample`). ``families``, a mix such as
+    :func:`detector.synth.families.flat.flat_sample`; ``"photo"``:
+    :func:`detector.synth.families.photo.photo_sample`, which snows in ``max(snow, 0.12)``
+    of its samples). ``families``, a mix such as
     ``{"classic": 0.5, "flat": 0.5}``, picks the family per sample from the seed instead
     (:func:`detector.synth.families.pick_family`).
 
@@ -367,6 +369,13 @@ def training_sample(
         blocks, cranes, theta = _compose(rng, canvas, setting, empty)
     else:
         blocks, cranes, theta, spreaders = compose_v2(rng, canvas, setting, empty)
+    if family == "photo":
+        from .families.photo import photo_sample
+
+        return photo_sample(
+            seed, canvas, blocks, cranes, setting, size_px=int(size_px),
+            out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX, snow=float(snow),
+        )  # fmt: skip
     if family == "flat":
         from .families.flat import flat_sample
 

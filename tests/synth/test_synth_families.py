@@ -215,7 +215,7 @@ def test_family_mix_and_names():
             training_sample(s, size_px=64, family=fam)
         )
     with pytest.raises(ConfigError, match="unknown rendering family"):
-        training_sample(0, family="photo")
+        training_sample(0, family="sketch")
     with pytest.raises(ConfigError, match="weights"):
         pick_family(0, {"classic": 0.0, "flat": 0.0})
 

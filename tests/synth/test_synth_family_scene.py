@@ -89,9 +89,9 @@ def test_cli_family(tmp_path, capsys):
     props_c = json.loads(geo_c.read_text())["properties"]
     assert "family" not in props_c and props_c["containers_total"] == props["containers_total"]
     capsys.readouterr()
-    assert main([*argv, "--out", str(tmp_path / "x"), "--family", "photo"]) == 2
+    assert main([*argv, "--out", str(tmp_path / "x"), "--family", "sketch"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--family photo" in err[0] and "classic, flat" in err[0]
+    assert len(err) == 1 and "--family sketch" in err[0] and "classic, flat, photo" in err[0]
     assert main([*argv, "--out", str(tmp_path / "y"), "--family", "flat", "--snow", "0.5"]) == 2
     assert "no cloud or snow" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -3,8 +3,10 @@
 ``classic`` is :mod:`detector.synth.training`'s own renderer (textured materials, height-map
 shadows, its sensor); ``flat`` (:mod:`.flat`, :mod:`.flat_draw`, :mod:`.flat_sensor`,
 :mod:`.flat_scene`) draws the same objects as hard-edged flat polygons with polygon shadows
-and its own sensor. The registry (:mod:`.registry`) names the families and picks one per
-sample from a mix.
+and its own sensor; ``photo`` (:mod:`.photo` and its ``photo_*`` modules) draws them
+photo-like: procedural ground, weathered corrugated containers, prisms seen off nadir in a
+G-buffer, soft shadows with sky light, light masts, pansharpening and JPEG. The registry
+(:mod:`.registry`) names the families and picks one per sample from a mix.
 
 Public names are loaded on first use (``lazy_loader``)."""
 
@@ -12,12 +14,40 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["flat", "flat_draw", "flat_scene", "flat_sensor", "registry"],
+    submodules=[
+        "flat",
+        "flat_draw",
+        "flat_scene",
+        "flat_sensor",
+        "photo",
+        "photo_draw",
+        "photo_ground",
+        "photo_light",
+        "photo_look",
+        "photo_scene",
+        "photo_sensor",
+        "photo_surface",
+        "registry",
+    ],
     submod_attrs={
         "flat": ["flat_sample"],
         "flat_draw": ["FlatStyle", "draw_flat", "random_style"],
         "flat_scene": ["flat_scene_image"],
         "flat_sensor": ["FlatSensor", "apply_flat_sensor", "random_flat_sensor", "resize"],
-        "registry": ["FAMILIES", "check_family", "pick_family"],
+        "photo": ["PhotoRender", "block_axis", "photo_sample", "render_photo"],
+        "photo_draw": ["GBuffer", "container_parts", "crane_parts", "mast_parts", "rasterise"],
+        "photo_ground": ["GROUND_KINDS", "ground_albedo"],
+        "photo_light": ["sky_visibility", "sun_visibility"],
+        "photo_look": ["MATERIALS", "PhotoLook", "fbm", "hash01", "material_of", "random_look"],
+        "photo_scene": ["photo_scene_image"],
+        "photo_sensor": ["PhotoSensor", "apply_photo_sensor", "random_photo_sensor"],
+        "photo_surface": ["part_surfaces"],
+        "registry": [
+            "FAMILIES",
+            "check_family",
+            "family_scene_image",
+            "pick_family",
+            "refuse_weather",
+        ],
     },
 )

@@ -8,10 +8,10 @@ import numpy as np
 
 from ...errors import ConfigError
 
-__all__ = ["FAMILIES", "check_family", "pick_family"]
+__all__ = ["FAMILIES", "check_family", "family_scene_image", "pick_family", "refuse_weather"]
 
 #: Every rendering family, the default first.
-FAMILIES: tuple[str, ...] = ("classic", "flat")
+FAMILIES: tuple[str, ...] = ("classic", "flat", "photo")
 
 
 def check_family(family: str) -> str:
@@ -19,6 +19,33 @@ def check_family(family: str) -> str:
     if family not in FAMILIES:
         raise ConfigError(f"unknown rendering family {family!r}; expected one of {FAMILIES}")
     return str(family)
+
+
+#: Families whose scenes can show snow (``SceneSpec.snow``); none but classic draws cloud.
+SNOWY: frozenset[str] = frozenset({"classic", "photo"})
+
+
+def refuse_weather(family: str, cloud: float, snow: float, what: str) -> None:
+    """:class:`~detector.errors.ConfigError` if ``family`` cannot draw the weather asked for;
+    the message starts with ``what`` and names the family."""
+    if family != "classic" and cloud > 0 and family in SNOWY:
+        raise ConfigError(f"{what} {family} draws no cloud yet; drop --cloud")
+    if family not in SNOWY and (cloud > 0 or snow > 0):
+        raise ConfigError(f"{what} {family} draws no cloud or snow yet; drop --cloud/--snow")
+
+
+def family_scene_image(family: str, canvas, blocks: list, **kw):
+    """The image and tops of a whole scene in a non-classic ``family``: the keyword
+    arguments of :func:`.flat_scene.flat_scene_image` (``snow`` only where the family
+    draws it)."""
+    if family == "photo":
+        from .photo_scene import photo_scene_image
+
+        return photo_scene_image(canvas, blocks, **kw)
+    from .flat_scene import flat_scene_image
+
+    kw.pop("snow", None)
+    return flat_scene_image(canvas, blocks, **kw)
 
 
 def pick_family(seed: int, families: Mapping[str, float]) -> str:
