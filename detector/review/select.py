@@ -259,9 +259,13 @@ def select_round(detect_dir, out, config: SelectConfig, *, model: ReviewModel | 
                  log=None) -> Round:  # fmt: skip
     """Run ``ccount review select``: score the units of every scene of ``detect_dir``, pick
     them, write the round folder ``out`` and return it open."""
+    from .._io import check_output_dir
     from ..imagery.raster import open_scene
 
     config.check()
+    if (Path(out) / "manifest.json").exists():
+        raise ReviewError(f"{out}: already holds a review round; choose a new --out")
+    check_output_dir(out)
     scenes = detect_run_scenes(Path(detect_dir), config.scenes_dir)
     counts0 = scenes[0][2]
     thr = float((counts0.get("settings") or {}).get("score_thresh", 0.42))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,15 +105,32 @@ def test_mix_picks_below_threshold_peaks_of_missed_containers(world, mix_round):
 
 
 def test_random_strategy_has_the_same_holdout(world, mix_round, tmp_path):
+    """Same seed, same hold-out; the scenes found through --scenes when the recorded paths
+    are gone."""
+    import shutil
+
+    moved = tmp_path / "moved_scenes"
+    shutil.copytree(world / "scenes", moved)
+    det = tmp_path / "det"
+    shutil.copytree(world / "det", det)
+    for p in det.glob("*.counts.json"):
+        c = json.loads(p.read_text())
+        c["file"] = str(tmp_path / "gone" / Path(c["file"]).name)
+        p.write_text(json.dumps(c))
     out = tmp_path / "random"
-    res = ccount("review", "select", world / "det", "--budget", "120", "--out", out, "--seed",
-                 "5", "--holdout-share", "0.3", "--strategy", "random", "--device", "cpu")  # fmt: skip
+    res = ccount("review", "select", det, "--budget", "120", "--out", out, "--seed", "5",
+                 "--holdout-share", "0.3", "--strategy", "random", "--device", "cpu")  # fmt: skip
+    assert res.returncode == 2 and "give --scenes DIR" in res.stderr
+    res = ccount("review", "select", det, "--budget", "120", "--out", out, "--seed", "5",
+                 "--holdout-share", "0.3", "--strategy", "random", "--device", "cpu",
+                 "--scenes", moved)  # fmt: skip
     assert res.returncode == 0, res.stderr
     a, b = Round.open(mix_round), Round.open(out)
     hold = {u.bounds for u in a.units.values() if u.split == "holdout"}
     assert hold == {u.bounds for u in b.units.values() if u.split == "holdout"}
     assert all(u.reason == "random" for u in b.units.values())
     assert b.manifest.strategy == "random"
+    assert Path(next(iter(b.manifest.scenes.values()))["path"]).parent == moved
 
 
 def test_simulate_labels_gain(world, mix_round, tmp_path):
@@ -188,15 +206,16 @@ def test_simulate_labels_gain(world, mix_round, tmp_path):
         (["select", "{tmp}", "--budget", "10", "--out", "{tmp}/r"], "no *.counts.json"),
         (["select", "{det}", "--budget", "0", "--out", "{tmp}/r"], "--budget 0"),
         (["labels", "{tmp}", "--out", "{tmp}/l"], "not a review round"),
+        (["select", "{det}", "--budget", "10", "--out", "{mix}"], "already holds a review round"),
         (["simulate", "{mix}", "--truth", "{tmp}"], "no truth file"),
     ],
 )
-def test_bad_input_one_line_exit_2(world, mix_round, tmp_path, args, words):
+def test_bad_input_one_line_exit_2(world, mix_round, tmp_path, capsys, args, words):
     args = [a.format(tmp=tmp_path, det=world / "det", mix=mix_round) for a in args]
-    res = ccount("review", *args)
-    assert res.returncode == 2, res.stderr
-    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
-    assert words in res.stderr
+    assert main(["review", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ccount review: error: ")
+    assert words in err
 
 
 def test_labels_of_an_unreviewed_round_exit_2(mix_round, tmp_path):
