@@ -16,6 +16,7 @@ __all__ = [
     "LabelError",
     "DeviceError",
     "OutputError",
+    "ReviewError",
 ]
 
 
@@ -50,3 +51,8 @@ class DeviceError(CountError, RuntimeError):
 class OutputError(CountError, OSError):
     """An output file or folder cannot be created or written: a path below a regular file, a
     read-only or unwritable folder, a full disk. The message names the path and the cause."""
+
+
+class ReviewError(CountError, ValueError):
+    """A review round or review action is bad: unknown unit or candidate id, a bad kind, a
+    box outside its unit, a folder that is not a round, nothing to undo."""

@@ -401,11 +401,12 @@ def _bad_input(name: str, tmp_path: Path) -> tuple[list[str], str]:
             missing,
         ),  # fmt: skip
         "demo": (["demo", "--out", missing, "--first", "0"], "--first 0"),
+        "review": (["review", "labels", missing, "--out", str(tmp_path / "l")], missing),
     }[name]
 
 
 COMMANDS = ["info", "synth", "train", "detect", "eval", "export", "reconcile", "munitions",
-            "report", "run", "demo"]  # fmt: skip
+            "report", "run", "demo", "review"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", COMMANDS)

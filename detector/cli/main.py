@@ -44,6 +44,7 @@ COMMANDS = (
     "report",
     "run",
     "demo",
+    "review",
 )
 
 

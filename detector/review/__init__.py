@@ -1,0 +1,66 @@
+"""The annotation-review loop: pick doubtful areas of a detect run, review them (browser,
+Label Studio, CVAT, QGIS or simulated from truth), turn them into a masked label set,
+measure the gain of a fine-tune.
+
+Public names are loaded on first use (``lazy_loader``), so importing the package is
+cheap; each module's own ``__all__`` says what it offers."""
+
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submodules=[
+        "actions",
+        "gain",
+        "labels",
+        "passes",
+        "queue_io",
+        "records",
+        "round",
+        "select",
+        "simulate",
+    ],
+    submod_attrs={
+        "gain": ["BOOT", "GAIN_NAME", "journal_cost", "round_gain", "unit_tallies"],
+        "labels": ["counts_as_container", "round_labels", "unit_truth"],
+        "passes": [
+            "PEAK_FLOOR",
+            "MirroredPredictor",
+            "ReviewModel",
+            "ScenePasses",
+            "load_review_model",
+            "mirror_x",
+            "run_passes",
+        ],
+        "round": [
+            "ACTIONS",
+            "KINDS",
+            "REASONS",
+            "Candidate",
+            "Chip",
+            "Manifest",
+            "Round",
+            "Unit",
+            "utc_now",
+        ],
+        "select": [
+            "CONTROL_SHARE",
+            "NEAR",
+            "STRATEGIES",
+            "SelectConfig",
+            "UnitPick",
+            "detect_run_scenes",
+            "pick_units",
+            "score_units",
+            "select_round",
+        ],
+        "simulate": [
+            "MOVE_DEG",
+            "MOVE_LEN_M",
+            "MOVE_M",
+            "SimulateSummary",
+            "simulate_round",
+            "truth_boxes",
+        ],
+    },
+)

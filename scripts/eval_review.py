@@ -1,0 +1,245 @@
+"""Measure the review loop on a shifted domain: the ``flat`` rendering family.
+
+Usage (from the repository root)::
+
+    .venv/bin/python scripts/eval_review.py [--out /tmp/ccount-review-eval] [--budget 500]
+        [--minutes 20] [--quick]
+
+The shipped model never trained on the ``flat`` family (``ccount synth scene --family
+flat``: the same port layouts, flat-shaded). The script builds a small flat world (scenes +
+truth), detects it with the shipped model as a user would, and measures on the hold-out units
+of a review round (drawn at random, the same units for every strategy with the same seed;
+scored against the truth files):
+
+1. the shipped model;
+2. ``mix``: one round of at most ``--budget`` simulated decisions (hold-out included), then a
+   fine-tune from the shipped model on the reviewed train units (loss masked outside them) of
+   at most ``--minutes`` CPU minutes (steps sized from a timed probe);
+3. ``random``: the same budget spent by the random strategy;
+4. the ceiling: a fine-tune, same steps, on full truth labels of every flat scene, less the
+   hold-out units (their area is masked out);
+
+plus each model's F1 on the original classic test set (``scripts/eval_detector.py``'s
+scenes: ports x GSDs, seeds 7001+) before and after. Prints a table and writes
+``OUT/eval_review.json``. ``--quick``: a tiny world, budget and fine-tune (minutes; the
+numbers mean nothing) for the smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # this checkout's detector package, as the subprocesses use
+    sys.path.insert(0, str(ROOT))
+CCOUNT = [sys.executable, "-m", "detector"]
+SHIPPED = ROOT / "models" / "ccount-centernet.pt"
+
+
+def sh(args: list) -> str:
+    res = subprocess.run([str(a) for a in args], cwd=ROOT, capture_output=True, text=True)
+    if res.returncode:
+        sys.stderr.write(res.stdout[-2000:] + res.stderr[-4000:])
+        raise SystemExit(f"failed: {' '.join(map(str, args))}")
+    return res.stdout
+
+
+def settings(quick: bool, args) -> dict:
+    if quick:
+        return dict(ports=["rajin"], gsds=[0.5], seeds=[8001, 8002], size=512, budget=60,
+                    classic_ports=["rajin"], classic_gsds=[0.4], classic_size=400,
+                    steps=3, probe=2, batch=2, crop=128, lr=5e-4, unit_px=256)  # fmt: skip
+    return dict(ports=["rajin", "vostochny", "dunai"], gsds=[0.4, 0.6], seeds=[8001],
+                size=1400, budget=args.budget, classic_ports=["rajin", "vostochny", "dunai"],
+                classic_gsds=[0.3, 0.4, 0.5, 0.6], classic_size=1600, steps=args.max_steps,
+                probe=10, batch=8, crop=256, lr=args.lr, unit_px=args.unit_px)  # fmt: skip
+
+
+def build_world(out: Path, s: dict) -> tuple[Path, Path]:
+    """Flat scenes + truth in ``out/flat`` and the classic test set in ``out/classic``."""
+    flat, classic = out / "flat", out / "classic"
+    for family, d, ports, gsds, size, seeds in (
+        ("flat", flat, s["ports"], s["gsds"], s["size"], s["seeds"]),
+        ("classic", classic, s["classic_ports"], s["classic_gsds"], s["classic_size"], [7001]),
+    ):
+        for seed in seeds:
+            for port in ports:
+                for j, gsd in enumerate(gsds):
+                    tag = f"{port}_{gsd:.1f}_{seed}"
+                    if (d / tag).is_dir() and any((d / tag).glob("*.tif")):
+                        continue
+                    sh([*CCOUNT, "synth", "scene", "--port", port, "--seed", seed * 10 + j,
+                        "--gsd", gsd, "--size", size, size, "--family", family,
+                        "--out", d / tag])  # fmt: skip
+        all_dir = d / "all"  # scenes and truth side by side, as ccount eval wants them
+        all_dir.mkdir(parents=True, exist_ok=True)
+        for f in sorted(d.glob("*_*_*/*")):
+            if not (all_dir / f.name).exists():
+                (all_dir / f.name).symlink_to(f.resolve())
+    return flat / "all", classic / "all"
+
+
+def classic_f1(model: Path, classic: Path, work: Path) -> dict:
+    pred = work / "classic_pred"
+    sh([*CCOUNT, "detect", *sorted(classic.glob("*.tif")), "--out", pred, "--model", model,
+        "--no-progress"])  # fmt: skip
+    sh([*CCOUNT, "eval", pred, classic, "--json", work / "classic_eval.json"])
+    o = json.loads((work / "classic_eval.json").read_text())["overall"]
+    return {k: o.get(k) for k in ("precision", "recall", "f1", "count_error")}
+
+
+def fine_tune(labels: Path, out_pt: Path, s: dict, steps: int) -> float:
+    t0 = time.perf_counter()
+    sh([*CCOUNT, "train", "--init", SHIPPED, "--labels", labels, "--out", out_pt, "--steps",
+        steps, "--batch-size", s["batch"], "--size", s["crop"], "--lr", s["lr"], "--device",
+        "cpu", "--val-samples", 0, "--quiet"])  # fmt: skip
+    return (time.perf_counter() - t0) / 60.0
+
+
+def ceiling_labels(rnd_path: Path, flat: Path, out: Path, unit_px: int) -> Path:
+    """Full truth labels of every flat scene, less the hold-out units of the round: the
+    reviewed-set format with ``reviewed`` = every unit square of the grid but those."""
+    from detector.imagery.raster import open_scene
+    from detector.imagery.reader import SceneReader
+    from detector.labels.io import read_geojson, write_geojson
+    from detector.model.weights import canonical_gsd_m
+    from detector.review.labels import _lonlat
+    from detector.review.round import Round
+
+    rnd = Round.open(rnd_path)
+    hold = [u for u in rnd.units.values() if u.split == "holdout"]
+    out.mkdir(parents=True, exist_ok=True)
+    for tif in sorted(flat.glob("*.tif")):
+        scene = open_scene(tif)
+        with SceneReader(scene, target_gsd_m=canonical_gsd_m()) as r:
+            g = r.grid
+        crs = scene.crs.to_string()
+        ring = _lonlat(crs)
+        squares = []
+        for row in range(g.height // unit_px):
+            for col in range(g.width // unit_px):
+                c0, r0, c1, r1 = (
+                    col * unit_px,
+                    row * unit_px,
+                    (col + 1) * unit_px,
+                    (row + 1) * unit_px,
+                )
+                (x0, y0), (x1, y1) = g.transform @ (c0, r1), g.transform @ (c1, r0)
+                if any(
+                    u.scene == scene.id and u.contains((x0 + x1) / 2, (y0 + y1) / 2) for u in hold
+                ):
+                    continue
+                squares.append((x0, y0, x1, y1))
+        from detector.review.simulate import truth_boxes
+
+        corners, kinds = truth_boxes(flat, scene.id, crs)
+        feats = []
+        for c, k in zip(corners, kinds, strict=True):
+            cx, cy = c.mean(axis=0)
+            if any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in squares):
+                feats.append({"type": "Feature",
+                              "properties": {"type": "container", "kind": str(k), "score": 1.0,
+                                             "tiers": 1, "visible": True},
+                              "geometry": {"type": "Polygon", "coordinates": [ring(c)]}})  # fmt: skip
+        _, props = read_geojson(flat / f"{scene.id}.geojson")
+        write_geojson(out / f"{scene.id}.geojson", feats, {
+            "scene": scene.id, "crs": crs, "scene_path": str(tif.resolve()),
+            "reviewed": [ring([(a, b), (c, b), (c, d), (a, d)]) for a, b, c, d in squares],
+        })  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=Path("/tmp/ccount-review-eval"))
+    p.add_argument("--budget", type=int, default=500, help="decisions per round (<= 500)")
+    p.add_argument("--minutes", type=float, default=20.0, help="CPU minutes per fine-tune")
+    p.add_argument("--max-steps", type=int, default=1500, help="fine-tune steps at most")
+    p.add_argument("--lr", type=float, default=5e-4, help="fine-tune peak learning rate")
+    p.add_argument("--unit-px", type=int, default=128,
+                   help="review unit side in model px (128: ~25 containers in a dense unit)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--quick", action="store_true", help="tiny smoke run (numbers mean nothing)")
+    args = p.parse_args(argv)
+    s = settings(args.quick, args)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    flat, classic = build_world(out, s)
+    det = out / "flat_det"
+    if not any(det.glob("*.counts.json")):
+        sh([*CCOUNT, "detect", *sorted(flat.glob("*.tif")), "--out", det, "--model", SHIPPED,
+            "--no-progress"])  # fmt: skip
+    # fine-tune steps: a timed probe, so a fine-tune stays within --minutes
+    probe_dir = out / "probe"
+    rounds: dict[str, Path] = {}
+    for strategy in ("mix", "random"):
+        rnd = out / f"round_{strategy}"
+        if rnd.exists():
+            shutil.rmtree(rnd)
+        sh([*CCOUNT, "review", "select", det, "--budget", s["budget"], "--out", rnd, "--strategy",
+            strategy, "--seed", args.seed, "--unit-px", s["unit_px"]])  # fmt: skip
+        sh([*CCOUNT, "review", "simulate", rnd, "--truth", flat])
+        sh([*CCOUNT, "review", "labels", rnd, "--out", out / f"labels_{strategy}"])
+        rounds[strategy] = rnd
+    t_probe = fine_tune(out / "labels_mix", probe_dir / "probe.pt", s, s["probe"])
+    per_step = t_probe / s["probe"]  # minutes, start-up included: conservative
+    steps = max(1, min(s["steps"], int(args.minutes * 0.9 / per_step)))
+    labels = {k: out / f"labels_{k}" for k in rounds}
+    labels["ceiling"] = ceiling_labels(rounds["mix"], flat, out / "labels_ceiling", s["unit_px"])
+    models, minutes = {"shipped": SHIPPED}, {}
+    for name, lab in labels.items():
+        models[name] = out / f"{name}.pt"
+        minutes[name] = fine_tune(lab, models[name], s, steps)
+    rows = {}
+    for name, model in models.items():
+        rnd = out / f"gain_{name}"
+        if rnd.exists():
+            shutil.rmtree(rnd)
+        base = rounds["random" if name == "random" else "mix"]
+        shutil.copytree(base, rnd)
+        sh([*CCOUNT, "review", "gain", rnd, "--before", SHIPPED, "--after", model, "--truth",
+            flat, "--seed", args.seed])  # fmt: skip
+        g = json.loads((rnd / "gain.json").read_text())
+        work = out / f"work_{name}"
+        work.mkdir(exist_ok=True)
+        rows[name] = {
+            "holdout": g["metrics"]["after"], "holdout_ci90": g["metrics"]["after_ci90"],
+            "delta_f1_ci90": g["metrics"]["delta_ci90"]["f1"], "cost": g["cost"],
+            "holdout_units": g["holdout_units"], "holdout_containers": g["holdout_containers"],
+            "classic": classic_f1(model, classic, work), "train_minutes": minutes.get(name),
+        }  # fmt: skip
+    f1 = {k: r["holdout"]["f1"] for k, r in rows.items()}
+    gap = f1["ceiling"] - f1["shipped"]
+    doc = {
+        "quick": args.quick, "settings": s, "fine_tune_steps": steps,
+        "probe_minutes_per_step": per_step, "rows": rows,
+        "gap_closed_mix": (f1["mix"] - f1["shipped"]) / gap if gap > 0 else None,
+        "gap_closed_random": (f1["random"] - f1["shipped"]) / gap if gap > 0 else None,
+        "mix_beats_random": f1["mix"] > f1["random"],
+        "classic_f1_drop": {k: rows["shipped"]["classic"]["f1"] - r["classic"]["f1"]
+                            for k, r in rows.items()},
+    }  # fmt: skip
+    (out / "eval_review.json").write_text(json.dumps(doc, indent=1))
+    print(f"{'model':<9} {'holdout F1':>10} {'90% CI':>15} {'count err':>9} {'kind acc':>8} "
+          f"{'classic F1':>10} {'decisions':>9} {'minutes':>7}")  # fmt: skip
+    for name, r in rows.items():
+        h, ci = r["holdout"], r["holdout_ci90"]["f1"]
+        ka = "-" if h["kind_accuracy"] is None else f"{h['kind_accuracy']:.3f}"
+        mins = "-" if r["train_minutes"] is None else f"{r['train_minutes']:.1f}"
+        dec = r["cost"]["decisions"] if name in ("mix", "random") else "-"
+        print(f"{name:<9} {h['f1']:>10.3f} {f'[{ci[0]:.3f}, {ci[1]:.3f}]':>15} "
+              f"{h['count_error']:>9.3f} {ka:>8} {r['classic']['f1']:>10.3f} {dec:>9} {mins:>7}")  # fmt: skip
+    gc = doc["gap_closed_mix"]
+    print(f"gap closed by mix: {'-' if gc is None else f'{gc:.2f}'}; mix beats random: "
+          f"{doc['mix_beats_random']}; written to {out / 'eval_review.json'}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
