@@ -9,8 +9,9 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["round"],
+    submodules=["formats", "round"],
     submod_attrs={
+        "formats": ["EXPORT_FORMATS", "export_round", "import_reviews"],
         "round": [
             "ACTIONS",
             "KINDS",
