@@ -455,3 +455,40 @@ def test_import_complete_accepts_pending_and_completes(rnd, tmp_path):
     back = Round.open(rnd.path)
     assert [u.unit_id for u in back.reviewed_units()] == [0, 1, 2]
     assert back.candidates[4].status == "rejected"  # not in the file: stays rejected
+
+
+def test_cvat_task_without_the_cand_id_attribute_matches_by_position(rnd, tmp_path):
+    """A CVAT task made without the attribute drops it: boxes are matched by centre, so
+    the moved box is still a move, not a reject and an add."""
+    out = tmp_path / "cvat"
+    export(rnd, "cvat", out)
+    labels = json.loads((out / "cvat_labels.json").read_text())
+    assert [(lab["name"], [a["name"] for a in lab["attributes"]]) for lab in labels] == [
+        ("20ft", ["cand_id", "score"]), ("40ft", ["cand_id", "score"])]  # fmt: skip
+    (path,) = edit_cvat(out)
+    tree = ET.parse(path)
+    for box in tree.getroot().iter("box"):
+        for a in list(box):
+            box.remove(a)
+        for k in ("xtl", "ytl", "xbr", "ybr", "rotation"):  # CVAT writes 2 decimals
+            box.set(k, f"{float(box.get(k)):.2f}")
+    tree.write(path)
+    new = do_import(rnd, path)
+    got = sorted((e["action"], e["cand"] if e["action"] != "add" else None) for e in new)
+    assert got == [("add", None), ("kind", 1), ("move", 0), ("reject", 5)]
+    back = Round.open(rnd.path)
+    assert corner_distance(chip_px(back, 0), chip_px(rnd, 0) + [3.0, 0.0]) < 0.1
+
+
+def test_dry_run_lists_actions_and_applies_nothing(rnd, tmp_path, capsys):
+    out = tmp_path / "yolo"
+    export(rnd, "yolo-obb", out)
+    edit_yolo(out)
+    capsys.readouterr()
+    assert main(["review", "import", str(rnd.path), str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0] == (
+        "would apply 4 actions from 1 files, 3 units: 1 add, 1 kind, 1 move, 1 reject"
+    )
+    assert "unit 1 reject cand 5" in text
+    assert Round.open(rnd.path).journal() == []

@@ -7,12 +7,18 @@ text attribute ``cand_id`` (empty on a box drawn in CVAT) and ``score``. A box i
 its unrotated extent ``xtl, ytl, xbr, ybr`` about its centre and ``rotation``: degrees,
 clockwise, about the centre, in [0, 360).
 
+CVAT keeps an attribute only when the task's labels declare it: create the task with the
+labels of ``cvat_labels.json`` (paste it into the label constructor's "Raw" tab).
+
 Import: a CVAT 1.1 annotations XML; ``<image name>``'s file stem is the review unit id.
-Every image in the file is a reviewed unit: its boxes are the unit's state.
+Every image in the file is a reviewed unit: its boxes are the unit's state. Boxes are
+matched to candidates by ``cand_id``; a file with no ``cand_id`` attribute at all (a task
+made without it) is matched by centre, as YOLO-OBB is.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import xml.etree.ElementTree as ET
@@ -75,10 +81,17 @@ def export_cvat(rnd: Round, out: Path) -> list[Path]:
             )  # fmt: skip
             ET.SubElement(el, "attribute", name="cand_id").text = str(c.cand_id)
             ET.SubElement(el, "attribute", name="score").text = repr(float(c.score))
+    labels = [
+        {"name": kind, "color": colour, "type": "rectangle",
+         "attributes": [{"name": name, "mutable": False, "input_type": "text",
+                         "default_value": "", "values": [""]} for name in ("cand_id", "score")]}
+        for kind, colour in zip(KINDS, ("#1f77b4", "#ff7f0e"), strict=True)
+    ]  # fmt: skip
+    atomic_write_text(out / "cvat_labels.json", json.dumps(labels, indent=1) + "\n")
     ET.indent(root)
     text = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
     atomic_write_text(out / "annotations.xml", text + "\n")
-    return [out / "annotations.xml", out / "images"]
+    return [out / "annotations.xml", out / "cvat_labels.json", out / "images"]
 
 
 def _unit_of(path: Path, name: str, rnd: Round) -> int:
@@ -100,7 +113,7 @@ def read_cvat(rnd: Round, path: Path) -> FileReview:
         raise ReviewError(f"{path}: not a readable CVAT XML file ({e})") from None
     if root.tag != "annotations":
         raise ReviewError(f"{path}: not a CVAT annotations XML (root <{root.tag}>)")
-    units, boxes = [], []
+    units, boxes, with_ids = [], [], False
     for img in root.iter("image"):
         name = img.get("name", "")
         unit = _unit_of(path, name, rnd)
@@ -125,7 +138,9 @@ def read_cvat(rnd: Round, path: Path) -> FileReview:
                 raise ReviewError(f"{path}: {where}: coordinates must be finite")
             px = RBox((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, rot).corners() * [sx, sy]
             attrs = {a.get("name"): (a.text or "").strip() for a in el.iter("attribute")}
+            with_ids = with_ids or "cand_id" in attrs
             ref = attrs.get("cand_id", "")
             cand = int(ref) if ref.isdigit() else None
             boxes.append(FileBox(unit, kind, tuple(map(tuple, px.tolist())), cand, None, where))
-    return FileReview("cvat", Path(path), tuple(units), tuple(boxes), "id")
+    match = "id" if with_ids or not boxes else "geometry"
+    return FileReview("cvat", Path(path), tuple(units), tuple(boxes), match)

@@ -245,5 +245,10 @@ def plan_actions(
 
 
 def apply_actions(rnd: Round, actions: Sequence[dict]) -> list:
-    """Apply planned actions in order; the changed candidates and units."""
+    """Apply planned actions in order; the changed candidates and units. Uses the round's
+    batch ``apply_many`` (one lock, one queue rewrite) where it has one; one
+    :meth:`Round.apply` per action otherwise (~0.1-0.3 s each: each rewrites queue.gpkg)."""
+    many = getattr(rnd, "apply_many", None)
+    if callable(many):
+        return list(many(list(actions)))
     return [rnd.apply(a) for a in actions]
