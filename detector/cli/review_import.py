@@ -3,7 +3,9 @@
 Reads reviews made in another tool (Label Studio JSON export, CVAT 1.1 XML, YOLO-OBB label
 folder, GeoJSON, an edited copy of the queue GeoPackage) and records every difference with
 the round as a journalled action (``"by": "import:<format>"``). Everything is checked first:
-a bad file changes nothing (one line naming it, exit 2).
+a bad file changes nothing (one line naming it, exit 2). A file exported before the round
+changed in its units (in the browser, by another tool) is refused unless ``--force``: it
+would undo that review.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ def configure(parser) -> None:
         "cover and mark the unit complete",
     )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="list the actions, apply nothing")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="import even when the round changed in the file's units after the export (the "
+        "file wins)",
+    )  # fmt: skip
 
 
 def run(args) -> int:
@@ -32,7 +39,9 @@ def run(args) -> int:
     from ..review.round import Round
 
     rnd = Round.open(args.round)
-    res = import_reviews(rnd, args.files, complete=args.complete, dry_run=args.dry_run)
+    res = import_reviews(
+        rnd, args.files, complete=args.complete, dry_run=args.dry_run, force=args.force
+    )
     counts = ", ".join(f"{n} {k}" for k, n in sorted(res.counts().items())) or "no changes"
     verb = "would apply" if args.dry_run else "applied"
     print(f"{verb} {len(res.actions)} actions from {res.files} files, {res.units} units: {counts}")

@@ -97,3 +97,17 @@ def test_subprocess_exit_code_and_no_traceback(rnd, tmp_path):
         f"ccount review: error: {bad}: task 0 result 'c77': unknown candidate 77"
     )
     assert Round.open(rnd.path).journal() == []
+
+
+def test_a_file_older_than_later_review_is_refused_unless_forced(rnd, tmp_path, capsys):
+    out = tmp_path / "ls"
+    export(rnd, "labelstudio", out)
+    assert json.loads((out / "ccount_export.json").read_text())["journal_n"] == 0
+    (path,) = edit_labelstudio(out)
+    rnd.apply({"action": "reject", "cand": 2, "by": "browser"})  # reviewed meanwhile
+    fails(rnd, [path], capsys, "review unit 0 changed in the round after this export")
+    assert main(["review", "import", str(rnd.path), str(path), "--force"]) == 0
+    new = Round.open(rnd.path).journal()[1:]
+    # the file still has cand 2, so forcing it accepts it again (the file wins)
+    assert sorted((e["action"], e["cand"]) for e in new if e["action"] != "add") == [
+        ("accept", 2), ("kind", 1), ("move", 0), ("reject", 5)]  # fmt: skip

@@ -16,6 +16,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "FileBox",
             "FileReview",
             "apply_actions",
+            "check_fresh",
             "exported_candidates",
             "plan_actions",
         ],

@@ -40,6 +40,7 @@ __all__ = [
     "FileBox",
     "FileReview",
     "apply_actions",
+    "check_fresh",
     "exported_candidates",
     "plan_actions",
 ]
@@ -71,7 +72,8 @@ class FileReview:
     """An imported file. ``units``: the units it covers (their boxes are all in ``boxes``);
     ``match``: "id" or "geometry"; ``with_rejected``: the export wrote rejected candidates
     too (so a missing rejected one is no change); ``unit_status``: unit -> status the file
-    gives; ``seconds``: unit -> seconds the reviewer spent (spread over its actions)."""
+    gives; ``seconds``: unit -> seconds the reviewer spent (spread over its actions);
+    ``journal_n``: the round's journal length when the file was exported (None: unknown)."""
 
     fmt: str
     path: Path
@@ -81,6 +83,7 @@ class FileReview:
     with_rejected: bool = False
     unit_status: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    journal_n: int | None = None
 
 
 def exported_candidates(rnd: Round, unit_id: int, *, with_rejected: bool = False):
@@ -221,11 +224,31 @@ def _unit_actions(rnd: Round, review: FileReview, unit_id: int, complete: bool) 
     return out
 
 
+def check_fresh(rnd: Round, review: FileReview, journal: list[dict]) -> None:
+    """Refuse a file exported before the round last changed in one of its units (by
+    anything but an import of the same format: a re-import after more review in that tool
+    is fine), since the file would undo that change."""
+    if review.journal_n is None:
+        return
+    units = set(review.units)
+    later = [e for e in journal[review.journal_n :]
+             if e.get("unit") in units and e.get("by") != f"import:{review.fmt}"]  # fmt: skip
+    if later:
+        e = later[-1]
+        raise ReviewError(
+            f"{review.path}: review unit {e.get('unit')} changed in the round after this export "
+            f"({len(later)} actions since, the last by {e.get('by')}); export again, or pass "
+            "--force to let the file win"
+        )
+
+
 def plan_actions(
-    rnd: Round, reviews: Sequence[FileReview], *, complete: bool = False
+    rnd: Round, reviews: Sequence[FileReview], *, complete: bool = False, force: bool = False
 ) -> list[dict]:
     """The actions (``Round.apply`` dicts) that turn the round into what ``reviews`` say,
-    units in id order; raises :class:`ReviewError` (nothing applied) on the first problem."""
+    units in id order; raises :class:`ReviewError` (nothing applied) on the first problem
+    (``force``: also when a file is older than a change it would undo)."""
+    journal = [] if force else rnd.journal()
     seen: dict[int, Path] = {}
     for r in reviews:
         for u in r.units:
@@ -234,6 +257,7 @@ def plan_actions(
             if u in seen:
                 raise ReviewError(f"{r.path}: review unit {u} is also in {seen[u]}; import one")
             seen[u] = r.path
+        check_fresh(rnd, r, journal)
         for b in r.boxes:
             if b.unit_id not in r.units:
                 raise ReviewError(f"{r.path}: {b.where}: unknown review unit {b.unit_id!r}")
@@ -245,10 +269,7 @@ def plan_actions(
 
 
 def apply_actions(rnd: Round, actions: Sequence[dict]) -> list:
-    """Apply planned actions in order; the changed candidates and units. Uses the round's
-    batch ``apply_many`` (one lock, one queue rewrite) where it has one; one
-    :meth:`Round.apply` per action otherwise (~0.1-0.3 s each: each rewrites queue.gpkg)."""
-    many = getattr(rnd, "apply_many", None)
-    if callable(many):
-        return list(many(list(actions)))
-    return [rnd.apply(a) for a in actions]
+    """Apply planned actions in order as one batch (:meth:`Round.apply_many`: one lock,
+    one journal fsync, one rewrite of the queue; all or nothing); the changed candidates
+    and units."""
+    return list(rnd.apply_many(list(actions))) if actions else []

@@ -12,17 +12,27 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..._io import check_output_dir
+from ..._io import atomic_write_text, check_output_dir
 from ...errors import ReviewError
 from ..round import Round
 from .diff import FileReview, apply_actions, plan_actions
 
-__all__ = ["EXPORT_FORMATS", "ImportResult", "export_round", "import_reviews", "read_review"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "EXPORT_RECORD",
+    "ImportResult",
+    "export_round",
+    "import_reviews",
+    "read_review",
+]
 
 EXPORT_FORMATS = ("labelstudio", "cvat", "yolo-obb", "geojson", "gpkg")
+#: Written beside every export: the round, the format and the journal length at export, so
+#: an import from that folder can refuse a file that would undo later review.
+EXPORT_RECORD = "ccount_export.json"
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,11 @@ def export_round(rnd: Round, fmt: str, out: str | os.PathLike) -> list[Path]:
     if out.resolve() == rnd.path.resolve():
         raise ReviewError(f"{out}: is the round folder itself; export to another folder")
     try:
-        return writers[fmt](rnd, out)
+        written = writers[fmt](rnd, out)
+        sidecar = {"round": str(rnd.path.resolve()), "format": fmt,
+                   "journal_n": len(rnd.journal())}  # fmt: skip
+        atomic_write_text(out / EXPORT_RECORD, json.dumps(sidecar, indent=1) + "\n")
+        return [*written, out / EXPORT_RECORD]
     except OSError as e:
         if isinstance(e, ReviewError):
             raise
@@ -107,19 +121,43 @@ def read_review(rnd: Round, path: str | os.PathLike) -> FileReview:
         raise ReviewError(f"{path}: file not found")
     readers = {"labelstudio": read_labelstudio, "cvat": read_cvat, "yolo-obb": read_yolo_obb,
                "geojson": read_geojson_review, "gpkg": read_gpkg_review}  # fmt: skip
-    return readers[sniff(path)](rnd, path)
+    fmt = sniff(path)
+    review = readers[fmt](rnd, path)
+    if review.journal_n is None:
+        n = _recorded_journal_n(rnd, path, fmt)
+        if n is not None:
+            review = replace(review, journal_n=n)
+    return review
+
+
+def _recorded_journal_n(rnd: Round, path: Path, fmt: str) -> int | None:
+    """The journal length :data:`EXPORT_RECORD` beside ``path`` (or one folder up, for a
+    YOLO ``labels`` folder) gives, when it records an export of this round in ``fmt``."""
+    base = path if path.is_dir() else path.parent
+    for folder in (base, base.parent):
+        rec = folder / EXPORT_RECORD
+        try:
+            data = json.loads(rec.read_text())
+        except (OSError, ValueError):
+            continue
+        if (isinstance(data, dict) and data.get("format") == fmt
+                and data.get("round") == str(rnd.path.resolve())
+                and isinstance(data.get("journal_n"), int)):  # fmt: skip
+            return data["journal_n"]
+    return None
 
 
 def import_reviews(
     rnd: Round, files: Sequence[str | os.PathLike], *, complete: bool = False,
-    dry_run: bool = False,
+    dry_run: bool = False, force: bool = False,
 ) -> ImportResult:  # fmt: skip
     """Read every file, plan the actions, then (unless ``dry_run``) apply them in order.
-    ``complete``: also accept what is still pending in each covered unit and complete it."""
+    ``complete``: also accept what is still pending in each covered unit and complete it;
+    ``force``: import a file even when the round changed in its units after the export."""
     if not files:
         raise ReviewError("review import: no files given")
     reviews = [read_review(rnd, f) for f in files]
-    actions = plan_actions(rnd, reviews, complete=complete)
+    actions = plan_actions(rnd, reviews, complete=complete, force=force)
     if not dry_run:
         apply_actions(rnd, actions)
     return ImportResult(len(reviews), sum(len(r.units) for r in reviews), tuple(actions))

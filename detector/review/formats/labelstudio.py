@@ -5,7 +5,8 @@ config), ``chips/<unit>.png``. A task's ``data.image`` is ``/data/local-files/?d
 start Label Studio with ``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
 ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=DIR`` (the export folder is the local-files root),
 create a project with ``config.xml``, then import ``tasks.json``. ``data`` also holds
-``unit_id``, ``scene`` and ``split``.
+``unit_id``, ``scene``, ``split`` and ``journal_n`` (the round's journal length at export:
+an import refuses a file that would undo review done since, unless ``--force``).
 
 Each task has one prediction (``model_version``: the first 12 hex digits of the round's
 model sha256) whose results are the unit's candidates (all but rejected ones) as
@@ -84,6 +85,7 @@ def _result(cand, corners_px: np.ndarray, size_px: tuple[int, int]) -> dict:
 def export_labelstudio(rnd: Round, out: Path) -> list[Path]:
     """Write ``tasks.json``, ``config.xml`` and ``chips/`` into ``out``; the files written."""
     version = (rnd.manifest.model_sha256 or "unknown")[:12]
+    journal_n = len(rnd.journal())
     tasks = []
     (out / "chips").mkdir(parents=True, exist_ok=True)
     for unit in rnd.ordered_units():
@@ -101,6 +103,7 @@ def export_labelstudio(rnd: Round, out: Path) -> list[Path]:
                     "unit_id": unit.unit_id,
                     "scene": unit.scene,
                     "split": unit.split,
+                    "journal_n": journal_n,
                 },
                 "predictions": [
                     {"model_version": version, "score": float(unit.priority), "result": results}
@@ -157,9 +160,12 @@ def read_labelstudio(rnd: Round, path: Path) -> FileReview:
         raise ReviewError(f"{path}: not a readable Label Studio export ({e})") from None
     if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
         raise ReviewError(f"{path}: a Label Studio JSON export is a list of tasks")
-    units, boxes, seconds = [], [], {}
+    units, boxes, seconds, stamps = [], [], {}, []
     for i, task in enumerate(tasks):
         unit = _unit_of(path, task, i, rnd)
+        n = (task.get("data") or {}).get("journal_n")
+        if isinstance(n, int):
+            stamps.append(n)
         ann = _latest(task.get("annotations") or task.get("completions") or [])
         if ann is None:
             continue
@@ -189,4 +195,4 @@ def read_labelstudio(rnd: Round, path: Path) -> FileReview:
             boxes.append(FileBox(unit, labels[0], tuple(map(tuple, px.tolist())), cand,
                                  None, where))  # fmt: skip
     return FileReview("labelstudio", Path(path), tuple(units), tuple(boxes), "id",
-                      seconds=seconds)  # fmt: skip
+                      seconds=seconds, journal_n=min(stamps, default=None))  # fmt: skip
