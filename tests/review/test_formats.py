@@ -54,9 +54,9 @@ BOXES = [
 ]
 
 
-def make_round(path) -> Round:
+def make_round(path, *, geographic: bool = True) -> Round:
     """Scene s1 (UTM, north-up): units 0 and 1, 256 x 256 chips; scene s2 (EPSG:4326, chip
-    grid rotated 20 degrees): unit 2, a 240 x 200 chip."""
+    grid rotated 20 degrees): unit 2, a 240 x 200 chip (left out unless ``geographic``)."""
     manifest = Manifest(
         model="models/m.pt", model_sha256="cd" * 32, threshold=0.35, strategy="mix", seed=1,
         budget=20, holdout_share=0.3, detect_dir="det",
@@ -73,6 +73,8 @@ def make_round(path) -> Round:
         2: ROT_AFFINE,
     }
     sizes = {0: (256, 256), 1: (256, 256), 2: (240, 200)}
+    if not geographic:
+        del affines[2], manifest.scenes["s2"]
     units, chips = [], []
     for uid, aff in affines.items():
         w, h = sizes[uid]
@@ -85,6 +87,7 @@ def make_round(path) -> Round:
         Candidate(cid, uid, "s2" if uid == 2 else "s1", kind, score, "near_threshold", src,
                   status, _corners_crs(affines[uid], box))
         for uid, cid, box, kind, score, src, status in BOXES
+        if uid in affines
     ]  # fmt: skip
     return Round.create(path, manifest, cands, units, chips)
 
@@ -492,3 +495,26 @@ def test_dry_run_lists_actions_and_applies_nothing(rnd, tmp_path, capsys):
     )
     assert "unit 1 reject cand 5" in text
     assert Round.open(rnd.path).journal() == []
+
+
+def test_gpkg_of_a_one_crs_round_is_in_the_scene_crs(tmp_path):
+    import pyogrio
+    import shapely
+    from pyogrio.raw import read, write
+
+    make_round(tmp_path / "r", geographic=False)
+    r = Round.open(tmp_path / "r")
+    out = tmp_path / "gpkg"
+    export(r, "gpkg", out)
+    assert pyogrio.read_info(out / "queue.gpkg", layer="candidates")["crs"] == UTM
+    assert do_import(r, out / "queue.gpkg") == []
+    meta, _, wkb, cols = read(out / "queue.gpkg", layer="candidates")
+    ids = cols[list(meta["fields"]).index("cand_id")].tolist()
+    geoms = list(wkb)
+    geoms[ids.index(2)] = shapely.to_wkb(shapely.Polygon(r.chip_to_crs(0, chip_px(r, 2) + [0, 3])))
+    write(str(out / "moved.gpkg"), geometry=np.array(geoms, dtype=object), field_data=cols,
+          fields=list(meta["fields"]), layer="candidates", driver="GPKG", crs=UTM,
+          geometry_type="Polygon")  # fmt: skip
+    new = do_import(r, out / "moved.gpkg")
+    assert [(e["action"], e["cand"]) for e in new] == [("move", 2)]
+    assert corner_distance(chip_px(Round.open(r.path), 2), chip_px(r, 2) + [0, 3]) < 0.1

@@ -69,7 +69,9 @@ def test_box_outside_its_unit_and_bad_label(rnd, tmp_path, capsys):
 def test_same_unit_in_two_files_and_the_round_queue_itself(rnd, tmp_path, capsys):
     out = tmp_path / "cvat"
     export(rnd, "cvat", out)
-    fails(rnd, [out / "annotations.xml", out / "annotations.xml"], capsys, "is also in")
+    other = out / "other.xml"
+    other.write_bytes((out / "annotations.xml").read_bytes())
+    fails(rnd, [out / "annotations.xml", other], capsys, "review unit 0 is also in")
     fails(rnd, [rnd.path / "queue.gpkg"], capsys, "edit a copy")
     (tmp_path / "notes.json").write_text('{"a": 1}')
     fails(rnd, [tmp_path / "notes.json"], capsys, "not a file ccount review import reads")

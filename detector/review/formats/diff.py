@@ -255,7 +255,8 @@ def plan_actions(
             if u not in rnd.units:
                 raise ReviewError(f"{r.path}: unknown review unit {u!r} (not in {rnd.path})")
             if u in seen:
-                raise ReviewError(f"{r.path}: review unit {u} is also in {seen[u]}; import one")
+                where = "twice in the file" if seen[u] == r.path else f"also in {seen[u]}"
+                raise ReviewError(f"{r.path}: review unit {u} is {where}; import it once")
             seen[u] = r.path
         check_fresh(rnd, r, journal)
         for b in r.boxes:
