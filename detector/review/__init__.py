@@ -9,9 +9,31 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["formats", "round"],
+    submodules=[
+        "actions",
+        "formats",
+        "gain",
+        "labels",
+        "passes",
+        "queue_io",
+        "records",
+        "round",
+        "select",
+        "simulate",
+    ],
     submod_attrs={
         "formats": ["EXPORT_FORMATS", "export_round", "import_reviews"],
+        "gain": ["BOOT", "GAIN_NAME", "journal_cost", "round_gain", "unit_tallies"],
+        "labels": ["counts_as_container", "round_labels", "unit_truth"],
+        "passes": [
+            "PEAK_FLOOR",
+            "MirroredPredictor",
+            "ReviewModel",
+            "ScenePasses",
+            "load_review_model",
+            "mirror_x",
+            "run_passes",
+        ],
         "round": [
             "ACTIONS",
             "KINDS",
@@ -22,6 +44,25 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "Round",
             "Unit",
             "utc_now",
+        ],
+        "select": [
+            "CONTROL_SHARE",
+            "NEAR",
+            "STRATEGIES",
+            "SelectConfig",
+            "UnitPick",
+            "detect_run_scenes",
+            "pick_units",
+            "score_units",
+            "select_round",
+        ],
+        "simulate": [
+            "MOVE_DEG",
+            "MOVE_LEN_M",
+            "MOVE_M",
+            "SimulateSummary",
+            "simulate_round",
+            "truth_boxes",
         ],
     },
 )
