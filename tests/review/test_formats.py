@@ -363,7 +363,8 @@ def test_labelstudio_export_holds_predictions_and_config(rnd, tmp_path):
     assert t0["data"]["image"] == "/data/local-files/?d=chips/0.png"
     assert (out / "chips" / "0.png").read_bytes() == (rnd.path / "chips" / "0.png").read_bytes()
     pred = t0["predictions"][0]
-    assert pred["model_version"] == "cd" * 6
+    assert pred["model_version"] == "cd" * 32
+    assert pred["score"] == pytest.approx(1.0)  # the unit's priority
     res = {r["id"]: r for r in pred["result"]}
     assert sorted(res) == ["c0", "c1", "c2", "c3"]  # rejected cand 4 is left out
     r1 = res["c1"]

@@ -76,7 +76,11 @@ def test_simulated_review_exported_and_imported_unchanged(selected, tmp_path):
             files = [out / "export.json"]
             files[0].write_text(json.dumps(ls_export_json(out)))
         else:
-            files = {"cvat": [out / "annotations.xml"], "yolo-obb": [out],
-                     "geojson": sorted(out.glob("*.geojson")), "gpkg": [out / "queue.gpkg"]}[fmt]  # fmt: skip
+            files = {
+                "cvat": [out / "annotations.xml"],
+                "yolo-obb": [out],
+                "geojson": sorted(out.glob("*.geojson")),
+                "gpkg": [out / "queue.gpkg"],
+            }[fmt]
         assert main(["review", "import", str(rnd_path), *map(str, files)]) == 0, fmt
         assert len(Round.open(rnd_path).journal()) == n, fmt

@@ -58,8 +58,13 @@ def export_round(rnd: Round, fmt: str, out: str | os.PathLike) -> list[Path]:
     from .labelstudio import export_labelstudio
     from .yolo_obb import export_yolo_obb
 
-    writers = {"labelstudio": export_labelstudio, "cvat": export_cvat,
-               "yolo-obb": export_yolo_obb, "geojson": export_geojson, "gpkg": export_gpkg}  # fmt: skip
+    writers = {
+        "labelstudio": export_labelstudio,
+        "cvat": export_cvat,
+        "yolo-obb": export_yolo_obb,
+        "geojson": export_geojson,
+        "gpkg": export_gpkg,
+    }
     if fmt not in writers:
         raise ReviewError(f"export format {fmt!r}; expected one of {EXPORT_FORMATS}")
     out = check_output_dir(out)

@@ -1,15 +1,18 @@
 """Label Studio: tasks with predictions out, the annotation export back in.
 
-Export (``DIR/``): ``tasks.json`` (one task per review unit), ``config.xml`` (the labelling
-config), ``chips/<unit>.png``. A task's ``data.image`` is ``/data/local-files/?d=chips/<unit>.png``:
-start Label Studio with ``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
+Export (``DIR/``): ``tasks.json`` (one task per review unit, most doubtful first),
+``config.xml`` (the labelling config), ``chips/<unit>.png``. A task's ``data.image`` is
+``/data/local-files/?d=chips/<unit>.png``: start Label Studio with
+``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
 ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=DIR`` (the export folder is the local-files root),
-create a project with ``config.xml``, then import ``tasks.json``. ``data`` also holds
+create a project with ``config.xml``, add a "Local files" storage for ``DIR/chips`` (no
+need to sync it), then import ``tasks.json``. ``data`` also holds
 ``unit_id``, ``scene``, ``split`` and ``journal_n`` (the round's journal length at export:
 an import refuses a file that would undo review done since, unless ``--force``).
 
-Each task has one prediction (``model_version``: the first 12 hex digits of the round's
-model sha256) whose results are the unit's candidates (all but rejected ones) as
+Each task has one prediction (``model_version``: the round's model sha256; ``score``: the
+unit's priority, so sorting tasks by prediction score puts the most doubtful first) whose
+results are the unit's candidates (all but rejected ones) as
 RectangleLabels ``20ft``/``40ft``: ``x, y`` the box's top-left corner in its own frame,
 ``width, height`` its length and width, all in percent of the chip's width/height;
 ``rotation`` in degrees, clockwise, about that top-left corner; ``score`` per result;
@@ -84,7 +87,7 @@ def _result(cand, corners_px: np.ndarray, size_px: tuple[int, int]) -> dict:
 
 def export_labelstudio(rnd: Round, out: Path) -> list[Path]:
     """Write ``tasks.json``, ``config.xml`` and ``chips/`` into ``out``; the files written."""
-    version = (rnd.manifest.model_sha256 or "unknown")[:12]
+    version = rnd.manifest.model_sha256 or "unknown"
     journal_n = len(rnd.journal())
     tasks = []
     (out / "chips").mkdir(parents=True, exist_ok=True)
