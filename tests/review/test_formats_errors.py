@@ -73,6 +73,8 @@ def test_same_unit_in_two_files_and_the_round_queue_itself(rnd, tmp_path, capsys
     other.write_bytes((out / "annotations.xml").read_bytes())
     fails(rnd, [out / "annotations.xml", other], capsys, "review unit 0 is also in")
     fails(rnd, [rnd.path / "queue.gpkg"], capsys, "edit a copy")
+    export(rnd, "labelstudio", tmp_path / "ls")
+    fails(rnd, [tmp_path / "ls" / "tasks.json"], capsys, "no task has annotations")
     (tmp_path / "notes.json").write_text('{"a": 1}')
     fails(rnd, [tmp_path / "notes.json"], capsys, "not a file ccount review import reads")
 

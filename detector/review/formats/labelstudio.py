@@ -163,6 +163,11 @@ def read_labelstudio(rnd: Round, path: Path) -> FileReview:
         raise ReviewError(f"{path}: not a readable Label Studio export ({e})") from None
     if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
         raise ReviewError(f"{path}: a Label Studio JSON export is a list of tasks")
+    if tasks and not any("annotations" in t or "completions" in t for t in tasks):
+        raise ReviewError(
+            f"{path}: no task has annotations: export from Label Studio as 'JSON' (not "
+            "JSON-MIN); the tasks.json ccount review export wrote is not a review"
+        )
     units, boxes, seconds, stamps = [], [], {}, []
     for i, task in enumerate(tasks):
         unit = _unit_of(path, task, i, rnd)
