@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=[
         "actions",
+        "formats",
         "gain",
         "labels",
         "passes",
@@ -21,6 +22,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "simulate",
     ],
     submod_attrs={
+        "formats": ["EXPORT_FORMATS", "export_round", "import_reviews"],
         "gain": ["BOOT", "GAIN_NAME", "journal_cost", "round_gain", "unit_tallies"],
         "labels": ["counts_as_container", "round_labels", "unit_truth"],
         "passes": [
