@@ -43,6 +43,7 @@ COMMANDS = (
     "munitions",
     "report",
     "run",
+    "review",
     "demo",
 )
 

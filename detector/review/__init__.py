@@ -9,7 +9,7 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["round"],
+    submodules=["round", "server", "view"],
     submod_attrs={
         "round": [
             "ACTIONS",
@@ -22,5 +22,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "Unit",
             "utc_now",
         ],
+        "server": ["TOKEN_HEADER", "build_app", "is_loopback", "serve"],
+        "view": ["DECISIONS", "progress", "resume_unit", "state_view", "unit_view"],
     },
 )
