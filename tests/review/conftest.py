@@ -73,3 +73,49 @@ def page_round(tmp_path):
                   box(X0 + 2 * UNIT_M + 30, yc)),
     ]  # fmt: skip
     return Round.create(tmp_path / "round", manifest, cands, units, chips)
+
+
+def start_server(round_path, *args: str):
+    """Start ``python -m detector review serve ROUND ARGS`` in a subprocess; return the
+    process and the URL it printed."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "review", "serve", str(round_path), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("http://"):
+            return proc, line.strip()
+    proc.kill()
+    raise AssertionError(f"no URL printed; stderr: {proc.stderr.read()}")
+
+
+def stop_server(proc) -> tuple[int, str]:
+    """Ctrl-C the server; its exit code and stderr."""
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return proc.returncode, err
+
+
+@pytest.fixture
+def page_server(page_round):
+    """``page_round`` served by a real ``ccount review serve`` subprocess:
+    (round, url with token, process); stopped with Ctrl-C afterwards."""
+    proc, url = start_server(page_round.path)
+    yield page_round, url, proc
+    stop_server(proc)

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,39 +14,10 @@ import pytest
 from detector.review.round import Round
 
 
-def start_server(round_path, *args: str) -> tuple[subprocess.Popen, str]:
-    """Start ``python -m detector review serve ROUND ARGS``; return it and its printed URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "detector", "review", "serve", str(round_path), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("http://"):
-            return proc, line.strip()
-    proc.kill()
-    raise AssertionError(f"no URL printed; stderr: {proc.stderr.read()}")
-
-
-def stop(proc: subprocess.Popen) -> tuple[int, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return proc.returncode, err
-
-
 @pytest.fixture
-def server(page_round):
-    proc, url = start_server(page_round.path)
-    yield page_round, url
-    stop(proc)
+def server(page_server):
+    rnd, url, _ = page_server
+    return rnd, url
 
 
 def request(url, method, path, *, token=None, host=None, body=None, cookie=None):
@@ -173,11 +143,12 @@ def test_actions_are_written_before_the_response(server):
     assert [e["action"] for e in rnd.journal()] == ["reject", "undo"]
 
 
-def test_ctrl_c_exits_130_without_traceback(page_round):
-    proc, url = start_server(page_round.path, "--port", "0")
+def test_ctrl_c_exits_130_without_traceback(page_server):
+    _, url, proc = page_server
     assert request(url, "GET", "/api/state", token=token_of(url))[0] == 200
-    rc, err = stop(proc)
-    assert rc == 130
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
     assert "Traceback" not in err
     assert err.strip() == "ccount review: interrupted"
 
