@@ -43,8 +43,8 @@ COMMANDS = (
     "munitions",
     "report",
     "run",
-    "review",
     "demo",
+    "review",
 )
 
 

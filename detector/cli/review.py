@@ -1,4 +1,4 @@
-"""``ccount review select|serve|export|import|simulate|labels|gain``: the annotation-review loop.
+"""``ccount review SUBCOMMAND``: the annotation-review loop.
 
 Each subcommand lives in its own module ``detector.cli.review_<name>`` exposing ``HELP``,
 ``configure(parser)`` and ``run(args) -> int`` (like the top-level commands); a subcommand
@@ -12,25 +12,26 @@ import importlib
 
 __all__ = ["HELP", "SUBCOMMANDS", "configure", "run"]
 
-HELP = "review doubtful detections (browser, Label Studio, CVAT, QGIS), fine-tune, measure"
+HELP = "the review loop: select doubtful areas, review, export/import, labels, measure the gain"
+
 SUBCOMMANDS = ("select", "serve", "export", "import", "simulate", "labels", "gain")
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="what", metavar="SUBCOMMAND", required=True)
+def configure(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="review_command", metavar="SUBCOMMAND", required=True)
     for name in SUBCOMMANDS:
         modname = f"{__package__}.review_{name}"
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
             if e.name == modname:
-                continue  # subcommand not built yet
+                continue  # not built yet
             raise
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
-        p.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks")
-        mod.configure(p)
-        p.set_defaults(_review_run=mod.run)
+        s = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        s.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks")
+        mod.configure(s)
+        s.set_defaults(_review_run=mod.run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return args._review_run(args)
+    return int(args._review_run(args) or 0)

@@ -89,6 +89,8 @@ def label_windows_sha256(samples: list[Any]) -> str:
         h.update(np.ascontiguousarray(s.image[:, ::8, ::8], np.float32).tobytes())
         for f in dataclasses.fields(s.containers):
             h.update(np.ascontiguousarray(getattr(s.containers, f.name)).tobytes())
+        if getattr(s, "loss_mask", None) is not None:  # reviewed label sets only
+            h.update(np.packbits(s.loss_mask).tobytes())
     return h.hexdigest()
 
 

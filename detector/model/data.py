@@ -61,6 +61,7 @@ class LabelSample:
     hull_mask: np.ndarray | None = None
     bridge_mask: np.ndarray | None = None
     sun_elevation_deg: float | None = None  # of the scene, from its time and place
+    loss_mask: np.ndarray | None = None  # bool [H, W]: reviewed area; None = all labelled
 
 
 class SamplePool:
@@ -148,12 +149,14 @@ def _ignore_sigint() -> None:
 def augment_sample(
     sample: Sample, rng: np.random.Generator
 ) -> tuple[np.ndarray, Detections, tuple]:
-    """A random D4 view of ``sample``: (image [3, H, W], containers, (hull, bridge) masks)."""
+    """A random D4 view of ``sample``: (image [3, H, W], containers, (hull, bridge) masks),
+    plus its ``loss_mask`` as a third mask when it has one."""
     t, fx, fy = (bool(b) for b in rng.integers(0, 2, size=3))
+    loss = getattr(sample, "loss_mask", None)
     return d4_transform(
         sample.image,
         sample.containers,
-        (sample.hull_mask, sample.bridge_mask),
+        (sample.hull_mask, sample.bridge_mask, *(() if loss is None else (loss,))),
         transpose=t,
         flip_x=fx,
         flip_y=fy,
@@ -197,9 +200,11 @@ def make_batch(
     images, targets = [], []
     for s in samples:
         if augment:
-            img, dets, (hull, bridge) = augment_sample(s, rng)
+            img, dets, (hull, bridge, *loss) = augment_sample(s, rng)
+            known = loss[0] if loss else None
         else:
             img, dets, hull, bridge = s.image, s.containers, s.hull_mask, s.bridge_mask
+            known = getattr(s, "loss_mask", None)
         images.append(img)
         targets.append(
             encode_targets(
@@ -210,6 +215,7 @@ def make_batch(
                 bridge_mask=bridge,
                 tiers_output=tiers_output,
                 sun_elevation_deg=getattr(s, "sun_elevation_deg", None),
+                known_mask=known,
             )  # fmt: skip
         )
     x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False))

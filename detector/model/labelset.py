@@ -14,6 +14,12 @@ mapped into it (map coordinates -> model-frame pixels), so windows look exactly 
 inference sees. Windows are centred on labelled containers (jittered) with one in four at
 random places; hidden containers (``visible`` false) get no target. Hull masks come from
 ship features when a file has any, else hulls are "unlabelled" for its windows.
+
+A *reviewed* label file (``ccount review labels``) also carries, in its collection
+properties, ``reviewed``: the lon/lat rings of the areas reviewed exhaustively, and
+``scene_path``: its scene file. Only those areas are labelled: each window gets a loss mask
+(outside the areas the loss ignores the image, so unreviewed containers are never taught as
+background), and the random windows are placed inside the areas.
 """
 
 from __future__ import annotations
@@ -119,8 +125,47 @@ def _windows(rng, dets: Detections, height: int, width: int, n: int, size: int) 
     return out
 
 
+def _reviewed_windows(
+    rng, dets: Detections, areas_px: list[np.ndarray], height: int, width: int, n: int, size: int
+) -> list[tuple]:
+    """As :func:`_windows`, but the random windows (and all of them when the areas hold no
+    container) are centred on a random point of a random reviewed area."""
+    out = []
+    for k in range(n):
+        if len(dets) and k % 4 != 3:
+            i = int(rng.integers(len(dets)))
+            cx = dets.cx[i] + rng.uniform(-size / 3, size / 3)
+            cy = dets.cy[i] + rng.uniform(-size / 3, size / 3)
+        else:
+            a = areas_px[int(rng.integers(len(areas_px)))]
+            (x0, y0), (x1, y1) = a.min(axis=0), a.max(axis=0)
+            cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        c0 = int(np.clip(round(cx - size / 2), 0, max(0, width - size)))
+        r0 = int(np.clip(round(cy - size / 2), 0, max(0, height - size)))
+        out.append((r0, c0))
+    return out
+
+
+def _area_mask(areas_px: list[np.ndarray], r0: int, c0: int, size: int) -> np.ndarray:
+    """bool [size, size]: window pixels whose centre lies inside one of the areas."""
+    import cv2
+
+    m = np.zeros((size, size), np.uint8)
+    for poly in areas_px:
+        # pixel (r, c) covers [c, c+1): shift by half a pixel so centres decide
+        pts = np.round((poly - [c0 + 0.5, r0 + 0.5]) * 16).astype(np.int32)
+        cv2.fillPoly(m, [pts], 1, shift=4)
+    return m.astype(bool)
+
+
 def _cut(
-    reader, dets: Detections, hulls_px, windows, size: int, sun_elevation_deg: float | None
+    reader,
+    dets: Detections,
+    hulls_px,
+    windows,
+    size: int,
+    sun_elevation_deg: float | None,
+    areas_px: list[np.ndarray] | None = None,
 ) -> list[LabelSample]:
     import cv2
 
@@ -139,7 +184,8 @@ def _cut(
         # only the window's own containers: targets keep centres inside the window anyway
         inside = (dets.cx >= c0) & (dets.cx < c0 + size) & (dets.cy >= r0) & (dets.cy < r0 + size)
         win = dets.select(inside).shifted(-c0, -r0)
-        out.append(LabelSample(tile.image, win, hull, None, sun_elevation_deg))
+        loss = None if areas_px is None else _area_mask(areas_px, r0, c0, size)
+        out.append(LabelSample(tile.image, win, hull, None, sun_elevation_deg, loss))
     return out
 
 
@@ -153,7 +199,11 @@ def _geojson_samples(
     feats, props = read_geojson(path)
     table = read_containers(path)
     scene_id = str(props.get("scene") or path.name.split(".")[0])
-    scene = open_scene(_find_scene(path, scene_id, root))
+    scene_path = props.get("scene_path")
+    if scene_path and (path.parent / str(scene_path)).is_file():
+        scene = open_scene(path.parent / str(scene_path))
+    else:
+        scene = open_scene(_find_scene(path, scene_id, root))
     with SceneReader(scene, target_gsd_m=canonical_gsd_m()) as reader:
         grid = reader.grid
         corners = _to_pixels(table.corners_m, table.crs, grid)
@@ -171,8 +221,21 @@ def _geojson_samples(
                 )
                 for f in ships
             ]
-        wins = _windows(rng, dets.select(dets.visible), grid.height, grid.width, per_scene, size)
-        return _cut(reader, dets, hulls, wins, size, scene_sun_elevation(scene))
+        reviewed = props.get("reviewed")
+        if reviewed is None:
+            wins = _windows(
+                rng, dets.select(dets.visible), grid.height, grid.width, per_scene, size
+            )
+            return _cut(reader, dets, hulls, wins, size, scene_sun_elevation(scene))
+        if not isinstance(reviewed, list) or not reviewed:
+            raise LabelError(f"{path}: 'reviewed' must list the reviewed areas as lon/lat rings")
+        try:
+            areas = [_to_pixels(np.asarray(r, float)[:, :2], "EPSG:4326", grid) for r in reviewed]
+        except (TypeError, ValueError, IndexError) as e:
+            raise LabelError(f"{path}: 'reviewed' holds a bad ring ({e})") from None
+        visible = dets.select(dets.visible)
+        wins = _reviewed_windows(rng, visible, areas, grid.height, grid.width, per_scene, size)
+        return _cut(reader, dets, hulls, wins, size, scene_sun_elevation(scene), areas)
 
 
 def _coco_samples(path: Path, *, size: int, rng, per_scene: int) -> list[LabelSample]:

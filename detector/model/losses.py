@@ -50,10 +50,16 @@ class TargetBatch:
     hull_known: torch.Tensor  # bool [B]
     bridge_known: torch.Tensor  # bool [B]
     tiers_known: torch.Tensor  # bool [B]
+    known: torch.Tensor | None = None  # float32 [B, h, w] reviewed share; None = all known
 
     def to(self, device: torch.device | str) -> TargetBatch:
         return TargetBatch(
-            **{k: getattr(self, k).to(device, non_blocking=True) for k in self.__annotations__}
+            **{
+                k: None
+                if getattr(self, k) is None
+                else getattr(self, k).to(device, non_blocking=True)
+                for k in self.__annotations__
+            }
         )
 
 
@@ -62,6 +68,14 @@ def collate_targets(targets: Sequence[Targets]) -> TargetBatch:
 
     def st(name: str) -> torch.Tensor:
         return torch.from_numpy(np.stack([getattr(t, name) for t in targets]))
+
+    known = None
+    if any(t.known is not None for t in targets):
+        known = torch.from_numpy(
+            np.stack(
+                [np.ones(t.pos.shape, np.float32) if t.known is None else t.known for t in targets]
+            )
+        )
 
     return TargetBatch(
         heatmap=st("heatmap"),
@@ -75,18 +89,28 @@ def collate_targets(targets: Sequence[Targets]) -> TargetBatch:
         hull_known=torch.tensor([t.hull_known for t in targets]),
         bridge_known=torch.tensor([t.bridge_known for t in targets]),
         tiers_known=torch.tensor([t.tiers_known for t in targets]),
+        known=known,
     )
 
 
-def focal_loss(logits: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """CenterNet focal loss; ``logits`` and ``gt`` [B, K, h, w], gt 1 exactly at centres."""
+def focal_loss(
+    logits: torch.Tensor, gt: torch.Tensor, known: torch.Tensor | None = None
+) -> torch.Tensor:
+    """CenterNet focal loss; ``logits`` and ``gt`` [B, K, h, w], gt 1 exactly at centres.
+    ``known`` float [B, h, w]: each cell's weight (0 = unreviewed, not background); None =
+    every cell counts fully."""
     logits = logits.float()
     pos = gt >= 1.0
     log_p = F.logsigmoid(logits)
     log_1mp = F.logsigmoid(-logits)
     p = torch.sigmoid(logits)
-    pos_term = (log_p * (1 - p) ** 2)[pos].sum()
-    neg_term = (log_1mp * p**2 * (1 - gt) ** 4)[~pos].sum()
+    if known is None:
+        pos_term = (log_p * (1 - p) ** 2)[pos].sum()
+        neg_term = (log_1mp * p**2 * (1 - gt) ** 4)[~pos].sum()
+    else:
+        wk = known.float()[:, None].expand_as(logits)
+        pos_term = (log_p * (1 - p) ** 2 * wk)[pos].sum()
+        neg_term = (log_1mp * p**2 * (1 - gt) ** 4 * wk)[~pos].sum()
     n_pos = pos.sum().clamp(min=1)
     return -(pos_term + neg_term) / n_pos
 
@@ -114,7 +138,7 @@ def detection_loss(
     """Weighted total loss and its parts (as floats, for logging)."""
     w = LOSS_WEIGHTS if weights is None else weights
     parts = {
-        "heatmap": focal_loss(outputs["heatmap"], t.heatmap),
+        "heatmap": focal_loss(outputs["heatmap"], t.heatmap, t.known),
         "offset": _masked_l1(outputs["offset"], t.offset, t.pos),
         "size": _masked_l1(outputs["size"], t.size, t.pos),
         "angle": _masked_l1(outputs["angle"], t.angle, t.pos),

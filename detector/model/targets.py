@@ -56,7 +56,8 @@ class Targets:
     float32 [h, w]: fraction of the cell's input pixels inside the mask; ``hull_known`` /
     ``bridge_known`` say whether those masks are labelled at all (a label set without ships
     has neither); ``tiers_known`` whether ``tiers`` holds targets (a shadow target needs the
-    sun).
+    sun). ``known``: float32 [h, w] share of each cell inside reviewed area (a reviewed label
+    set's loss mask: the heatmap loss counts a cell by that weight), or None = all known.
     """
 
     heatmap: np.ndarray
@@ -70,6 +71,7 @@ class Targets:
     hull_known: bool
     bridge_known: bool
     tiers_known: bool = True
+    known: np.ndarray | None = None
 
 
 def _cell_fraction(mask: np.ndarray | None, h: int, w: int) -> np.ndarray:
@@ -90,6 +92,7 @@ def encode_targets(
     bridge_mask: np.ndarray | None = None,
     tiers_output: str = TIERS_DIRECT,
     sun_elevation_deg: float | None = None,
+    known_mask: np.ndarray | None = None,
 ) -> Targets:
     """Encode the visible containers of ``dets`` (tile pixels) for an ``height x width`` image.
 
@@ -97,6 +100,8 @@ def encode_targets(
     target. ``hull_mask``/``bridge_mask`` are bool [H, W] or None (unlabelled).
     ``tiers_output`` says what the tiers channel learns (:mod:`.tiers`): stack tiers, or the
     log shadow length under a sun at ``sun_elevation_deg`` (no tiers target when unknown).
+    ``known_mask``: bool [H, W], True where the image was reviewed (the loss ignores the
+    rest); None = everything is known.
     """
     h, w = output_size(height, width)
     heat = np.zeros((2, h, w), np.float32)
@@ -144,6 +149,7 @@ def encode_targets(
         hull_known=hull_mask is not None,
         bridge_known=bridge_mask is not None,
         tiers_known=tiers_known,
+        known=None if known_mask is None else _cell_fraction(known_mask, h, w),
     )
 
 

@@ -225,6 +225,7 @@ class Round:
         self.candidates: dict[int, Candidate] = candidates
         self.units: dict[int, Unit] = units
         self.chips: dict[int, Chip] = chips
+        self._seen: tuple = ()  # _stamp() of the files the state in memory reflects
 
     # ---- files -------------------------------------------------------------------------
     @property
@@ -311,10 +312,12 @@ class Round:
         return rnd
 
     def _reload(self) -> None:
+        stamp = self._stamp()
         cands, units, applied = self._read_queue()
         self.candidates, self.units = cands, units
         for entry in self.journal()[applied:]:
             self._replay(entry)
+        self._seen = stamp
 
     def journal(self) -> list[dict]:
         """The journal's entries, oldest first (a torn last line is skipped)."""
@@ -381,6 +384,30 @@ class Round:
             self._commit(entry)
             return result
 
+    def apply_many(self, actions: Sequence[dict]) -> list[Candidate | Unit]:
+        """:meth:`apply` of several actions in order under one lock, journalled with one
+        fsync and one rewrite of the state (a reviewer's or an import's batch). If any
+        action is bad, none is recorded (:class:`ReviewError`). No "undo" in a batch."""
+        with self._locked():
+            before = (dict(self.candidates), dict(self.units))
+            entries, results = [], []
+            try:
+                for a in actions:
+                    if not isinstance(a, dict) or a.get("action") == "undo":
+                        raise ReviewError(f"{self.path}: a batch holds actions, not {a!r}")
+                    entry, result = self._validate(a)
+                    self._replay(entry)
+                    entries.append(entry)
+                    results.append(result)
+            except BaseException:
+                self.candidates, self.units = before
+                raise
+            if entries:
+                self._append_journal(*entries)
+                self._write_queue(len(self.journal()))
+                self._seen = self._stamp()
+            return results
+
     def undo(self, by: str = "browser", seconds: float | None = None) -> Candidate | Unit:
         """Revert the last action not yet undone; journalled as "undo" (with "undoes": the
         journal index of the reverted action). Nothing to undo -> :class:`ReviewError`."""
@@ -414,12 +441,21 @@ class Round:
             return result
 
     # ---- internals ---------------------------------------------------------------------
+    def _stamp(self) -> tuple:
+        """What changes when another writer changes the round (journal and queue files)."""
+        try:
+            j, q = os.stat(self.journal_path), os.stat(self.queue_path)
+        except OSError:
+            return ()
+        return (j.st_size, j.st_mtime_ns, q.st_ino, q.st_mtime_ns, q.st_size)
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         with _THREAD_LOCK, open(self.path / ".lock", "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                self._reload()
+                if not self._seen or self._stamp() != self._seen:
+                    self._reload()
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -428,10 +464,12 @@ class Round:
         self._append_journal(entry)
         result = self._replay(entry)
         self._write_queue(len(self.journal()))
+        self._seen = self._stamp()
         return result
 
-    def _append_journal(self, entry: dict) -> None:
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+    def _append_journal(self, *entries: dict) -> None:
+        line = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries)
+        line = line.encode("utf-8")
         fd = os.open(self.journal_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             size = os.lseek(fd, 0, os.SEEK_END)

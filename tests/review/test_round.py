@@ -225,3 +225,22 @@ def test_concurrent_apply_is_safe(tmp_path):
     assert sorted(c.cand_id for c in added) == list(range(3, 19))
     assert len(back.journal()) == 16
     assert back._read_queue()[2] == 16
+
+
+def test_apply_many_is_all_or_nothing(tmp_path):
+    r = make_round(tmp_path / "r")
+    with pytest.raises(ReviewError, match="unknown candidate 42"):
+        r.apply_many([{"action": "accept", "cand": 0}, {"action": "reject", "cand": 42}])
+    assert r.journal() == [] and r.candidates[0].status == "pending"
+    out = r.apply_many([
+        {"action": "accept", "cand": 0, "by": "simulated"},
+        {"action": "add", "unit": 0, "kind": "20ft", "corners": _box(500100.0, 3999900.0)},
+        {"action": "complete", "unit": 0},
+    ])  # fmt: skip
+    assert [o.status for o in out] == ["accepted", "added", "complete"]
+    back = Round.open(tmp_path / "r")
+    assert [e["action"] for e in back.journal()] == ["accept", "add", "complete"]
+    assert back.candidates == r.candidates and back.units[0].status == "complete"
+    assert back._read_queue()[2] == 3
+    back.undo()  # the batch's actions undo one by one
+    assert Round.open(tmp_path / "r").units[0].status == "pending"
