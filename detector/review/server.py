@@ -84,6 +84,7 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
     from starlette.routing import Route
 
     lock = threading.Lock()  # one request at a time touches the round's in-memory state
+    live = _Live(rnd)
     index = _static("index.html").decode("utf-8")
 
     def page(request: Request) -> Response:
@@ -101,6 +102,7 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
     def chip(request: Request) -> Response:
         unit_id = request.path_params["unit_id"]
         with lock:
+            rnd = live.get()
             if unit_id not in rnd.chips:
                 return PlainTextResponse("no such unit", status_code=404)
             data = rnd.chip_png(unit_id).read_bytes()
@@ -108,16 +110,19 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
 
     def state(request: Request) -> Response:
         with lock:
-            return JSONResponse(state_view(rnd))
+            return JSONResponse(state_view(live.get()))
 
     def unit(request: Request) -> Response:
         unit_id = request.path_params["unit_id"]
         with lock:
+            rnd = live.get()
             if unit_id not in rnd.units:
                 return JSONResponse({"error": f"no unit {unit_id}"}, status_code=404)
             return JSONResponse(unit_view(rnd, unit_id))
 
     async def action(request: Request) -> Response:
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return JSONResponse({"error": "request too large"}, status_code=413)
         body = await request.body()
         if len(body) > MAX_BODY:
             return JSONResponse({"error": "request too large"}, status_code=413)
@@ -135,6 +140,7 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
         act = {k: data[k] for k in ACTION_KEYS if k in data}
         act["by"] = "browser"
         with lock:
+            rnd = live.get()
             try:
                 if act.get("action") == "undo":
                     result = rnd.undo(by="browser", seconds=act.get("seconds"))
@@ -142,6 +148,8 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
                     result = rnd.apply(act)
             except ReviewError as e:
                 return JSONResponse({"error": " ".join(str(e).split())}, status_code=400)
+            finally:
+                live.wrote()
             unit_id = result.unit_id
             cand_id = getattr(result, "cand_id", None)
             if act.get("action") == "delete" or (
@@ -167,6 +175,39 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
     ]
     app = Starlette(routes=routes)
     return _Guard(app, token=token, hosts=hosts)
+
+
+class _Live:
+    """The open round, opened again when another process (``ccount review import``, a
+    second server) changed its journal or queue since this server last saw them."""
+
+    def __init__(self, rnd: Round):
+        self.rnd = rnd
+        self.seen = self._stamp()
+
+    def _stamp(self) -> tuple:
+        out = []
+        for path in (self.rnd.journal_path, self.rnd.queue_path):
+            try:
+                st = path.stat()
+            except OSError:
+                return ()
+            out += [st.st_ino, st.st_size, st.st_mtime_ns]
+        return tuple(out)
+
+    def get(self) -> Round:
+        stamp = self._stamp()
+        if stamp != self.seen:
+            try:
+                self.rnd = Round.open(self.rnd.path)
+            except ReviewError:
+                return self.rnd  # mid-change by another writer: the last good state
+            self.seen = stamp
+        return self.rnd
+
+    def wrote(self) -> None:
+        """After this server's own write: the round in memory is current."""
+        self.seen = self._stamp()
 
 
 def _attr(text: str) -> str:

@@ -43,7 +43,7 @@ def _cand(rnd: Round, unit_id: int, c: Candidate) -> dict:
     }
 
 
-def _unit_row(u: Unit, cands: list[Candidate]) -> dict:
+def _unit_row(u: Unit, cands: list[Candidate], window=None) -> dict:
     return {
         "unit_id": u.unit_id,
         "scene": u.scene,
@@ -53,6 +53,7 @@ def _unit_row(u: Unit, cands: list[Candidate]) -> dict:
         "reason": u.reason,
         "candidates": len(cands),
         "pending": sum(c.status == "pending" for c in cands),
+        "window": list(window) if window is not None else None,
     }
 
 
@@ -89,7 +90,7 @@ def unit_view(rnd: Round, unit_id: int) -> dict:
         )
         neighbours = [_cand(rnd, unit_id, c) for c, ok in zip(others, inside, strict=True) if ok]
     return {
-        "unit": _unit_row(unit, own),
+        "unit": _unit_row(unit, own, chip.window),
         "chip": {"size_px": [w, h], "gsd_m": chip.gsd_m, "url": f"chip/{unit_id}.png"},
         "square": square,
         "candidates": [_cand(rnd, unit_id, c) for c in own],
@@ -172,11 +173,19 @@ def state_view(rnd: Round) -> dict:
     by_unit = _by_unit(rnd)
     return {
         "round": rnd.path.name,
-        "units": [_unit_row(u, by_unit.get(u.unit_id, [])) for u in rnd.ordered_units()],
+        "units": [
+            _unit_row(u, by_unit.get(u.unit_id, []), _window(rnd, u.unit_id))
+            for u in rnd.ordered_units()
+        ],
         "progress": progress(rnd, journal),
         "resume": resume_unit(rnd, journal),
         "can_undo": _can_undo(journal),
     }
+
+
+def _window(rnd: Round, unit_id: int):
+    chip = rnd.chips.get(unit_id)
+    return chip.window if chip is not None else None
 
 
 def _can_undo(journal: list[dict]) -> bool:

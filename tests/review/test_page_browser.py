@@ -166,6 +166,16 @@ def test_review_in_chromium(page_server, browser, tmp_path):
     )
     assert fresh.locator("polygon.cand.added").count() == 1
     assert fresh.locator("polygon.cand.rejected").count() == 1
+    # the scene overview: every unit's chip where it lies, the complete one marked
+    fresh.keyboard.press("o")
+    assert fresh.locator("rect.ov").count() == 3
+    assert fresh.locator("rect.ov.complete").count() == 1
+    assert fresh.locator("rect.ov.cur").get_attribute("data-unit") == "0"
+    fresh.locator('rect.ov[data-unit="2"]').click()
+    fresh.wait_for_function(
+        "() => document.getElementById('unitinfo').textContent.startsWith('unit 2')"
+    )
+    assert fresh.locator("polygon.cand").count() == 1
     assert errors == []
 
     # the reviewed unit as labels: what the reviewer accepted, fixed and drew; no hold-out

@@ -141,6 +141,14 @@ def test_actions_are_written_before_the_response(server):
     assert status == 200 and json.loads(body)["cand_id"] == 1
     assert Round.open(rnd.path).candidates[1].status == "pending"
     assert [e["action"] for e in rnd.journal()] == ["reject", "undo"]
+    # another process changes the round (an import): the server shows it at once
+    Round.open(rnd.path).apply({"action": "complete", "unit": 2, "by": "import:cvat"})
+    state = json.loads(request(url, "GET", "/api/state", token=tok)[2])
+    assert [u["status"] for u in state["units"]] == ["pending", "pending", "complete"]
+    assert state["units"][2]["window"] == list(rnd.chips[2].window)
+    status, _, body = request(url, "POST", "/api/action", token=tok, body={"action": "undo"})
+    assert status == 200 and json.loads(body)["unit_id"] == 2
+    assert Round.open(rnd.path).units[2].status == "pending"
 
 
 def test_ctrl_c_exits_130_without_traceback(page_server):

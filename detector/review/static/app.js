@@ -15,6 +15,7 @@ let t0 = performance.now();
 let drag = null;         // {mode: move|end|side|rot|axis|width, ...}
 let draft = null;        // a box being drawn: {p0, p1, kind} after the first drag
 let queue = Promise.resolve();
+let overview = false;    // the scene overview instead of the unit
 
 // ---- server ---------------------------------------------------------------------------
 async function api(method, path, body) {
@@ -64,6 +65,7 @@ async function loadState() {
 async function showUnit(id) {
   view = await api("GET", `api/unit/${id}`);
   unitId = id;
+  overview = false;
   t0 = performance.now();
   draft = null;
   const keep = view.candidates.find((c) => c.cand_id === selected);
@@ -141,6 +143,7 @@ function el(name, attrs, parent) {
 const pts = (corners) => corners.map((p) => `${p[0]},${p[1]}`).join(" ");
 
 function render() {
+  if (overview) { renderOverview(); return; }
   const svg = $("view");
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const [w, h] = view.chip.size_px;
@@ -176,6 +179,37 @@ function render() {
     if (draft.corners) el("polygon", { class: "draft", points: pts(draft.corners) }, svg);
   }
   renderSide();
+}
+
+function renderOverview() {
+  // the unit's scene: every unit's chip at its window (scene pixels), framed by its status
+  const svg = $("view");
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const same = units.filter((u) => u.scene === view.unit.scene && u.window);
+  const x0 = Math.min(...same.map((u) => u.window[0])), y0 = Math.min(...same.map((u) => u.window[1]));
+  const x1 = Math.max(...same.map((u) => u.window[0] + u.window[2]));
+  const y1 = Math.max(...same.map((u) => u.window[1] + u.window[3]));
+  svg.setAttribute("viewBox", `${x0} ${y0} ${x1 - x0} ${y1 - y0}`);
+  for (const u of same) {
+    const [cx, cy, cw, ch] = u.window;
+    el("image", { href: `chip/${u.unit_id}.png`, x: cx, y: cy, width: cw, height: ch }, svg);
+  }
+  for (const u of same) {
+    const [cx, cy, cw, ch] = u.window;
+    const cls = ["ov", u.status, u.unit_id === unitId ? "cur" : ""].join(" ");
+    const r = el("rect", { class: cls, x: cx, y: cy, width: cw, height: ch,
+      "data-role": "ov", "data-unit": u.unit_id }, svg);
+    const t = document.createElementNS(SVGNS, "title");
+    t.textContent = `unit ${u.unit_id} · ${u.split} · ${u.status} · ${u.pending} of ${u.candidates} pending`;
+    r.appendChild(t);
+  }
+  $("hint").textContent = `overview of scene ${view.unit.scene}: click a unit to review it (o: back)`;
+}
+
+function toggleOverview() {
+  overview = !overview && view !== null;
+  draft = null;
+  render();
 }
 
 function renderSide() {
@@ -265,6 +299,15 @@ function commitBox(action, extra) {
 function onDown(ev) {
   if (!view || ev.button !== 0) return;
   const role = ev.target.dataset ? ev.target.dataset.role : undefined;
+  if (overview) {
+    if (role === "ov") {
+      const id = Number(ev.target.dataset.unit);
+      overview = false;
+      selected = null;
+      serial(() => showUnit(id));
+    }
+    return;
+  }
   const p = toChip(ev);
   $("view").setPointerCapture(ev.pointerId);
   if (draft) { drag = { mode: "width", start: p }; return; }
@@ -284,7 +327,7 @@ function onDown(ev) {
 }
 
 function onMove(ev) {
-  if (!drag || !view) return;
+  if (!drag || !view || overview) return;
   const p = toChip(ev);
   if (drag.mode === "axis") {
     draft = null;
@@ -326,7 +369,7 @@ function axisBox(d) {
 }
 
 function onUp(ev) {
-  if (!drag || !view) return;
+  if (!drag || !view || overview) return;
   const p = toChip(ev), d = drag;
   drag = null;
   const moved = norm(sub(p, d.start)) > 0.5;
@@ -357,8 +400,11 @@ function onKey(ev) {
   const known = { a: () => decide("accept"), r: () => decide("reject"),
     1: () => decide("kind", { kind: "20ft" }), 2: () => decide("kind", { kind: "40ft" }),
     n: () => go(1), p: () => go(-1), u: () => undo(), c: () => complete(),
+    o: () => toggleOverview(),
     Escape: () => { draft = null; drag = null; render(); },
     Delete: () => deleteDrawn(), Backspace: () => deleteDrawn() };
+  if (overview && !["o", "n", "p", "u", "Escape"].includes(k)) return;
+  if (k === "Escape" && overview) { toggleOverview(); return; }
   if (known[k]) { ev.preventDefault(); known[k](); }
 }
 
@@ -393,5 +439,6 @@ window.addEventListener("DOMContentLoaded", () => {
   $("b-40").addEventListener("click", () => decide("kind", { kind: "40ft" }));
   $("b-undo").addEventListener("click", () => undo());
   $("b-complete").addEventListener("click", () => complete());
+  $("b-overview").addEventListener("click", () => toggleOverview());
   serial(start);
 });
