@@ -13,8 +13,8 @@ Routes (every one behind the token and Host checks):
 
 Security: a random token (``secrets.token_urlsafe``) is needed on every request: as the
 ``token`` query parameter (the printed URL), the ``X-CCount-Token`` header (the page's
-fetches) or, for GET only, the cookie the first page load sets (``SameSite=Strict``,
-``HttpOnly``); without it 401. The Host header must name the bound address (DNS
+fetches) or, for GET only, the cookie the first page load sets (``ccount_token_<port>``,
+``SameSite=Strict``, ``HttpOnly``); without it 401. The Host header must name the bound address (DNS
 rebinding): else 400. Nothing from a request becomes a file path: chips are looked up by
 unit id in the round. A non-loopback host needs ``allow_remote`` and prints a warning.
 """
@@ -75,9 +75,10 @@ def _static(name: str) -> bytes:
     return (resources.files("detector.review") / "static" / name).read_bytes()
 
 
-def build_app(rnd: Round, *, token: str, hosts: set[str]):
+def build_app(rnd: Round, *, token: str, hosts: set[str], cookie: str = COOKIE):
     """The starlette app serving ``rnd``. ``token``: the secret every request must carry;
-    ``hosts``: the accepted Host header values (``host:port``, lower case)."""
+    ``hosts``: the accepted Host header values (``host:port``, lower case); ``cookie``: the
+    cookie's name (browsers share cookies between ports: one name per port)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -90,7 +91,7 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
     def page(request: Request) -> Response:
         html = index.replace("{{TOKEN}}", token).replace("{{ROUND}}", _attr(rnd.path.name))
         resp = Response(html, media_type="text/html; charset=utf-8")
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+        resp.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
         return resp
 
     def static(request: Request) -> Response:
@@ -174,7 +175,7 @@ def build_app(rnd: Round, *, token: str, hosts: set[str]):
         Route("/api/action", action, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
-    return _Guard(app, token=token, hosts=hosts)
+    return _Guard(app, token=token, hosts=hosts, cookie=cookie)
 
 
 class _Live:
@@ -221,8 +222,8 @@ class _Guard:
     """ASGI middleware: the Host check (400), then the token check (401), then security
     headers on every response."""
 
-    def __init__(self, app, *, token: str, hosts: set[str]):
-        self.app, self.token, self.hosts = app, token.encode(), hosts
+    def __init__(self, app, *, token: str, hosts: set[str], cookie: str):
+        self.app, self.token, self.hosts, self.cookie = app, token.encode(), hosts, cookie
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -249,15 +250,11 @@ class _Guard:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         offered += [v.encode() for v in query.get("token", [])]
         if scope["method"] in ("GET", "HEAD"):
-            from http.cookies import SimpleCookie
+            from starlette.requests import cookie_parser
 
-            jar = SimpleCookie()
-            try:
-                jar.load(headers.get("cookie", b"").decode("latin-1"))
-            except Exception:
-                jar = SimpleCookie()
-            if COOKIE in jar:
-                offered.append(jar[COOKIE].value.encode())
+            jar = cookie_parser(headers.get("cookie", b"").decode("latin-1"))
+            if self.cookie in jar:
+                offered.append(jar[self.cookie].encode())
         return any(o and secrets.compare_digest(o, self.token) for o in offered)
 
 
@@ -325,7 +322,7 @@ def serve(
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
-    app = build_app(rnd, token=token, hosts=_host_names(host, bound))
+    app = build_app(rnd, token=token, hosts=_host_names(host, bound), cookie=f"{COOKIE}_{bound}")
     shown = f"[{host}]" if ":" in host else host
     print(f"review page of {rnd.path} (Ctrl-C to stop):", file=out)
     print(f"http://{shown}:{bound}/?token={token}", file=out, flush=True)

@@ -67,8 +67,14 @@ def test_url_token_and_state(server):
     status, headers, body = request(url, "GET", f"/?token={token_of(url)}")
     assert status == 200 and b"ccount-token" in body
     cookie = headers["set-cookie"].split(";")[0]
+    assert cookie == f"ccount_token_{parts.port}={token_of(url)}"  # one per port
     assert "SameSite=strict" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]
     assert request(url, "GET", "/chip/0.png", cookie=cookie)[0] == 200
+    other = f'theme=dark; ccount_token_{parts.port + 1}=abc; {cookie}; x="q'
+    assert request(url, "GET", "/api/state", cookie=other)[0] == 200
+    assert (
+        request(url, "GET", "/api/state", cookie=f"ccount_token_{parts.port}={'A' * 32}")[0] == 401
+    )
     # the cookie alone is not enough to change the round (no cross-site POST)
     act = {"action": "accept", "cand": 0}
     assert request(url, "POST", "/api/action", cookie=cookie, body=act)[0] == 401
