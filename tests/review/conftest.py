@@ -33,6 +33,11 @@ def _chip_image(rnd_units, unit_id, size_px, seed):
 
 @pytest.fixture
 def page_round(tmp_path):
+    """The round of :func:`build_page_round` in ``tmp_path/round``."""
+    return build_page_round(tmp_path / "round")
+
+
+def build_page_round(path):
     """A round of 3 units side by side along x (priorities 0.9, 0.5, 0.1; unit 2 is
     hold-out) with candidates: unit 0 holds a 20 ft model box (id 0), a 40 ft model box at
     30 degrees (id 1) and a below-threshold peak (id 2); unit 1 holds a model box near its
@@ -72,7 +77,7 @@ def page_round(tmp_path):
         Candidate(4, 2, "port<1>", "20ft", 0.8, "random", "model", "pending",
                   box(X0 + 2 * UNIT_M + 30, yc)),
     ]  # fmt: skip
-    return Round.create(tmp_path / "round", manifest, cands, units, chips)
+    return Round.create(path, manifest, cands, units, chips)
 
 
 def start_server(round_path, *args: str):
@@ -110,6 +115,16 @@ def stop_server(proc) -> tuple[int, str]:
         proc.kill()
         _, err = proc.communicate()
     return proc.returncode, err
+
+
+@pytest.fixture(scope="module")
+def read_only_server(tmp_path_factory):
+    """One server of a fresh :func:`build_page_round` shared by a module's tests that do
+    not change the round: (round, url with token, process)."""
+    rnd = build_page_round(tmp_path_factory.mktemp("served") / "round")
+    proc, url = start_server(rnd.path)
+    yield rnd, url, proc
+    stop_server(proc)
 
 
 @pytest.fixture

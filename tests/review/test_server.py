@@ -5,8 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-import subprocess
-import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +16,14 @@ from detector.review.round import Round
 def server(page_server):
     rnd, url, _ = page_server
     return rnd, url
+
+
+@pytest.fixture
+def served(read_only_server):
+    """A server shared by the tests that leave its round unchanged (they check that)."""
+    rnd, url, _ = read_only_server
+    yield rnd, url
+    assert rnd.journal() == []
 
 
 def request(url, method, path, *, token=None, host=None, body=None, cookie=None):
@@ -49,8 +55,8 @@ def token_of(url: str) -> str:
     return url.split("token=", 1)[1]
 
 
-def test_url_token_and_state(server):
-    rnd, url = server
+def test_url_token_and_state(served):
+    rnd, url = served
     parts = urlsplit(url)
     assert parts.hostname == "127.0.0.1" and parts.port > 0 and len(token_of(url)) >= 32
     assert request(url, "GET", "/api/state")[0] == 401
@@ -81,8 +87,8 @@ def test_url_token_and_state(server):
     assert rnd.journal() == []
 
 
-def test_wrong_host_is_rejected(server):
-    _, url = server
+def test_wrong_host_is_rejected(served):
+    _, url = served
     tok = token_of(url)
     port = urlsplit(url).port
     for host in (f"evil.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}", ""):
@@ -92,8 +98,8 @@ def test_wrong_host_is_rejected(server):
     assert request(url, "GET", "/api/state", token=tok, host=f"localhost:{port}")[0] == 200
 
 
-def test_unknown_and_path_like_ids_read_no_files(server):
-    rnd, url = server
+def test_unknown_and_path_like_ids_read_no_files(served):
+    rnd, url = served
     tok = token_of(url)
     status, _, body = request(url, "GET", "/api/unit/7", token=tok)
     assert status == 404 and json.loads(body) == {"error": "no unit 7"}
@@ -167,30 +173,32 @@ def test_ctrl_c_exits_130_without_traceback(page_server):
     assert err.strip() == "ccount review: interrupted"
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "detector", "review", "serve", *args],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``ccount review serve ARGS`` in process (these calls never get to serving)."""
+    from detector.cli.main import main
+
+    rc = main(["review", "serve", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err
 
 
-def test_non_loopback_host_needs_the_flag(page_round):
-    r = run_cli(str(page_round.path), "--host", "192.0.2.10")
-    assert r.returncode == 2 and r.stdout == ""
-    assert "192.0.2.10" in r.stderr and "--allow-remote" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+def test_non_loopback_host_needs_the_flag(page_round, capsys):
+    rc, out, err = run_cli(capsys, str(page_round.path), "--host", "192.0.2.10")
+    assert rc == 2 and out == ""
+    assert "192.0.2.10" in err and "--allow-remote" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     # a wildcard address cannot satisfy the Host check: refused even with the flag
-    r = run_cli(str(page_round.path), "--host", "0.0.0.0", "--allow-remote")
-    assert r.returncode == 2 and "wildcard" in r.stderr
+    rc, _, err = run_cli(capsys, str(page_round.path), "--host", "0.0.0.0", "--allow-remote")
+    assert rc == 2 and "wildcard" in err
     # with the flag: a warning, then the address is tried (this one is not on this machine)
-    r = run_cli(str(page_round.path), "--host", "192.0.2.10", "--allow-remote")
-    assert r.stderr.startswith("warning: serving on 192.0.2.10")
-    assert r.returncode == 2 and "cannot listen" in r.stderr and "Traceback" not in r.stderr
+    rc, out, err = run_cli(capsys, str(page_round.path), "--host", "192.0.2.10", "--allow-remote")
+    assert err.startswith("warning: serving on 192.0.2.10") and out == ""
+    assert rc == 2 and "cannot listen" in err.splitlines()[1] and "Traceback" not in err
 
 
-def test_missing_round_is_a_one_line_error(tmp_path):
-    r = run_cli(str(tmp_path / "nope"))
-    assert r.returncode == 2
-    assert r.stderr.strip().splitlines() == [
+def test_missing_round_is_a_one_line_error(tmp_path, capsys):
+    rc, _, err = run_cli(capsys, str(tmp_path / "nope"))
+    assert rc == 2
+    assert err.strip().splitlines() == [
         f"ccount review: error: {tmp_path / 'nope'}: not a review round (no manifest.json)"
     ]
