@@ -94,7 +94,7 @@ def _with_ci(before: np.ndarray, after: np.ndarray, rng) -> dict:
             boots["before"][k].append(mb[k])
             boots["after"][k].append(ma[k])
             boots["delta"][k].append(None if ma[k] is None or mb[k] is None else ma[k] - mb[k])
-    for s in out:
+    for s in ("before", "after", "delta"):
         out[s + "_ci90"] = {}
         for k, vals in boots[s].items():
             v = [x for x in vals if x is not None]
@@ -123,7 +123,7 @@ def _detect_units(model_path, rnd: Round, units, device: str) -> dict[int, tuple
         with SceneReader(scene, target_gsd_m=model.gsd_m) as reader:
             inv = ~reader.grid.transform
         for u in us:
-            (c0, r0), (c1, r1) = inv * (u.bounds[0], u.bounds[3]), inv * (u.bounds[2], u.bounds[1])
+            (c0, r0), (c1, r1) = inv @ (u.bounds[0], u.bounds[3]), inv @ (u.bounds[2], u.bounds[1])
             wins.append(Window(int(min(r0, r1)), int(min(c0, c1)), int(abs(r1 - r0)) + 1,
                                int(abs(c1 - c0)) + 1))  # fmt: skip
         passes = run_passes(model, scene, windows=wins, mirrored=False)

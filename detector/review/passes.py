@@ -24,7 +24,7 @@ import numpy as np
 from ..detect.inference import InferenceSettings, TileOutput, infer_scene
 from ..detections import Detections
 
-__all__ = ["PEAK_FLOOR", "MirroredPredictor", "ReviewModel", "ScenePasses", "load_review_model",
+__all__ = ["PEAK_FLOOR", "MirroredPredictor", "ReviewModel", "ScenePasses", "load_review_model", "valid_share",
            "mirror_x", "run_passes"]  # fmt: skip
 
 #: Lowest heatmap peak score the review passes keep (below the detect threshold of 0.42).

@@ -18,18 +18,29 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .._io import atomic_path, atomic_write_text
 from ..errors import ReviewError
+from .actions import ACTIONS, check_seconds, validate_action
+from .queue_io import read_queue, write_queue
+from .records import (
+    KINDS,
+    REASONS,
+    Candidate,
+    Chip,
+    Manifest,
+    Unit,
+    apply_affine,
+    invert_affine,
+    utc_now,
+)
 
 __all__ = [
     "ACTIONS",
@@ -43,175 +54,10 @@ __all__ = [
     "utc_now",
 ]
 
-KINDS = ("20ft", "40ft")
-REASONS = (
-    "near_threshold",
-    "below_peak",
-    "flip_disagree",
-    "kind_margin",
-    "count_change",
-    "spread",
-    "random",
-    "reviewer",
-)
-ACTIONS = ("accept", "reject", "kind", "move", "add", "delete", "complete", "reopen", "undo")
 _CAND_STATUS = ("pending", "accepted", "rejected", "added")
 _UNIT_STATUS = ("pending", "complete")
 _SPLITS = ("train", "holdout")
-_LAYER_FIELDS = {
-    "candidates": ("cand_id", "unit_id", "scene", "kind", "score", "reason", "source", "status"),
-    "regions": ("unit_id", "scene", "split", "status", "priority", "reason"),
-}
 _THREAD_LOCK = threading.RLock()
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string (seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One box to review. ``corners``: 4 (x, y) points of the rotated box in the scene CRS.
-    ``source``: "model" (a detection), "peak" (a below-threshold heatmap peak) or
-    "reviewer" (added by hand; its ``score`` is 0)."""
-
-    cand_id: int
-    unit_id: int
-    scene: str
-    kind: str
-    score: float
-    reason: str
-    source: str
-    status: str
-    corners: tuple[tuple[float, float], ...]
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["corners"] = [list(p) for p in self.corners]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Candidate:
-        return cls(
-            cand_id=int(d["cand_id"]),
-            unit_id=int(d["unit_id"]),
-            scene=str(d["scene"]),
-            kind=str(d["kind"]),
-            score=float(d["score"]),
-            reason=str(d["reason"]),
-            source=str(d["source"]),
-            status=str(d["status"]),
-            corners=tuple((float(x), float(y)) for x, y in d["corners"]),
-        )
-
-    @property
-    def centre(self) -> tuple[float, float]:
-        xs, ys = zip(*self.corners, strict=True)
-        return (sum(xs) / 4.0, sum(ys) / 4.0)
-
-    @property
-    def is_container(self) -> bool:
-        """What the review says: accepted or added (a pending box is not yet a decision)."""
-        return self.status in ("accepted", "added")
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A review unit: a chip-sized square of one scene, reviewed exhaustively once complete.
-    ``bounds``: (minx, miny, maxx, maxy) in the scene CRS; ``priority``: higher = more
-    doubtful = reviewed earlier."""
-
-    unit_id: int
-    scene: str
-    split: str
-    status: str
-    priority: float
-    reason: str
-    bounds: tuple[float, float, float, float]
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["bounds"] = list(self.bounds)
-        return d
-
-    def contains(self, x: float, y: float) -> bool:
-        minx, miny, maxx, maxy = self.bounds
-        return minx <= x <= maxx and miny <= y <= maxy
-
-
-@dataclass(frozen=True)
-class Chip:
-    """The picture of one unit. ``window``: (col_off, row_off, width, height) in scene
-    pixels; ``affine``: chip pixel -> scene CRS (6 numbers, rasterio order); ``size_px``:
-    (width, height) of the PNG."""
-
-    unit_id: int
-    scene: str
-    window: tuple[int, int, int, int]
-    affine: tuple[float, float, float, float, float, float]
-    gsd_m: float
-    size_px: tuple[int, int]
-
-    def to_dict(self) -> dict:
-        return {
-            "scene": self.scene,
-            "window": list(self.window),
-            "affine": list(self.affine),
-            "gsd_m": self.gsd_m,
-            "size_px": list(self.size_px),
-        }
-
-    @classmethod
-    def from_dict(cls, unit_id: int, d: dict) -> Chip:
-        return cls(
-            unit_id=int(unit_id),
-            scene=str(d["scene"]),
-            window=tuple(int(v) for v in d["window"]),
-            affine=tuple(float(v) for v in d["affine"]),
-            gsd_m=float(d["gsd_m"]),
-            size_px=tuple(int(v) for v in d["size_px"]),
-        )
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What the round was made from. ``scenes``: {scene_id: {"path", "crs", "gsd_m",
-    "transform"}} (transform: scene pixel -> CRS, 6 numbers, rasterio order)."""
-
-    model: str
-    model_sha256: str
-    threshold: float
-    strategy: str
-    seed: int
-    budget: int
-    holdout_share: float
-    detect_dir: str
-    scenes: dict = field(default_factory=dict)
-    created: str = ""
-    schema: int = 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Manifest:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def _apply_affine(affine: Sequence[float], xy: np.ndarray) -> np.ndarray:
-    a, b, c, d, e, f = affine
-    return np.stack([a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f], axis=1)
-
-
-def _invert_affine(affine: Sequence[float]) -> tuple[float, ...]:
-    a, b, c, d, e, f = affine
-    det = a * e - b * d
-    if det == 0:
-        raise ReviewError(f"chip affine {tuple(affine)} is singular")
-    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
-    return (ia, ib, -(ia * c + ib * f), id_, ie, -(id_ * c + ie * f))
 
 
 class Round:
@@ -289,7 +135,7 @@ class Round:
             path / "chips" / "chips.json",
             json.dumps({str(k): v.to_dict() for k, v in sorted(chips.items())}, indent=1),
         )
-        rnd._write_queue(0)
+        write_queue(rnd.queue_path, manifest, cands, units, 0)
         atomic_write_text(rnd.journal_path, "")
         atomic_write_text(path / "manifest.json", json.dumps(manifest.to_dict(), indent=1))
         return rnd
@@ -313,7 +159,7 @@ class Round:
 
     def _reload(self) -> None:
         stamp = self._stamp()
-        cands, units, applied = self._read_queue()
+        cands, units, applied = read_queue(self.queue_path, self.manifest)
         self.candidates, self.units = cands, units
         for entry in self.journal()[applied:]:
             self._replay(entry)
@@ -337,13 +183,13 @@ class Round:
     def chip_to_crs(self, unit_id: int, xy) -> np.ndarray:
         """Chip pixel (col, row) points ``[N, 2]`` (or one pair) -> scene CRS ``[N, 2]``."""
         chip = self._chip(unit_id)
-        return _apply_affine(chip.affine, np.atleast_2d(np.asarray(xy, dtype=float)))
+        return apply_affine(chip.affine, np.atleast_2d(np.asarray(xy, dtype=float)))
 
     def crs_to_chip(self, unit_id: int, xy) -> np.ndarray:
         """Scene CRS points ``[N, 2]`` (or one pair) -> chip pixel (col, row) ``[N, 2]``."""
         chip = self._chip(unit_id)
-        inv = _invert_affine(chip.affine)
-        return _apply_affine(inv, np.atleast_2d(np.asarray(xy, dtype=float)))
+        inv = invert_affine(chip.affine)
+        return apply_affine(inv, np.atleast_2d(np.asarray(xy, dtype=float)))
 
     def _chip(self, unit_id) -> Chip:
         try:
@@ -380,7 +226,7 @@ class Round:
         if action.get("action") == "undo":
             return self.undo(by=action.get("by", "browser"), seconds=action.get("seconds"))
         with self._locked():
-            entry, result = self._validate(action)
+            entry, result = validate_action(self, action)
             self._commit(entry)
             return result
 
@@ -395,7 +241,7 @@ class Round:
                 for a in actions:
                     if not isinstance(a, dict) or a.get("action") == "undo":
                         raise ReviewError(f"{self.path}: a batch holds actions, not {a!r}")
-                    entry, result = self._validate(a)
+                    entry, result = validate_action(self, a)
                     self._replay(entry)
                     entries.append(entry)
                     results.append(result)
@@ -404,7 +250,9 @@ class Round:
                 raise
             if entries:
                 self._append_journal(*entries)
-                self._write_queue(len(self.journal()))
+                write_queue(
+                    self.queue_path, self.manifest, self.candidates, self.units, len(self.journal())
+                )
                 self._seen = self._stamp()
             return results
 
@@ -432,7 +280,7 @@ class Round:
                 "before": last.get("after"),
                 "after": last.get("before"),
                 "by": str(by),
-                "seconds": _seconds(self.path, seconds),
+                "seconds": check_seconds(self.path, seconds),
                 "undoes": idx,
             }
             if "unit_status" in last:
@@ -463,7 +311,9 @@ class Round:
     def _commit(self, entry: dict) -> Candidate | Unit:
         self._append_journal(entry)
         result = self._replay(entry)
-        self._write_queue(len(self.journal()))
+        write_queue(
+            self.queue_path, self.manifest, self.candidates, self.units, len(self.journal())
+        )
         self._seen = self._stamp()
         return result
 
@@ -498,53 +348,6 @@ class Round:
         self.candidates[cand_id] = cand
         return cand
 
-    def _validate(self, action: dict) -> tuple[dict, Candidate | Unit]:
-        name = action.get("action")
-        if name not in ACTIONS:
-            raise ReviewError(f"{self.path}: unknown action {name!r}; expected one of {ACTIONS}")
-        by = str(action.get("by", "browser"))
-        seconds = _seconds(self.path, action.get("seconds"))
-        cand = None
-        if name in ("accept", "reject", "kind", "move", "delete"):
-            cand = self._candidate(action.get("cand"))
-        unit_ref = action.get("unit", cand.unit_id if cand is not None else None)
-        unit = self._unit(unit_ref)
-        if cand is not None and cand.unit_id != unit.unit_id:
-            raise ReviewError(
-                f"{self.path}: candidate {cand.cand_id} is in unit {cand.unit_id}, "
-                f"not {unit.unit_id}"
-            )
-        entry = {"t": utc_now(), "unit": unit.unit_id, "action": name, "cand": None,
-                 "before": None, "after": None, "by": by, "seconds": seconds}  # fmt: skip
-        if name in ("complete", "reopen"):
-            new = "complete" if name == "complete" else "pending"
-            entry["unit_status"] = [unit.status, new]
-            return entry, replace(unit, status=new)
-        if name == "add":
-            kind = self._kind(action.get("kind"))
-            corners = self._corners(unit, action)
-            new_id = max(self.candidates, default=-1) + 1
-            new_id = max(new_id, self._max_journal_id() + 1)
-            after = Candidate(new_id, unit.unit_id, unit.scene, kind, 0.0, "reviewer",
-                              "reviewer", "added", corners)  # fmt: skip
-            entry.update(cand=new_id, after=after.to_dict())
-            return entry, after
-        assert cand is not None
-        entry.update(cand=cand.cand_id, before=cand.to_dict())
-        decided = "added" if cand.source == "reviewer" else "accepted"
-        if name == "delete":
-            return entry, cand
-        if name == "accept":
-            after = replace(cand, status=decided)
-        elif name == "reject":
-            after = replace(cand, status="rejected")
-        elif name == "kind":
-            after = replace(cand, kind=self._kind(action.get("kind")), status=decided)
-        else:  # move
-            after = replace(cand, corners=self._corners(unit, action), status=decided)
-        entry["after"] = after.to_dict()
-        return entry, after
-
     def _max_journal_id(self) -> int:
         ids = [int(e["cand"]) for e in self.journal() if e.get("cand") is not None]
         return max(ids, default=-1)
@@ -561,151 +364,7 @@ class Round:
         except (KeyError, TypeError, ValueError):
             raise ReviewError(f"{self.path}: unknown unit {ref!r}") from None
 
-    def _kind(self, kind) -> str:
-        if kind not in KINDS:
-            raise ReviewError(f"{self.path}: bad kind {kind!r}; expected 20ft or 40ft")
-        return kind
-
-    def _corners(self, unit: Unit, action: dict) -> tuple[tuple[float, float], ...]:
-        if action.get("corners") is not None:
-            pts = action["corners"]
-        elif action.get("chip_corners") is not None:
-            pts = self.chip_to_crs(unit.unit_id, _points(self.path, action["chip_corners"]))
-        else:
-            raise ReviewError(f"{self.path}: {action.get('action')} needs 'corners'")
-        pts = _points(self.path, pts)
-        cx, cy = pts.mean(axis=0)
-        if not unit.contains(cx, cy):
-            raise ReviewError(
-                f"{self.path}: box centre ({cx:.2f}, {cy:.2f}) is outside unit {unit.unit_id} "
-                f"{unit.bounds}"
-            )
-        sides = np.hypot(*(np.roll(pts, -1, axis=0) - pts).T)
-        if not (sides > 0).all():
-            raise ReviewError(f"{self.path}: degenerate box {pts.tolist()}")
-        return tuple((float(x), float(y)) for x, y in pts)
-
-    # ---- the GeoPackage ----------------------------------------------------------------
-    def _layer_crs(self) -> str | None:
-        crss = {s.get("crs") for s in self.manifest.scenes.values()}
-        return crss.pop() if len(crss) == 1 else None
-
-    def _to_layer(self, scene: str, pts: np.ndarray, inverse: bool = False) -> np.ndarray:
-        if self._layer_crs() is not None:
-            return pts
-        from pyproj import Transformer
-
-        src = self.manifest.scenes[scene]["crs"]
-        a, b = ("EPSG:4326", src) if inverse else (src, "EPSG:4326")
-        t = Transformer.from_crs(a, b, always_xy=True)
-        x, y = t.transform(pts[:, 0], pts[:, 1])
-        return np.stack([x, y], axis=1)
-
-    def _write_queue(self, applied: int) -> None:
-        import shapely
-        from pyogrio.raw import write as ogr_write
-
-        crs = self._layer_crs() or "EPSG:4326"
-        cands = [c for _, c in sorted(self.candidates.items())]
-        units = [u for _, u in sorted(self.units.items())]
-        rings = [self._to_layer(c.scene, np.asarray(c.corners)) for c in cands]
-        unit_rings = []
-        for u in units:
-            x0, y0, x1, y1 = u.bounds
-            sq = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
-            unit_rings.append(self._to_layer(u.scene, sq))
-        layers = {
-            "candidates": ([c.to_dict() for c in cands], rings),
-            "regions": ([u.to_dict() for u in units], unit_rings),
-        }
-        try:
-            with atomic_path(self.queue_path) as tmp:
-                for layer, (rows, rr) in layers.items():
-                    geoms = np.array(
-                        [shapely.to_wkb(shapely.Polygon(r)) for r in rr], dtype=object
-                    ).reshape(-1)
-                    names = _LAYER_FIELDS[layer]
-                    cols = [_column([row[k] for row in rows], k) for k in names]
-                    ogr_write(
-                        str(tmp), geometry=geoms, field_data=cols, fields=list(names),
-                        layer=layer, driver="GPKG", crs=crs, geometry_type="Polygon",
-                        dataset_metadata={"ccount_journal_applied": str(applied)},
-                    )  # fmt: skip
-        except Exception as e:
-            if isinstance(e, ReviewError | OSError):
-                raise
-            raise ReviewError(f"{self.queue_path}: cannot write ({e})") from e
-
-    def _read_queue(self) -> tuple[dict[int, Candidate], dict[int, Unit], int]:
-        import pyogrio
-        import shapely
-        from pyogrio.raw import read as ogr_read
-
-        try:
-            info = pyogrio.read_info(self.queue_path, layer="regions")
-            applied = int((info.get("dataset_metadata") or {}).get("ccount_journal_applied", 0))
-            out = {}
-            for layer in ("candidates", "regions"):
-                meta, _, geoms, cols = ogr_read(self.queue_path, layer=layer)
-                names = list(meta["fields"])
-                rows = [dict(zip(names, vals, strict=True)) for vals in zip(*cols, strict=True)]
-                if not names:
-                    rows = [{} for _ in geoms]
-                polys = [np.asarray(shapely.from_wkb(g).exterior.coords)[:4] for g in geoms]
-                out[layer] = list(zip(rows, polys, strict=True))
-        except Exception as e:
-            raise ReviewError(f"{self.queue_path}: unreadable review queue ({e})") from e
-        cands = {}
-        for row, poly in out["candidates"]:
-            d = {k: _py(v) for k, v in row.items()}
-            d["corners"] = self._to_layer(d["scene"], poly, inverse=True).tolist()
-            c = Candidate.from_dict(d)
-            cands[c.cand_id] = c
-        units = {}
-        for row, poly in out["regions"]:
-            d = {k: _py(v) for k, v in row.items()}
-            sq = self._to_layer(d["scene"], poly, inverse=True)
-            (x0, y0), (x1, y1) = sq.min(axis=0), sq.max(axis=0)
-            u = Unit(int(d["unit_id"]), d["scene"], d["split"], d["status"],
-                     float(d["priority"]), d["reason"], (x0, y0, x1, y1))  # fmt: skip
-            units[u.unit_id] = u
-        return cands, units, applied
-
 
 def _check_unit(path: Path, u: Unit) -> None:
     if u.split not in _SPLITS or u.status not in _UNIT_STATUS:
         raise ReviewError(f"{path}: unit {u.unit_id} has split {u.split!r}, status {u.status!r}")
-
-
-def _seconds(path: Path, v) -> float | None:
-    if v is None:
-        return None
-    try:
-        s = float(v)
-    except (TypeError, ValueError):
-        raise ReviewError(f"{path}: seconds must be a number, not {v!r}") from None
-    if not math.isfinite(s) or s < 0:
-        raise ReviewError(f"{path}: seconds must be >= 0, not {v!r}")
-    return s
-
-
-def _points(path: Path, pts) -> np.ndarray:
-    try:
-        arr = np.asarray(pts, dtype=float)
-    except (TypeError, ValueError):
-        raise ReviewError(f"{path}: corners must be 4 (x, y) points, not {pts!r}") from None
-    if arr.shape != (4, 2) or not np.isfinite(arr).all():
-        raise ReviewError(f"{path}: corners must be 4 finite (x, y) points, not {pts!r}")
-    return arr
-
-
-def _column(vals: list, name: str) -> np.ndarray:
-    if name in ("cand_id", "unit_id"):
-        return np.array(vals, dtype=np.int64)
-    if name in ("score", "priority"):
-        return np.array(vals, dtype=np.float64)
-    return np.array([str(v) for v in vals], dtype=object)
-
-
-def _py(v):
-    return v.item() if isinstance(v, np.generic) else v

@@ -329,7 +329,7 @@ def _write_round(out: Path, config, model, thr, detect_dir, info, train, holdout
             t = grid.transform
             affine = (t.a, t.b, t.a * c0 + t.b * r0 + t.c, t.d, t.e, t.d * c0 + t.e * r0 + t.f)
             nat = ~scene.transform
-            (nc0, nr0), (nc1, nr1) = (nat * tuple(_to_crs(t, np.array(p, float)))
+            (nc0, nr0), (nc1, nr1) = (nat @ tuple(_to_crs(t, np.array(p, float)))
                                       for p in ((c0, r0), (c1, r1)))  # fmt: skip
             native = (
                 int(round(nc0)),
