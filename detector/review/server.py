@@ -14,9 +14,12 @@ Routes (every one behind the token and Host checks):
 Security: a random token (``secrets.token_urlsafe``) is needed on every request: as the
 ``token`` query parameter (the printed URL), the ``X-CCount-Token`` header (the page's
 fetches) or, for GET only, the cookie the first page load sets (``ccount_token_<port>``,
-``SameSite=Strict``, ``HttpOnly``); without it 401. The Host header must name the bound address (DNS
-rebinding): else 400. Nothing from a request becomes a file path: chips are looked up by
-unit id in the round. A non-loopback host needs ``allow_remote`` and prints a warning.
+``SameSite=Strict``, ``HttpOnly``); without it 401. The Host header must name the bound
+address and port (``localhost:<port>`` too when bound to a loopback address), else 400: a
+page on another site whose name was rebound to this address (DNS rebinding) cannot talk to
+it. Nothing from a request becomes a file path: chips are looked up by unit id in the
+round. A non-loopback host needs ``allow_remote`` and prints a warning; a wildcard host
+(0.0.0.0, ::) is refused, as no Host header could name it.
 """
 
 from __future__ import annotations
