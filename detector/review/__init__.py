@@ -19,7 +19,9 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "records",
         "round",
         "select",
+        "server",
         "simulate",
+        "view",
     ],
     submod_attrs={
         "formats": ["EXPORT_FORMATS", "export_round", "import_reviews"],
@@ -64,5 +66,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "simulate_round",
             "truth_boxes",
         ],
+        "server": ["TOKEN_HEADER", "build_app", "is_loopback", "serve"],
+        "view": ["DECISIONS", "progress", "resume_unit", "state_view", "unit_view"],
     },
 )
