@@ -1,12 +1,15 @@
 """Stage 2 of the shipped recipe: whole synthetic port scenes as a label set.
 
 Usage: .venv/bin/python scripts/make_finetune_set.py [--out imagery/generated/finetune] [--n 60] [--jobs 2]
+    [--families classic=1,flat=1,photo=1]
 
 Writes ``ccount synth scene`` output (GeoTIFF + truth GeoJSON) for scene seeds 50000+ (the
 detector test set uses 70000+; training tiles use ``training_sample`` seeds >= 1,000,000),
 cycling the three ports, random GSD 0.31-0.6 m, every other scene a 16-bit 4-band product.
 Stage 2 fine-tunes the stage-1 weights on these with ``ccount train --init ... --labels ...``
 so the model sees whole rendered port scenes (water, piers, rail, sun) as inference does.
+``--families`` renders each scene in a family drawn from the mix by its seed (default: all
+classic, as shipped).
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from detector.synth.families import pick_family  # noqa: E402
+from detector.synth.mixes import parse_mix  # noqa: E402
+
 PORTS = ("rajin", "vostochny", "dunai")
 SEED_BASE = 50_000
 
@@ -28,13 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=60)
     p.add_argument("--size", type=int, default=1600)
     p.add_argument("--jobs", type=int, default=2, help="scenes rendered at once")
+    p.add_argument("--families", default=None, metavar="MIX", help="e.g. classic=1,flat=1")
     args = p.parse_args(argv)
+    mix = None if args.families is None else parse_mix(args.families)
     cmds = []
     for i in range(args.n):
         d = args.out / f"s{SEED_BASE + i}"
         if any(d.glob("*.geojson")):
             continue
         extra = ["--bits", "16", "--bands", "4"] if i % 2 else []
+        if mix is not None:
+            extra += ["--family", pick_family(SEED_BASE + i, mix)]
         cmds.append([sys.executable, "-m", "detector", "synth", "scene", "--port", PORTS[i % 3],
                      "--seed", str(SEED_BASE + i), "--size", str(args.size), str(args.size),
                      "--out", str(d), *extra])  # fmt: skip

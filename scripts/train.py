@@ -88,7 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "models" / "ccount-centernet.pt")
     p.add_argument("--card", type=Path, default=ROOT / "models" / "MODEL_CARD.md")
-    p.add_argument("--stage1", type=Path, default=GENERATED / "stage1.pt")
+    p.add_argument("--stage1", type=Path, default=None, help="default: WORK/stage1.pt")
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=GENERATED,
+        help="stage-1 weights, checkpoints and the stage-2 scenes (default imagery/generated;"
+        " give another recipe its own)",
+    )
     p.add_argument("--stage", choices=("1", "2", "all"), default="all")
     p.add_argument("--steps", type=int, default=STAGE1_STEPS, help="stage-1 steps")
     p.add_argument("--stage2-steps", type=int, default=STAGE2_STEPS)
@@ -119,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     except CountError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
+    work = args.work
+    args.stage1 = args.stage1 or work / "stage1.pt"
     common = dict(
         seed=args.seed, device=args.device, threads=args.threads, snow=args.snow,
         max_minutes=args.max_minutes, checkpoint_every_s=args.checkpoint_every,
@@ -128,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     stages = []
     if not args.card_only and args.stage in ("1", "all"):
         config = TrainConfig(
-            out=args.stage1, steps=args.steps, checkpoint=GENERATED / "stage1.ckpt", **common
+            out=args.stage1, steps=args.steps, checkpoint=work / "stage1.ckpt", **common
         )
         stages.append((config, None))
     if not args.card_only and args.stage in ("2", "all"):
-        labels = GENERATED / "finetune"
+        labels = work / "finetune"
+        scenes = ["--out", str(labels)]
+        if args.families is not None:
+            scenes += ["--families", args.families]
         config = TrainConfig(
             out=args.out,
             steps=args.stage2_steps,
@@ -140,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             init=args.stage1,
             labels=labels,
             label_fraction=0.5,
-            checkpoint=GENERATED / "stage2.ckpt",
+            checkpoint=work / "stage2.ckpt",
             **common,
         )
-        stages.append((config, lambda: make_finetune_set.main(["--out", str(labels)])))
+        stages.append((config, lambda: make_finetune_set.main(scenes)))
     for config, prepare in stages:
         if not args.restart and _complete(config):
             log(f"{config.out}: complete for this recipe; stage skipped (--restart retrains)")
