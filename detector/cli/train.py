@@ -26,8 +26,8 @@ HELP = "train the container detector on synthetic tiles (and label sets); write 
 
 
 def configure(parser) -> None:
+    from ..model.config import TrainConfig
     from ..model.tiers import TIERS_OUTPUTS
-    from ..model.train import TrainConfig
 
     d = TrainConfig(out=Path("-"))
     parser.add_argument(
@@ -231,7 +231,7 @@ def _from_checkpoint(path: Path) -> tuple[dict, Path | None]:
     import dataclasses
 
     from ..model.checkpoint import read_checkpoint
-    from ..model.train import TrainConfig
+    from ..model.config import TrainConfig
 
     payload = read_checkpoint(path)
     names = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -10,6 +10,7 @@ Modules (import the one you need; importing this package imports nothing heavy):
 - :mod:`.data` -- sample pool, augmentation, batching
 - :mod:`.labelset` -- training windows from GeoJSON / COCO label sets and their scenes
 - :mod:`.validate` -- quick held-out scoring during training
+- :mod:`.config` -- :class:`TrainConfig`, what determines a training run (no torch)
 - :mod:`.train` -- :func:`train` from synthetic samples and label sets
 - :mod:`.checkpoint` -- resumable training: the loop's whole state, chunks, Ctrl-C
 - :mod:`.provenance` -- generator/code versions, hardware, weights written with the recipe

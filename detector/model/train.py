@@ -16,12 +16,11 @@ loop state (:mod:`.checkpoint`) every ``checkpoint_every_s`` seconds and when a 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,111 +38,18 @@ from .checkpoint import (
     restore,
     write_checkpoint,
 )
-from .data import SamplePool, make_batch, sample_seed
+from .config import TrainConfig
+from .data import SamplePool, make_batch
 from .losses import detection_loss
 from .net import build_model, count_parameters
 from .provenance import amp_dtype, code_version, generator_version, save_trained
 from .runtime import cpu_cores
-from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 from .validate import validate
 from .weights import ModelMeta, canonical_gsd_m, load_model, resolve_device
 
 __all__ = ["TrainConfig", "TrainResult", "train", "VAL_SEED_BASE", "generator_version"]
 
 VAL_SEED_BASE = 900_000
-SampleFn = Callable[..., Any]  # (seed, *, size_px) -> sample (see data.Sample)
-
-
-_NOT_RECIPE = (
-    "out", "sample_fn", "log_every", "save_every",
-    "checkpoint", "checkpoint_every_s", "stop_after_steps", "max_minutes",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (recorded in the weights' ``recipe``).
-
-    ``sample_fn`` replaces the synthetic generator (tests); ``labels`` is a folder of label
-    sets mixed in at ``label_fraction`` of each batch; ``init`` starts from a weights file
-    (its architecture wins over ``arch``/``arch_kwargs``).
-    """
-
-    out: Path
-    steps: int = 6000
-    batch_size: int = 16
-    size_px: int = 256
-    lr: float = 3e-3
-    weight_decay: float = 1e-2
-    warmup_steps: int = 200
-    seed: int = 0
-    device: str = "auto"
-    init: Path | None = None
-    labels: Path | None = None
-    label_fraction: float = 0.5
-    pool_size: int = 384
-    refresh_per_step: int = 3
-    jitter: float = 1.0
-    snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
-    families: dict[str, float] | None = None  # rendering-family mix; None: classic only
-    layouts: str = "v1"  # layout generator of synth.training_sample: v1 (shipped) or v2
-    ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
-    amp: bool = True
-    arch: str = "ccnet-v1"
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    val_samples: int = 64
-    save_every: int = 500
-    log_every: int = 50
-    threads: int | None = 1
-    gen_workers: int | None = None  # sample-rendering processes; None: 0 on CPU, more on CUDA
-    tiers_output: str = TIERS_DIRECT
-    sample_fn: SampleFn | None = None
-    # chunks (not in the recipe: they cannot change the weights), see .checkpoint
-    checkpoint: Path | None = None  # default: the file resumed from, else <out>.ckpt
-    checkpoint_every_s: float = 300.0
-    stop_after_steps: int | None = None  # end this chunk after so many steps (checkpointed)
-    max_minutes: float | None = None  # end this chunk after the step that passes this
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.snow <= 1.0:
-            raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
-        if self.layouts not in ("v1", "v2"):
-            raise ConfigError(f"--layouts {self.layouts}: expected v1 or v2")
-        if self.families is not None:
-            from ..synth.mixes import check_mix
-
-            object.__setattr__(self, "families", check_mix(self.families))
-        if not 0.0 <= self.ema < 1.0:
-            raise ConfigError(f"--ema {self.ema}: expected a decay 0 <= d < 1 (0: off)")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"--threads {self.threads}: expected >= 1")
-        if self.gen_workers is not None and self.gen_workers < 0:
-            raise ConfigError(f"--gen-workers {self.gen_workers}: expected >= 0")
-        if self.checkpoint_every_s < 0:
-            raise ConfigError(f"--checkpoint-every {self.checkpoint_every_s}: expected >= 0 s")
-        if self.stop_after_steps is not None and self.stop_after_steps < 1:
-            raise ConfigError(f"--stop-after-steps {self.stop_after_steps}: expected >= 1")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ConfigError(f"--max-minutes {self.max_minutes}: expected > 0")
-        if self.tiers_output not in TIERS_OUTPUTS:
-            raise ConfigError(
-                f"tiers_output {self.tiers_output!r}: expected one of {TIERS_OUTPUTS}"
-            )
-
-    def recipe(self) -> dict[str, Any]:
-        d = {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in dataclasses.asdict(self).items()
-            if k not in _NOT_RECIPE
-        }
-        d["sample_seeds"] = f"sample_seed(seed, k) = {sample_seed(0, 0)} + seed * 1e8 + k"
-        # absent: the shipped recipe's classic family and v1 layouts (older weights and
-        # checkpoints have neither field and keep matching)
-        if d.get("families") is None:
-            d.pop("families", None)
-        if d.get("layouts") == "v1":
-            d.pop("layouts", None)
-        return d
 
 
 @dataclass(frozen=True)
