@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import check_output_dir
+from .._io import check_output_dir, safe_name
 from ..errors import ReviewError
 from .round import Candidate, Round
 
@@ -93,7 +93,7 @@ def round_labels(round_path, out) -> dict:
             "round": str(rnd.path.resolve()),
             "model_sha256": rnd.manifest.model_sha256,
         }
-        path = Path(out) / f"{scene}.geojson"
+        path = Path(out) / f"{safe_name(scene)}.geojson"
         write_geojson(path, feats, props)
         files.append(str(path))
         n_cont += len(feats)

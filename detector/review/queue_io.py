@@ -5,6 +5,7 @@ many journal lines the file holds."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +28,20 @@ def layer_crs(manifest) -> str | None:
     return crss.pop() if len(crss) == 1 else None
 
 
+@functools.lru_cache(maxsize=64)
+def _transformer(src: str, dst: str):
+    from pyproj import Transformer
+
+    # building one costs ~1 ms; a queue rewrite maps every feature
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
 def _to_layer(manifest, scene: str, pts: np.ndarray, inverse: bool = False) -> np.ndarray:
     if layer_crs(manifest) is not None:
         return pts
-    from pyproj import Transformer
-
     src = manifest.scenes[scene]["crs"]
     a, b = ("EPSG:4326", src) if inverse else (src, "EPSG:4326")
-    t = Transformer.from_crs(a, b, always_xy=True)
+    t = _transformer(a, b)
     x, y = t.transform(pts[:, 0], pts[:, 1])
     return np.stack([x, y], axis=1)
 
