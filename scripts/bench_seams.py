@@ -12,9 +12,10 @@ prints the count, F1 against the truth, and how many detections differ from the 
 run's (matched one-to-one within 1.25 m).
 
 Part 2 (extent): the same port pixels alone and pasted into the middle of a ``--sea`` px
-square scene of open sea (the port's own water level with 3 % noise), for an
-8-bit and a 16-bit product; prints both counts, the stretch ``ccount info`` would show, and
-how many detections differ. Runs without ``--aoi``.
+square scene of open sea (the port's own water level with 3 % noise), for an 8-bit and a
+16-bit product, once at an offset that keeps the port on the network's 32 px stride grid
+(snap 128) and once anywhere (snap 1); prints both counts, the stretch ``ccount info``
+shows (low then high per band), and how many detections differ. Runs without ``--aoi``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def render(out: Path, *, family: str, seed: int, gsd: float, size: int, bits: in
     return sorted(d.glob("*.tif"))[0]
 
 
-def detect(det, scene: Path, out: Path, tile: int, overlap: int):
+def detect(det, scene: Path, out: Path, tile: int, overlap: int | None):
     from detector.detect.pipeline import DetectConfig, detect_scene
     from detector.labels.evaluate import load_containers
 
@@ -91,9 +92,11 @@ def seams(det, args) -> list[dict]:
     return rows
 
 
-def paste_in_sea(src: Path, dst: Path, sea_px: int) -> None:
+def paste_in_sea(src: Path, dst: Path, sea_px: int, snap_px: int = 1) -> None:
     """``src``'s pixels in the middle of a ``sea_px`` square of its own water, same
-    georeference for the port pixels (the transform's origin moves)."""
+    georeference for the port pixels (the transform's origin moves). ``snap_px``: the
+    offset a multiple of it (native px; 128 keeps the port on the network's 32 px stride
+    grid at 0.3 and 0.4 m, so that only the scene around it differs)."""
     import rasterio
     from affine import Affine
 
@@ -111,7 +114,7 @@ def paste_in_sea(src: Path, dst: Path, sea_px: int) -> None:
     for k in range(b):
         level = float(np.percentile(data[k][valid], 3))
         big[k] = np.clip(level * (1 + 0.03 * noise), 1, np.iinfo(data.dtype).max).astype(data.dtype)
-    r0, c0 = (sea_px - h) // 2, (sea_px - w) // 2
+    r0, c0 = (sea_px - h) // 2 // snap_px * snap_px, (sea_px - w) // 2 // snap_px * snap_px
     big[:, r0 : r0 + h, c0 : c0 + w] = data
     prof.update(width=sea_px, height=sea_px, transform=t * Affine.translation(-c0, -r0),
                 tiled=True, blockxsize=512, blockysize=512, compress="deflate")  # fmt: skip
@@ -124,23 +127,27 @@ def extent(det, args) -> list[dict]:
     from detector.imagery.raster import open_scene
 
     rows = []
+    tiling = (1024, 256) if det.context_px == 0 else (1280, None)
     for bits in (8, 16):
         for family in args.families:
             seed = args.seeds[0]
             scene = render(args.out, family=family, seed=seed, gsd=args.gsd, size=args.size,
                            bits=bits)  # fmt: skip
-            big_dir = args.out / f"sea_{family}_{seed}_{bits}"
-            big_dir.mkdir(parents=True, exist_ok=True)
-            big = big_dir / scene.name
-            if not big.exists():
-                paste_in_sea(scene, big, args.sea)
-            alone = detect(det, scene, args.out / "pred_alone" / f"{family}_{bits}", 512, 64)
-            inside = detect(det, big, args.out / "pred_sea" / f"{family}_{bits}", 512, 64)
-            s1, s2 = open_scene(scene).stretch, open_scene(big).stretch
-            rows.append({"family": family, "bits": bits, "alone": len(alone),
-                         "in_sea": len(inside), "differ": differ(alone, inside),
-                         "stretch_alone": [round(v) for v in s1.low[:1] + s1.high[:1]],
-                         "stretch_in_sea": [round(v) for v in s2.low[:1] + s2.high[:1]]})  # fmt: skip
+            alone = detect(det, scene, args.out / "pred_alone" / f"{family}_{bits}", *tiling)
+            s1 = open_scene(scene).stretch
+            for snap in (128, 1):
+                big_dir = args.out / f"sea{snap}_{family}_{seed}_{bits}"
+                big_dir.mkdir(parents=True, exist_ok=True)
+                big = big_dir / scene.name
+                if not big.exists():
+                    paste_in_sea(scene, big, args.sea, snap)
+                inside = detect(det, big, args.out / f"pred_sea{snap}" / f"{family}_{bits}",
+                                *tiling)  # fmt: skip
+                s2 = open_scene(big).stretch
+                rows.append({"family": family, "bits": bits, "snap": snap, "alone": len(alone),
+                             "in_sea": len(inside), "differ": differ(alone, inside),
+                             "stretch_alone": [round(v) for v in s1.low + s1.high],
+                             "stretch_in_sea": [round(v) for v in s2.low + s2.high]})  # fmt: skip
     return rows
 
 

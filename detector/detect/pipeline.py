@@ -157,10 +157,7 @@ def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
     a, ctx = max(1, detector.align_px), max(0, detector.context_px)
     need = -(-2 * ctx // a) * a
     given = config.overlap_px
-    if given is None:
-        overlap = need if ctx else FALLBACK_OVERLAP_PX
-    else:
-        overlap = max(given, need)
+    overlap = (need if ctx else FALLBACK_OVERLAP_PX) if given is None else max(given, need)
     tile = config.tile_px
     if tile < overlap + max(a, 2 * ctx):
         tile = -(-(overlap + max(a, 2 * ctx)) // a) * a
@@ -172,8 +169,8 @@ def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
         if given is not None and overlap != given:
             what.append(f"--overlap {given} -> {overlap}")
         log.warning(
-            "the model needs %d px of input around each output pixel (its weights' "
-            "metadata), so tiles overlap by at least %d px: %s", ctx, need, ", ".join(what),
+            "the model needs %d px of input around each output pixel, so tiles overlap by "
+            "at least %d px: %s", ctx, need, ", ".join(what),
         )  # fmt: skip
     return replace(config, tile_px=tile, overlap_px=overlap)
 
