@@ -137,9 +137,8 @@ def test_a_port_alone_and_inside_a_sea_scene_count_alike_without_aoi(tmp_path, w
     scene's structured pixels elsewhere), so the stretch and the count agree (before: the
     stretch came from a sample that was mostly sea, and the port saturated)."""
     from detector.synth.export import write_scene
-    from detector.synth.scene import render_scene
-
     from detector.synth.portmap import feature_centre_m
+    from detector.synth.scene import render_scene
 
     x, y = feature_centre_m("rajin", "Pier 2 east berth")  # the ship's deck: 31 visible tops
     spec = pier2_spec(bits=16, width=192, height=320, centre_xy_m=(x - 10, y + 10), stock=())
