@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retina-tiles", type=int, default=3)
     ap.add_argument("--model", default=None)
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: detect's")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ccount-bench")
     ap.add_argument("--no-retina", action="store_true", help="time ccount only")
     ap.add_argument("--tta", action="store_true", help="ccount with --tta (mirrored passes)")
@@ -159,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     weights, origin = model_file(args.model, args.work)
+    batch = args.batch_size or DetectConfig().batch_size
     config = DetectConfig(
-        model_path=weights, device=args.device, batch_size=args.batch_size,
+        model_path=weights, device=args.device, batch_size=batch,
         num_threads=args.threads, tta=args.tta, read_threads=args.read_threads,
     )  # fmt: skip
     detector = load_detector(config)
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(
             f"\nscene {args.size} x {args.size} px at {gsd} m ({native_mpx:.1f} native Mpx, "
-            f"{row['tiles']} tiles of 512 px at 0.4 m, {row['containers']} containers found)\n"
+            f"{row['tiles']} tiles of {c['settings']['tile']} px at 0.4 m, {row['containers']} containers found)\n"
             f"  ccount detect (end to end): {row['seconds']:.1f} s = {row['native_mpx_s']:.2f} "
             f"native Mpx/s ({row['model_mpx_s']:.2f} model-frame Mpx/s; reading {row['read_s']:.1f} s"
             f" in {row['read_threads']} reading thread(s), model {row['model_s']:.1f} s)"

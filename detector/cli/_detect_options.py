@@ -45,10 +45,12 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
                    help=f"compute device; auto picks CUDA when present (default: {d.device})")  # fmt: skip
     p.add_argument("--tile", type=int, default=d.tile_px, metavar="N",
-                   help=f"tile size in model pixels (default: {d.tile_px}; below 384 the shipped "
-                        "model counts up to ~1 %% high)")  # fmt: skip
+                   help=f"tile size in model pixels (default: {d.tile_px}; raised to hold the "
+                        "overlap the model needs)")  # fmt: skip
     p.add_argument("--overlap", type=int, default=d.overlap_px, metavar="N",
-                   help=f"tile overlap in pixels (default: {d.overlap_px})")  # fmt: skip
+                   help="tile overlap in pixels (default and minimum: twice the input context "
+                        "the model needs, from its weights' metadata; 160 for the shipped model; "
+                        "a smaller value is raised, with a warning)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
                    help=f"tiles per batch (default: {d.batch_size})")  # fmt: skip
     p.add_argument("--bands", default=None, metavar="B,B,B",

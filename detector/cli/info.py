@@ -53,6 +53,7 @@ def scene_summary(scene) -> dict:
         "acquired": scene.acquired.strftime("%Y-%m-%dT%H:%M:%SZ") if scene.acquired else None,
         "port": scene.port,
         "stretch": scene.stretch.to_dict(),
+        "stretch_from": scene.stretch_from,
     }
 
 
@@ -78,7 +79,8 @@ def _text(s: dict) -> str:
         + ", ".join(
             f"b{b}: {lo:g}..{hi:g}"
             for b, lo, hi in zip(s["bands"], s["stretch"]["low"], s["stretch"]["high"], strict=True)
-        ),
+        )
+        + f" (2-98 % of the {s['stretch_from']})",
     ]
     return "\n".join(lines)
 

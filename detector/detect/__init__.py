@@ -84,6 +84,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "detect_scenes",
             "iter_detect",
             "load_detector",
+            "tiling_for",
         ],
         "predictor": ["TorchPredictor"],
         "progress": ["tqdm_progress"],

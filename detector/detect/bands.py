@@ -51,28 +51,32 @@ class BandJob:
     count: int
 
 
-def band_rows(height: int, width: int, *, tile_px: int, overlap_px: int, band_mpx: float) -> int:
+def band_rows(
+    height: int, width: int, *, tile_px: int, overlap_px: int, band_mpx: float, align_px: int = 1
+) -> int:
     """Tile rows per band: as many as keep a band's area (rows x row stride x ``width``)
     within ``band_mpx`` million model-frame pixels, at least 1; ``height`` x ``width`` at
     most ``band_mpx`` Mpx is one band (all rows)."""
     from ..imagery.tiling import axis_spans
 
-    rows = len(axis_spans(height, tile_px, overlap_px))
+    rows = len(axis_spans(height, tile_px, overlap_px, align_px))
     if float(height) * float(width) <= band_mpx * 1e6:
         return rows
-    stride = tile_px - overlap_px
+    stride = max(align_px, (tile_px - overlap_px) // align_px * align_px)
     return max(1, min(rows, math.floor(band_mpx * 1e6 / (float(width) * stride))))
 
 
 def split_bands(
-    tiles: Sequence, *, height: int, tile_px: int, overlap_px: int, per_band: int
-) -> list[tuple]:
+    tiles: Sequence, *, height: int, tile_px: int, overlap_px: int, per_band: int,
+    align_px: int = 1,
+) -> list[tuple]:  # fmt: skip
     """``tiles`` (run tiles of the plan of a ``height`` px high frame, plan order) grouped
     into bands of ``per_band`` consecutive tile rows of that plan (a row whose tiles were
     all skipped still counts as a row); bands without a run tile are left out."""
     from ..imagery.tiling import axis_spans
 
-    rank = {span[2]: k for k, span in enumerate(axis_spans(height, tile_px, overlap_px))}
+    spans = axis_spans(height, tile_px, overlap_px, align_px)
+    rank = {span[2]: k for k, span in enumerate(spans)}
     out: dict[int, list] = {}
     for t in tiles:
         out.setdefault(rank[t.core.row_off] // max(1, per_band), []).append(t)

@@ -277,9 +277,13 @@ def _batch_hw(tiles: Sequence) -> tuple[int, int]:
     return math.ceil(h / m) * m, math.ceil(w / m) * m
 
 
-def _inner_valid(valid: np.ndarray, tile, shape: tuple[int, ...]) -> np.ndarray:
+def _inner_valid(
+    valid: np.ndarray, tile, shape: tuple[int, ...], frame: tuple[int, int] | None = None
+) -> np.ndarray:
     """float32 [h, w] at a probability map's ``shape``: 1 where every tile pixel within
-    ``HULL_EDGE_MARGIN_PX`` is valid. ``valid`` bool [H, W] in (padded) tile pixels.
+    ``HULL_EDGE_MARGIN_PX`` is valid. ``valid`` bool [H, W] in (padded) tile pixels;
+    ``frame`` (height, width) of the model frame: the part of a window past its end (an
+    aligned last tile's) is left out, as the frame's edge is no nodata border.
 
     Nodata borders next to water look like a hull edge to the model; hull and bridge
     probabilities there are dropped so no phantom ship follows a scene's footprint. Only
@@ -288,6 +292,9 @@ def _inner_valid(valid: np.ndarray, tile, shape: tuple[int, ...]) -> np.ndarray:
     """
     m = HULL_EDGE_MARGIN_PX
     th, tw = tile.window.height, tile.window.width
+    if frame is not None:
+        th = max(1, min(th, frame[0] - tile.window.row_off))
+        tw = max(1, min(tw, frame[1] - tile.window.col_off))
     out = np.zeros(valid.shape, np.uint8)
     out[:th, :tw] = cv2.erode(
         valid[:th, :tw].astype(np.uint8),
@@ -386,7 +393,7 @@ def infer_scene(
                         paste_core(
                             target,
                             np.asarray(prob, np.float32)
-                            * _inner_valid(batch.valid[k], tile, prob.shape),
+                            * _inner_valid(batch.valid[k], tile, prob.shape, (height, width)),
                             tile,
                             scene_stride_px=s,
                             tile_stride_px=bh / prob.shape[0],

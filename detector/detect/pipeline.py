@@ -50,6 +50,7 @@ __all__ = [
     "resolve_device",
     "configure_process",
     "load_detector",
+    "tiling_for",
     "detect_scene",
     "detect_scenes",
     "iter_detect",
@@ -74,9 +75,9 @@ class DetectConfig:
 
     model_path: Path | None = None
     device: str = "auto"
-    tile_px: int = 512
-    overlap_px: int = 64
-    batch_size: int = 8
+    tile_px: int = 1280
+    overlap_px: int | None = None  # None: twice the model's context (tiling_for)
+    batch_size: int = 1
     bands: tuple[int, ...] | None = None
     aoi_only: bool = False
     score_thresh: float = 0.42  # == model.decode.DEFAULT_SCORE_THRESH (test_detect_cli checks)
@@ -104,7 +105,8 @@ class DetectConfig:
             raise ConfigError(f"--bands {self.bands}: select 1 or 3 bands, e.g. 1,2,3")
         from ..imagery.tiling import plan_tiles
 
-        plan_tiles(self.tile_px, self.tile_px, tile_px=self.tile_px, overlap_px=self.overlap_px)
+        overlap = 0 if self.overlap_px is None else self.overlap_px
+        plan_tiles(self.tile_px, self.tile_px, tile_px=self.tile_px, overlap_px=overlap)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,45 @@ class Detector:
     sha256: str
     tiers_output: str = TIERS_DIRECT  # what the model's tiers channel means (model.tiers)
     gsd_range_m: tuple[float, float] = DEFAULT_GSD_RANGE_M  # native GSDs it supports
+    context_px: int = 0  # input context each output pixel needs (model.context); 0: none
+    align_px: int = 1  # tile starts on multiples of this (the network's total stride)
+
+
+#: (tile, overlap) settings already reported as raised in this process: said once
+_RAISED: set[tuple[int, int | None]] = set()
+#: overlap of a model that states no context (a test's stand-in predictor)
+FALLBACK_OVERLAP_PX = 64
+
+
+def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
+    """``config`` with the tiling the model needs (an int ``overlap_px``): an overlap of at
+    least twice the model's context (the core of a tile lies half an overlap inside its
+    window, so every output there sees all the input it depends on; ``overlap_px`` None:
+    exactly that, or :data:`FALLBACK_OVERLAP_PX` for a model without a context) and a tile
+    of at least that overlap plus one core of twice the context (at least one aligned
+    stride, ``detector.align_px``). A raised ``--overlap``/``--tile`` is said once per
+    process on stderr (a warning)."""
+    from dataclasses import replace
+
+    a, ctx = max(1, detector.align_px), max(0, detector.context_px)
+    need = -(-2 * ctx // a) * a
+    given = config.overlap_px
+    overlap = (need if ctx else FALLBACK_OVERLAP_PX) if given is None else max(given, need)
+    tile = config.tile_px
+    if tile < overlap + max(a, 2 * ctx):
+        tile = -(-(overlap + max(a, 2 * ctx)) // a) * a
+    if (tile, overlap) == (config.tile_px, given):
+        return config
+    if (given is not None or tile != config.tile_px) and (config.tile_px, given) not in _RAISED:
+        _RAISED.add((config.tile_px, given))
+        what = [f"--tile {config.tile_px} -> {tile}"] if tile != config.tile_px else []
+        if given is not None and overlap != given:
+            what.append(f"--overlap {given} -> {overlap}")
+        log.warning(
+            "the model needs %d px of input around each output pixel, so tiles overlap by "
+            "at least %d px: %s", ctx, need, ", ".join(what),
+        )  # fmt: skip
+    return replace(config, tile_px=tile, overlap_px=overlap)
 
 
 def configure_process(config: DetectConfig) -> None:
@@ -141,6 +182,7 @@ def configure_process(config: DetectConfig) -> None:
 
 def load_detector(config: DetectConfig) -> Detector:
     """Load the model once (``config.model_path`` or the shipped one) on the chosen device."""
+    from ..model.context import model_context_px
     from ..model.weights import file_sha256, load_model
     from ..paths import default_model_path
     from .predictor import TorchPredictor
@@ -149,6 +191,7 @@ def load_detector(config: DetectConfig) -> Detector:
     configure_process(config)
     path = Path(config.model_path) if config.model_path else default_model_path()
     module, meta = load_model(path, device=device)
+    context_px = model_context_px(module, meta)
     predictor = TorchPredictor(
         module, device=device, score_thresh=config.score_thresh, tta=config.tta
     )
@@ -160,18 +203,21 @@ def load_detector(config: DetectConfig) -> Detector:
         sha256=file_sha256(path),
         tiers_output=meta.tiers_output,
         gsd_range_m=tuple(meta.gsd_range_m),
+        context_px=context_px,
+        align_px=int(getattr(module, "pad_multiple", 1)),
     )
 
 
-def _plan(reader, scene, config: DetectConfig):
+def _plan(reader, scene, config: DetectConfig, align_px: int = 1):
     from ..imagery.aoi import load_port
     from ..imagery.raster import rasterize_aoi
     from ..imagery.tiling import plan_tiles, select_tiles
 
     grid = reader.grid
     tiles = plan_tiles(
-        grid.height, grid.width, tile_px=config.tile_px, overlap_px=config.overlap_px
-    )
+        grid.height, grid.width, tile_px=config.tile_px, overlap_px=config.overlap_px,
+        align_px=align_px,
+    )  # fmt: skip
     scale = reader.mask_scale()
     aoi, within = None, None
     if config.aoi_only:
@@ -188,21 +234,6 @@ def _plan(reader, scene, config: DetectConfig):
         tiles, valid=valid, aoi=aoi, scale=scale, height=grid.height, width=grid.width,
         tile_px=config.tile_px, overlap_px=config.overlap_px,
     )  # fmt: skip
-
-
-def _aoi_stretch(scene, config: DetectConfig):
-    """With ``--aoi``, the scene with its stretch taken from the pixels inside the port's
-    area, so that open sea around the port cannot set it (the same port pixels give the same
-    detections whether the scene is the port alone or the port inside a large sea scene)."""
-    from dataclasses import replace
-
-    from ..imagery.aoi import load_port
-    from ..imagery.raster import aoi_stretch
-
-    if not (config.aoi_only and scene.port and scene.crs is not None):
-        return scene
-    stretch = aoi_stretch(scene, [load_port(scene.port).area])
-    return scene if stretch is None else replace(scene, stretch=stretch)
 
 
 def _infer(
@@ -234,7 +265,6 @@ def _infer(
             scene, gsd_range_m=detector.gsd_range_m, force=config.force,
             model=f"the model ({Path(detector.model_path).name})",
         )  # fmt: skip
-        scene = _aoi_stretch(scene, config)
         settings = InferenceSettings(
             tile_px=config.tile_px, overlap_px=config.overlap_px, batch_size=config.batch_size
         )
@@ -244,13 +274,16 @@ def _infer(
             grid = reader.grid
             if grid.crs is None:
                 raise ConfigError(f"{path}: has no CRS, so detections cannot be placed on the map")
-            plan = _plan(reader, scene, config)
+            plan = _plan(reader, scene, config, detector.align_px)
             coverage = reader.coverage()
             n_read = max(1, min(n_read, -(-len(plan.tiles) // config.batch_size)))
+            a = detector.align_px
             per_band = band_rows(grid.height, grid.width, tile_px=config.tile_px,
-                                 overlap_px=config.overlap_px, band_mpx=config.band_mpx)  # fmt: skip
+                                 overlap_px=config.overlap_px, band_mpx=config.band_mpx,
+                                 align_px=a)  # fmt: skip
             bands = split_bands(plan.tiles, height=grid.height, tile_px=config.tile_px,
-                                overlap_px=config.overlap_px, per_band=per_band)  # fmt: skip
+                                overlap_px=config.overlap_px, per_band=per_band,
+                                align_px=a)  # fmt: skip
             tick = progress(len(plan.tiles), scene.id) if progress else None
             if len(bands) > 1:
                 readers.close()  # each band opens readers of its own
@@ -320,6 +353,7 @@ def detect_scene(
     no output file of that scene is left behind.
     """
     path = Path(path)
+    config = tiling_for(detector, config)
     inf = _guarded(path, lambda: _infer(detector, path, config, progress, map_bands))
     if isinstance(inf, SceneOutcome):
         return inf
@@ -341,6 +375,7 @@ def iter_detect(
     a scene's time; memory then holds two scenes' results at once (+50 MB there), so a scene
     with more than :data:`OVERLAP_MAX_DETECTIONS` is finished before the next one starts."""
     out = Path(out_dir)
+    config = tiling_for(detector, config)
     with ThreadPoolExecutor(1, thread_name_prefix="ccount-finish") as pool:
         pending: Future | None = None
         for p in map(Path, paths):

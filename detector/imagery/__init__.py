@@ -62,6 +62,9 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "Stretch",
             "apply_stretch",
             "compute_stretch",
+            "nominal_range",
+            "scene_stretch",
+            "structured_mask",
         ],
         "sun": ["scene_sun", "solar_declination_deg", "sun_position"],
         "tiling": [

@@ -44,7 +44,7 @@ from .scene import (
     _short,
     utm_epsg,
 )
-from .stretch import Stretch, apply_stretch, compute_stretch
+from .stretch import Stretch, apply_stretch, compute_stretch, scene_stretch
 
 __all__ = [
     "CANONICAL_GSD_M",
@@ -101,9 +101,35 @@ def open_scene(path, *, bands=None, gsd_m: float | None = None) -> Scene:
             raise SceneReadError(f"{path}: not a readable raster ({_short(e)})") from None
         with ds:
             try:
-                return _describe(path, ds, bands, gsd_m)
+                scene = _describe(path, ds, bands, gsd_m)
             except RasterioError as e:
                 raise SceneReadError(f"{path}: unreadable or corrupt ({_short(e)})") from None
+    return _port_stretch(scene)
+
+
+#: a port's AOI sets the stretch when the scene holds at least this many of its valid
+#: sample pixels (else the scene's own structured pixels do)
+AOI_STRETCH_MIN_PX = 4096
+
+
+def _port_stretch(scene: Scene) -> Scene:
+    """``scene`` with its stretch from the pixels inside its port's AOI when it lies in a
+    known port (:func:`aoi_stretch`): what else the scene holds (sea, a town, cloud) then
+    cannot change how the port is stretched."""
+    from dataclasses import replace
+
+    from .aoi import load_port
+
+    if not scene.port or scene.crs is None:
+        return scene
+    found = aoi_stretch(scene, [load_port(scene.port).area], min_px=AOI_STRETCH_MIN_PX)
+    if found is None:
+        return scene
+    stretch, share = found
+    return replace(
+        scene, stretch=stretch,
+        stretch_from=f"port AOI ({scene.port}; {share:.0%} of its pixels, flat areas left out)",
+    )  # fmt: skip
 
 
 #: Scenes without overviews above this many pixels take their stretch sample from a grid of
@@ -230,7 +256,9 @@ def _describe(path: Path, ds, bands, gsd_m: float | None) -> Scene:
     if not valid.any():
         raise SceneFormatError(f"{path}: every pixel is nodata or masked (judged from {what})")
     order = [uniq.index(b) for b in sel]
-    stretch = compute_stretch(sample[order], valid)
+    # metres per sample pixel (a block sample's windows are at full resolution)
+    step = 1.0 if what.startswith("a sample of") else max(w / sample.shape[2], 1.0)
+    stretch, share = scene_stretch(sample[order], valid, sample_gsd_m=gsd * step)
     try:
         imagery = ds.tags(ns="IMAGERY")
     except RasterioError:
@@ -261,13 +289,18 @@ def _describe(path: Path, ds, bands, gsd_m: float | None) -> Scene:
         mask_kind=kind,
         colorinterp=_colorinterp_names(ds),
         coarse_native=coarse,
+        stretch_from=f"scene ({share:.0%} of its pixels, flat areas left out)",
     )
 
 
-def aoi_stretch(scene: Scene, polygons_lonlat, *, max_side: int = SAMPLE_SIDE_PX) -> Stretch | None:
+def aoi_stretch(
+    scene: Scene, polygons_lonlat, *, max_side: int = SAMPLE_SIDE_PX, min_px: int = 1
+) -> tuple[Stretch, float] | None:
     """The 2/98 % :class:`Stretch` of the valid pixels of ``scene`` inside the lon/lat
-    polygons (the port's area under ``--aoi``), or None when none lies there (or the scene
-    has no CRS). Read from the polygons' bounding window only, nearest-decimated to at most
+    polygons (a port's area), flat areas left out
+    (:func:`~detector.imagery.stretch.scene_stretch`), with the share of the pixels it was
+    taken from; None when fewer than ``min_px`` sample pixels lie there (or the scene has
+    no CRS). Read from the polygons' bounding window only, nearest-decimated to at most
     ``max_side`` px a side (GDAL decodes only that window's blocks, or uses an overview), so
     sea around the port neither sets the stretch nor costs a read; the same port pixels give
     the same stretch whatever the scene around them."""
@@ -311,6 +344,7 @@ def aoi_stretch(scene: Scene, polygons_lonlat, *, max_side: int = SAMPLE_SIDE_PX
     valid &= inside.astype(bool)
     if sample.dtype.kind == "f":
         valid &= np.isfinite(sample).all(axis=0)
-    if not valid.any():
+    if np.count_nonzero(valid) < max(1, min_px):
         return None
-    return compute_stretch(sample[[uniq.index(b) for b in scene.bands]], valid)
+    step = scene.gsd_m * (c1 - c0) / sw
+    return scene_stretch(sample[[uniq.index(b) for b in scene.bands]], valid, sample_gsd_m=step)

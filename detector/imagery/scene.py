@@ -96,6 +96,7 @@ class Scene:
     colorinterp: tuple[str, ...] = ()
     # valid-pixel mask of the open-time sample (native frame, rows x cols), reused by readers
     coarse_native: np.ndarray | None = field(default=None, compare=False, repr=False)
+    stretch_from: str = "scene"  # which pixels the stretch was computed from (ccount info)
 
     @property
     def grid(self) -> Grid:

@@ -8,7 +8,13 @@ Along each axis of length ``size`` (cf. torchgeo ``tile_to_chips``, SAHI
              then one last start = size - tile_px      (the last window shifts inside)
     if size <= tile_px: one window [0, size)           (the raster is smaller than a tile)
 
-Every window therefore lies inside the raster. Consecutive windows ``[s_i, s_i + tile)`` and
+Every window therefore lies inside the raster. With ``align_px`` = a > 1 (the network's
+total stride, so that every tile sees the same pixel grid phase as the whole frame would:
+a strided network's output at a pixel depends on its position modulo its stride), the
+stride is rounded down to a multiple of a (at least a), and the last start is
+``size - tile_px`` rounded *up* to a multiple of a: the last window may reach up to a - 1 px
+past the end, where it reads nodata (zeros), as the network's own padding of the whole
+frame would. Consecutive windows ``[s_i, s_i + tile)`` and
 ``[s_{i+1}, s_{i+1} + tile)`` overlap on ``[s_{i+1}, s_i + tile)``; the boundary between
 their *cores* is the middle of that overlap, ``m_i = (s_{i+1} + s_i + tile_px) // 2``.
 Core i is ``[m_{i-1}, m_i)`` with ``m_{-1} = 0`` and ``m_last = size``, so the cores
@@ -101,26 +107,34 @@ def _check(height: int, width: int, tile_px: int, overlap_px: int) -> None:
         raise ConfigError(f"--overlap {overlap_px} must be smaller than --tile {tile_px}")
 
 
-def axis_spans(size: int, tile_px: int, overlap_px: int) -> tuple[tuple[int, int, int, int], ...]:
-    """Per-axis ``(start, length, core_start, core_end)`` tuples following the module formula."""
+def axis_spans(
+    size: int, tile_px: int, overlap_px: int, align_px: int = 1
+) -> tuple[tuple[int, int, int, int], ...]:
+    """Per-axis ``(start, length, core_start, core_end)`` tuples following the module formula
+    (``align_px``: starts on multiples of it, see there)."""
     _check(size, size, tile_px, overlap_px)
+    a = int(align_px)
+    if a < 1:
+        raise ConfigError(f"tile alignment must be >= 1 px, got {align_px}")
     if size <= tile_px:
         return ((0, size, 0, size),)
-    stride = tile_px - overlap_px
-    starts = list(range(0, size - tile_px, stride)) + [size - tile_px]
+    stride = max(a, (tile_px - overlap_px) // a * a)
+    starts = list(range(0, size - tile_px, stride)) + [-(-(size - tile_px) // a) * a]
     bounds = (
         [0] + [(b + a + tile_px) // 2 for a, b in zip(starts, starts[1:], strict=False)] + [size]
     )
     return tuple((s, tile_px, bounds[i], bounds[i + 1]) for i, s in enumerate(starts))
 
 
-def plan_tiles(height: int, width: int, *, tile_px: int, overlap_px: int) -> tuple[Tile, ...]:
+def plan_tiles(
+    height: int, width: int, *, tile_px: int, overlap_px: int, align_px: int = 1
+) -> tuple[Tile, ...]:
     """Tiles covering a ``height`` x ``width`` raster, row-major; see the module docstring for
-    the formula. Raises :class:`ConfigError` for tile < 32 px, overlap < 0, overlap >= tile,
-    or an empty raster."""
+    the formula (and ``align_px``). Raises :class:`ConfigError` for tile < 32 px, overlap < 0,
+    overlap >= tile, or an empty raster."""
     _check(height, width, tile_px, overlap_px)
-    rows = axis_spans(height, tile_px, overlap_px)
-    cols = axis_spans(width, tile_px, overlap_px)
+    rows = axis_spans(height, tile_px, overlap_px, align_px)
+    cols = axis_spans(width, tile_px, overlap_px, align_px)
     tiles = []
     for r0, rh, cr0, cr1 in rows:
         for c0, cw, cc0, cc1 in cols:

@@ -16,6 +16,7 @@ Modules (import the one you need; importing this package imports nothing heavy):
 - :mod:`.provenance` -- generator/code versions, hardware, weights written with the recipe
 - :mod:`.card` -- Markdown model card from a weights file's metadata
 - :mod:`.export` -- ONNX / TorchScript export
+- :mod:`.context` -- the input context the outputs need (detect's minimum tile overlap)
 """
 
 __all__: list[str] = []

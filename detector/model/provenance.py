@@ -82,7 +82,10 @@ def cpu_name() -> str:
 def save_trained(
     config, model, arch, arch_kwargs, gsd, dev_amp, t_start, steps_done, metrics
 ) -> ModelMeta:
-    """Write ``config.out`` with metadata; ``dev_amp`` = (device, autocast dtype or None)."""
+    """Write ``config.out`` with metadata; ``dev_amp`` = (device, autocast dtype or None).
+    The input context the outputs need is measured here (:mod:`.context`) and stored."""
+    from .context import measure_context_px
+
     recipe = {
         **config.recipe(),
         "precision": hardware(*dev_amp).rsplit(", ", 1)[-1],
@@ -100,5 +103,6 @@ def save_trained(
         code_version=code_version(),
         created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         tiers_output=config.tiers_output,
+        context_px=measure_context_px(model),
     )
     return save_weights(config.out, model, meta)  # copies tensors to the CPU, NCHW

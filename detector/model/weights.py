@@ -73,7 +73,9 @@ class ModelMeta:
     ``tiers_output``: what the tiers channel predicts (:mod:`.tiers`; files without the field
     predate it and regress tiers directly); ``gsd_range_m``: the native scene GSDs (metres,
     low and high) the model supports once resampled to ``gsd_m`` (files without the field:
-    :data:`DEFAULT_GSD_RANGE_M`, what the shipped model was trained and tested on).
+    :data:`DEFAULT_GSD_RANGE_M`, what the shipped model was trained and tested on);
+    ``context_px``: input pixels the outputs need on every side (:mod:`.context`; detect
+    overlaps tiles by at least twice it; files without it get it measured on load).
     """
 
     arch: str
@@ -92,6 +94,7 @@ class ModelMeta:
     format: str = FORMAT
     tiers_output: str = TIERS_DIRECT
     gsd_range_m: tuple[float, float] = DEFAULT_GSD_RANGE_M
+    context_px: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

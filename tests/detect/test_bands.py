@@ -16,6 +16,7 @@ from detector.detect.bands import band_rows, split_bands
 from detector.imagery.tiling import plan_tiles
 
 BAND_MPX = "0.3"  # the pier scene's 650 x 1250 px model frame: one tile row per band
+TILE = "512"  # 512 px tiles overlapping by the shipped model's 160 px: 4 tile rows
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def pier(tmp_path_factory) -> Path:
 def unbanded(pier, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("unbanded")
     assert main(["detect", str(pier), "--out", str(out), "--device", "cpu", "--threads", "1",
-                 "--no-progress"]) == 0  # fmt: skip
+                 "--tile", TILE, "--no-progress"]) == 0  # fmt: skip
     return out
 
 
@@ -70,12 +71,12 @@ def _ship_rows(out: Path, stem: str, tif: Path) -> list[tuple[float, float]]:
 def test_banded_run_equals_unbanded_in_process(pier, unbanded, tmp_path):
     out = tmp_path / "banded"
     assert main(["detect", str(pier), "--out", str(out), "--device", "cpu", "--threads", "1",
-                 "--band-mpx", BAND_MPX, "--no-progress"]) == 0  # fmt: skip
-    _same_but_bands(out, unbanded, pier.stem, bands=3)
-    # the ship lies across the edge between bands 1 and 2 (core rows [0, 480) | [480, 849)),
+                 "--band-mpx", BAND_MPX, "--tile", TILE, "--no-progress"]) == 0  # fmt: skip
+    _same_but_bands(out, unbanded, pier.stem, bands=4)
+    # the ship lies across the edge between bands 1 and 2 (core rows [0, 432) | [432, 784)),
     # and is still one hull, identified
     spans = _ship_rows(out, pier.stem, pier)
-    assert len(spans) == 1 and spans[0][0] < 480 < spans[0][1]
+    assert len(spans) == 1 and spans[0][0] < 432 < spans[0][1]
     geo = json.loads((out / f"{pier.stem}.detections.geojson").read_text())
     assert [f["properties"]["name"] for f in geo["features"] if f["properties"].get("type") == "ship"] == ["Angara"]  # fmt: skip
 
@@ -88,23 +89,26 @@ def test_banded_run_on_two_workers_equals_unbanded(pier, unbanded, tmp_path):
 
     out = tmp_path / "cluster"
     cluster = ClusterConfig(workers=2)
-    config = DetectConfig(device="cpu", num_threads=1, band_mpx=float(BAND_MPX))
+    config = DetectConfig(device="cpu", num_threads=1, band_mpx=float(BAND_MPX),
+                          tile_px=int(TILE))  # fmt: skip
     with open_client(cluster) as client, get_task_stream(client) as ts:
         outcomes = list(cluster_detect(client, [pier], out, config, cluster))
     assert [o.ok for o in outcomes] == [True], [o.error for o in outcomes]
-    _same_but_bands(out, unbanded, pier.stem, bands=3)
+    _same_but_bands(out, unbanded, pier.stem, bands=4)
     # each band was a Dask task of its own
     band_tasks = [t for t in ts.data if "-band" in str(t["key"])]
-    assert len(band_tasks) == 3
+    assert len(band_tasks) == 4
 
 
 @pytest.mark.parametrize("height", [700, 1250, 3000, 5000])
 @pytest.mark.parametrize("per_band", [1, 2, 5])
-def test_bands_are_whole_tile_rows_whose_cores_partition_the_frame(height, per_band):
-    tiles = plan_tiles(height, 900, tile_px=512, overlap_px=64)
+@pytest.mark.parametrize("align", [1, 32])
+def test_bands_are_whole_tile_rows_whose_cores_partition_the_frame(height, per_band, align):
+    tiles = plan_tiles(height, 900, tile_px=512, overlap_px=64, align_px=align)
     kept = tiles[::3] + tiles[1::3]  # some tiles skipped (nodata/AOI); plan order restored
     kept = tuple(sorted(kept, key=lambda t: t.index))
-    bands = split_bands(kept, height=height, tile_px=512, overlap_px=64, per_band=per_band)
+    bands = split_bands(kept, height=height, tile_px=512, overlap_px=64, per_band=per_band,
+                        align_px=align)  # fmt: skip
     assert [t for b in bands for t in b] == list(kept)  # plan order, each tile once
     rows_of = [sorted({t.core.row_off for t in b}) for b in bands]
     for a, b in zip(rows_of, rows_of[1:], strict=False):

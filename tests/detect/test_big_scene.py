@@ -117,3 +117,45 @@ def test_aoi_detect_on_a_large_scene_reads_the_mask_around_the_aoi_only(
                  "cpu", "--no-progress"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert f"{big_nodata_scene}: read failed" in err and "Traceback" not in err
+
+
+def _moved_out_of_port(path: Path) -> None:
+    """Move a scene 100 km west (no known port there) and drop its PORT tag, in place."""
+    with rasterio.open(path) as ds:
+        img, prof = ds.read(), ds.profile
+        tags = {k: v for k, v in ds.tags().items() if k != "PORT"}
+    prof["transform"] = prof["transform"] * rasterio.Affine.translation(-100_000 / 0.5, 0)
+    with rasterio.open(path, "w", **prof) as dst:
+        dst.write(img)
+        dst.update_tags(**tags)
+
+
+@pytest.mark.parametrize("where", ["in a port", "outside any port"])
+def test_a_port_alone_and_inside_a_sea_scene_count_alike_without_aoi(tmp_path, where):
+    """The same 16-bit port pixels alone and pasted into open sea 25 times their area, no
+    --aoi: the stretch leaves the flat sea out (from the port's AOI in a known port, from the
+    scene's structured pixels elsewhere), so the stretch and the count agree (before: the
+    stretch came from a sample that was mostly sea, and the port saturated)."""
+    from detector.synth.export import write_scene
+    from detector.synth.portmap import feature_centre_m
+    from detector.synth.scene import render_scene
+
+    x, y = feature_centre_m("rajin", "Pier 2 east berth")  # the ship's deck: 31 visible tops
+    spec = pier2_spec(bits=16, width=192, height=320, centre_xy_m=(x - 10, y + 10), stock=())
+    port, _ = write_scene(render_scene(spec), tmp_path)
+    if where == "outside any port":
+        _moved_out_of_port(port)
+    big = _paste_into_sea(port, tmp_path / "sea.tif", pad=(640, 1024))  # on the 32 px model grid
+    totals, stretch = {}, {}
+    for p in (port, big):
+        out = tmp_path / p.stem
+        assert main(["detect", str(p), "--out", str(out), "--device", "cpu",
+                     "--no-progress"]) == 0  # fmt: skip
+        totals[p.stem] = json.loads((out / f"{p.stem}.counts.json").read_text())["totals"]
+        stretch[p.stem] = open_scene(p).stretch
+    alone, inside = totals[port.stem]["visible"], totals["sea"]["visible"]
+    assert alone >= 25  # 1.7 % of the sea scene's pixels
+    assert abs(inside - alone) <= 0.01 * alone, (alone, inside)
+    for lo, hi, lo2, hi2 in zip(*(stretch[port.stem].to_dict().values()),
+                                *(stretch["sea"].to_dict().values()), strict=True):  # fmt: skip
+        assert abs(lo2 - lo) <= 0.05 * (hi - lo) and abs(hi2 - hi) <= 0.05 * (hi - lo)

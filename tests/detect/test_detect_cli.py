@@ -62,13 +62,14 @@ FAKE = Detector(predictor=peak_predictor, device="cpu", gsd_m=GSD, model_path="f
 
 
 def scene_array(n_random=300, seed=0) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 [3, H, W]: band 1 noise <= 100 with blobs (peak 250, ring 200) and a saturated
-    corner block (pins the 98 % stretch at 255); band 2 kind marks; band 3 a 132 x 19.2 m
+    """uint8 [3, H, W]: band 1 noise <= 100 with blobs (peak 250, ring 200) and a striped
+    saturated corner block (pins the 98 % stretch at 255); band 2 kind marks; band 3 a 132 x 19.2 m
     hull in the west berth. Returns the array and blob centres [N, 2] (x, y) in pixels."""
     rng = np.random.default_rng(seed)
     a = np.zeros((3, H, W), np.uint8)
     a[0] = rng.integers(0, 101, (H, W))
     a[0, :80, 590:] = 255
+    a[0, :80, 590::4] = 235  # not flat: a flat (cloud-like) block would not count
     a[2, 45:375, 188:236] = 255  # hull: 330 x 48 px
     taken = np.zeros((H, W), bool)
     taken[:84, 586:] = True
@@ -244,7 +245,7 @@ def test_duplicate_scene_names_rejected(scene_tif, tmp_path):
     ("args", "msg"),
     [
         (["--tile", "16"], "--tile 16 is too small"),
-        (["--overlap", "600"], "--overlap 600 must be smaller"),
+        (["--tile", "512", "--overlap", "600"], "--overlap 600 must be smaller"),
         (["--batch-size", "0"], "--batch-size 0"),
         (["--bands", "1,2"], "--bands"),
         (["--score-thresh", "1.5"], "--score-thresh"),

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One realistic scene (Vostochny yard + ship, ~770 visible tops, 0.4 m) detected with
-    tile sizes 256-1024 px, all with the default 64 px overlap, and at 512 px with three
-    reading threads: {name: SceneOutcome}."""
+    tile sizes 256-1024 px, all with a 64 px overlap asked for (raised to the model's 160 px
+    need; 256 px tiles to 320 px), and at 512 px with three reading threads:
+    {name: SceneOutcome}."""
     from detector.synth.export import write_scene
     from detector.synth.scene import render_scene
     from detector.synth.world import random_scene_spec
@@ -29,8 +30,9 @@ def runs(tmp_path_factory):
     for name, tile, readers in ((256, 256, 1), (384, 384, 1), (512, 512, None), (1024, 1024, 1),
                                 ("512r3", 512, 3)):  # fmt: skip
         cfg = DetectConfig(
-            device="cpu", tile_px=tile, overlap_px=64, num_threads=2, read_threads=readers
-        )
+            device="cpu", tile_px=tile, overlap_px=64, num_threads=2, read_threads=readers,
+            batch_size=8,
+        )  # fmt: skip
         o = detect_scene(det, tif, out / str(name), cfg)
         assert o.ok, o.error
         runs[name] = o
@@ -47,8 +49,8 @@ def test_reading_threads_change_nothing(runs):
 
     one, three = runs[512], runs["512r3"]
     assert one.counts["settings"]["read_threads"] == 1  # the CPU default
-    # no more readers than batches: 9 tiles in batches of 8
-    assert three.counts["tiles"]["run"] == 9
+    # no more readers than batches: 16 tiles (512 px, 160 px overlap) in batches of 8
+    assert three.counts["tiles"]["run"] == 16
     assert three.counts["settings"]["read_threads"] == 2
     a, b = (json.loads(o.detections_path.read_text())["features"] for o in (one, three))
     assert len(a) == len(b) > 500
@@ -63,11 +65,9 @@ def test_tile_size_changes_counts_by_at_most_one_percent(counts_by_tile, tile):
         assert abs(a[key] - b[key]) <= 0.01 * b[key], (key, a[key], b[key])
 
 
-def test_256_px_tiles_count_at_most_two_percent_high(counts_by_tile):
-    # tops near a tile core's edge see 32 px (13 m) of context, and 256 px tiles have the
-    # most such edges: these weights count -0.2 to +1.3 % more there than with 1024 px tiles
-    # (5 scenes; the previous weights within 0.6 % either way), hence this bound and the
-    # README's advice of tiles >= 384 px
+def test_256_px_tiles_count_within_one_percent(counts_by_tile):
+    # before tiles were aligned to the network's stride and overlapped by the model's
+    # context, tops near a 256 px tile core's edge saw 32 px of context: -0.2 to +1.3 %
     a, b = counts_by_tile[256], counts_by_tile[1024]
     for key in ("visible", "teu_visible", "est"):
-        assert -0.01 * b[key] <= a[key] - b[key] <= 0.02 * b[key], (key, a[key], b[key])
+        assert abs(a[key] - b[key]) <= 0.01 * b[key], (key, a[key], b[key])

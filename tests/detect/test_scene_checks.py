@@ -252,7 +252,7 @@ def test_sparse_scene_with_a_huge_header_costs_what_its_data_costs(pier_scene, t
         tracemalloc.stop()
     assert rc == 0, err
     c = _counts(tmp_path / "out", "big")
-    assert c["tiles"]["run"] < 60 and c["tiles"]["skipped_nodata"] > 5000
+    assert c["tiles"]["run"] < 60 and c["tiles"]["skipped_nodata"] > 1000  # 1280 px tiles
     assert c["totals"]["visible"] > 20
     # full-scene maps of a 40,000 px header took 400 MB+ (10,000^2 cells, uint8 and int32 labels)
     assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MB"

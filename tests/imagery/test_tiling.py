@@ -138,3 +138,27 @@ def test_select_tiles_fractional_scale_edge_pixel():
 def test_select_tiles_bad_scale():
     with pytest.raises(ConfigError):
         select_tiles((), valid=None, aoi=None, scale=0.0, height=1, width=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tile_args(), st.sampled_from([2, 16, 32]))
+def test_aligned_spans_start_on_the_stride_grid_and_partition(args, align):
+    """With ``align_px``: every start a multiple of it (the network sees the whole frame's
+    pixel phase), the stride a multiple of it no longer than tile - overlap, the last window
+    reaching less than ``align`` past the end, cores partitioning [0, size) inside their
+    windows."""
+    size, tile, overlap = args
+    spans = axis_spans(size, tile, overlap, align)
+    assert spans[0][2] == 0 and spans[-1][3] == size
+    prev_end = 0
+    for start, length, c0, c1 in spans:
+        assert start % align == 0 and length == min(tile, size)
+        assert c0 == prev_end and c1 > c0 and start <= c0 and c1 <= start + length
+        prev_end = c1
+    starts = [s for s, *_ in spans]
+    assert starts[-1] + min(tile, size) < size + align
+    assert all(
+        0 < b - a <= max(align, tile - overlap) for a, b in zip(starts, starts[1:], strict=False)
+    )
+    if tile - overlap >= align:  # neighbours overlap at least as asked
+        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:], strict=False))
