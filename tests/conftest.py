@@ -14,6 +14,10 @@ import numpy as np
 import pytest
 from affine import Affine
 
+# fixtures of the review page and server tests (a conftest.py in tests/review would shadow
+# this module for `from conftest import ...`: conftests share one module name)
+pytest_plugins = ["review_fixtures"]
+
 # upper-left corner (UTM 52N, EPSG:32652) of a patch inside the Rajin port AOI
 RAJIN_UL = (605000.0, 4678600.0)
 RAJIN_LONLAT = (130.2833, 42.2491)
