@@ -86,6 +86,7 @@ class DetectConfig:
     serial: bool = False  # one scene at a time (else: outputs written while the next runs)
     force: bool = False  # run scenes outside the model's GSD range (with a warning)
     band_mpx: float = 256.0  # a larger model frame runs in row bands (detect.bands)
+    sun_source: str = "auto"  # heights: "auto" (acquisition time, else shadows) | "shadows"
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -98,6 +99,8 @@ class DetectConfig:
         for flag, n in (("--threads", self.num_threads), ("--read-threads", self.read_threads)):
             if n is not None and n < 1:
                 raise ConfigError(f"{flag} {n} must be >= 1")
+        if self.sun_source not in ("auto", "shadows"):
+            raise ConfigError(f"--sun {self.sun_source!r}: expected auto or shadows")
         if not self.band_mpx > 0:
             raise ConfigError(f"band size {self.band_mpx} Mpx must be > 0")
         if self.bands is not None and len(self.bands) not in (1, 3):

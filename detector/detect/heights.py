@@ -1,0 +1,452 @@
+"""Stack heights from shadows and the sun: pure functions on image patches and boxes.
+
+Geometry (north up, x = column right, y = row down, azimuth clockwise from north): a stack of
+height ``h`` m on flat ground under a sun at elevation ``e`` casts its footprint swept
+``h / tan(e)`` m along the anti-sun direction ``u = (-sin az, cos az)``. Every line along
+``u`` that crosses the footprint therefore runs exactly ``L = h / tan(e)`` in shadow after it
+leaves the footprint, wherever it crosses it: so :func:`shadow_lengths_px` samples several
+parallel profiles across each box, from the box's edge outward, finds where the dark run ends
+(half-way between the shadow's level next to the box and the lit ground's level on the sun
+side or beyond the longest possible shadow) and takes the median over profiles. Then
+``h = L * gsd * tan(e)`` and ``tiers = h / TIER_HEIGHT_M``.
+
+Where the shadow cannot be read (it falls on another box before it ends, the sun is above
+:data:`MAX_SUN_ELEVATION_DEG` or below :data:`MIN_SUN_ELEVATION_DEG`, no clear edge: snow,
+cloud shadow, texture) the stack gets a prior instead (:func:`stack_heights`): the heights
+measured on its own block of touching boxes, else the typical range 1-4 tiers, with a wide
+interval; ``reason`` says why, never a silent default.
+
+:func:`sun_from_shadows` inverts the geometry on a scene's own boxes: the direction of the
+longest dark run beside the tops gives the azimuth, and the shortest common shadow length
+(single-tier stacks, 2.591 m) gives the elevation.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..detections import TIER_HEIGHT_M, Detections
+
+__all__ = [
+    "MAX_SUN_ELEVATION_DEG",
+    "MIN_SUN_ELEVATION_DEG",
+    "PRIOR_TIERS",
+    "REASONS",
+    "Heights",
+    "ShadowRuns",
+    "SunEstimate",
+    "anti_sun_unit",
+    "box_labels",
+    "shadow_lengths_px",
+    "single_tier_length",
+    "stack_heights",
+    "sun_from_shadows",
+    "touching_groups",
+]
+
+#: Above this the shadows are shorter than the edge blur of one tier: heights are a prior.
+MAX_SUN_ELEVATION_DEG = 70.0
+#: Below this the shadows are long, faint and fall on everything: heights are a prior.
+MIN_SUN_ELEVATION_DEG = 10.0
+#: Stowage prior without a measurement: (estimate, low, high) tiers (stacks of 1-4, DOMAIN.md).
+PRIOR_TIERS = (2.5, 1.0, 4.0)
+MAX_TIERS = 4.0
+#: Why a stack's height is not from its shadow ("" = measured).
+REASONS = ("", "occluded", "no_edge", "high_sun", "low_sun", "no_sun", "no_image")
+_Z90 = 1.645  # two-sided 90 % normal quantile
+_MODEL_SD_TIERS = 0.2  # sd of a measured height beyond the edge's own (tiers)
+_MODEL_SD_REL = 0.08  # and in proportion to it
+_EDGE_SD_PX = 0.6  # edge position uncertainty of one profile (blur + sampling), pixels
+
+
+def anti_sun_unit(azimuth_deg: float) -> tuple[float, float]:
+    """Unit step (dx, dy) in image pixels (north up) along which shadows fall."""
+    a = math.radians(azimuth_deg)
+    return -math.sin(a), math.cos(a)
+
+
+def box_labels(dets: Detections, shape: tuple[int, int]) -> np.ndarray:
+    """int32 [H, W] raster of the boxes of ``dets`` (pixels of the same frame): 0 = none,
+    ``k + 1`` = box k (later boxes overwrite earlier ones where they overlap)."""
+    import cv2
+
+    lab = np.zeros(shape, np.int32)
+    if not len(dets):
+        return lab
+    corners = np.round(dets.corners() * 16 - 8).astype(np.int32)  # pixel centres at +0.5
+    for k in range(len(dets)):
+        cv2.fillConvexPoly(lab, corners[k], k + 1, lineType=cv2.LINE_8, shift=4)
+    return lab
+
+
+@dataclass(frozen=True)
+class ShadowRuns:
+    """Per box [N]: ``length_px`` median shadow length over its good profiles (NaN: not
+    measured), ``sd_px`` its standard error (edge blur and spread across profiles),
+    ``reason`` index into :data:`REASONS` (0 = measured), ``profiles`` good profiles used."""
+
+    length_px: np.ndarray
+    sd_px: np.ndarray
+    reason: np.ndarray
+    profiles: np.ndarray
+
+
+def _exit_t(ox, oy, ux, uy, cx, cy, length, width, angle):
+    """Distance along (ux, uy) from (ox, oy) (inside the box) to the box's boundary."""
+    c, s = np.cos(angle), np.sin(angle)
+    dx, dy = ox - cx, oy - cy
+    out = np.full(np.shape(ox), np.inf)
+    for ex, ey, half in ((c, s, length / 2), (-s, c, width / 2)):
+        o = dx * ex + dy * ey
+        d = ux * ex + uy * ey
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(np.abs(d) > 1e-9, (np.sign(d) * half - o) / d, np.inf)
+        out = np.minimum(out, t)
+    return np.maximum(out, 0.0)
+
+
+def _sample(img: np.ndarray, x: np.ndarray, y: np.ndarray, order: int) -> np.ndarray:
+    from scipy.ndimage import map_coordinates
+
+    # map_coordinates indexes pixel centres at integers; our frame has them at +0.5
+    return map_coordinates(img, [y - 0.5, x - 0.5], order=order, mode="constant", cval=0)
+
+
+def shadow_lengths_px(
+    gray: np.ndarray,
+    valid: np.ndarray,
+    dets: Detections,
+    *,
+    azimuth_deg: float,
+    max_px: float,
+    measure: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    n_profiles: int = 5,
+    step_px: float = 0.5,
+) -> ShadowRuns:
+    """Shadow length (pixels) beside each box of ``dets`` (pixels of ``gray``'s frame).
+
+    ``gray`` float32 [H, W] brightness, ``valid`` bool [H, W]; ``azimuth_deg`` the sun's;
+    ``max_px`` the longest shadow possible (the tallest stack at this sun) — the lit-ground
+    reference is read beyond it. ``measure``: indices of the boxes to measure (default all;
+    the others only block rays). ``labels``: :func:`box_labels` of ``dets`` when known.
+    """
+    n_all = len(dets)
+    idx = np.arange(n_all) if measure is None else np.asarray(measure, np.int64)
+    n = len(idx)
+    nan = np.full(n, np.nan)
+    if n == 0:
+        return ShadowRuns(nan, nan, np.zeros(0, np.int8), np.zeros(0, np.int16))
+    lab = box_labels(dets, gray.shape) if labels is None else labels
+    ux, uy = anti_sun_unit(azimuth_deg)
+    vx, vy = -uy, ux
+    cx, cy = dets.cx[idx], dets.cy[idx]
+    ln, wd, an = dets.length_px[idx], dets.width_px[idx], dets.angle_rad[idx]
+    # half extent of each box across the sun direction; profiles over its middle 70 %
+    ca, sa = np.cos(an), np.sin(an)
+    half = np.abs(ln / 2 * (ca * vx + sa * vy)) + np.abs(wd / 2 * (-sa * vx + ca * vy))
+    frac = np.linspace(-0.7, 0.7, n_profiles)
+    s = half[:, None] * frac[None, :]  # [n, P]
+    ox, oy = cx[:, None] + s * vx, cy[:, None] + s * vy
+    args = (cx[:, None], cy[:, None], ln[:, None], wd[:, None], an[:, None])
+    t_out = _exit_t(ox, oy, ux, uy, *args)
+    t_in = _exit_t(ox, oy, -ux, -uy, *args)
+    reach = float(max_px) + 3.0
+    tau = np.arange(0.0, reach + 4.0 + 1e-9, step_px)  # [T] beyond the exit point
+    fx = ox[..., None] + (t_out[..., None] + tau) * ux
+    fy = oy[..., None] + (t_out[..., None] + tau) * uy
+    g = _sample(gray, fx, fy, 1)  # [n, P, T]
+    ok = _sample(valid.astype(np.float32), fx, fy, 1) > 0.99
+    other = _sample(lab, fx, fy, 0)
+    mine = (idx + 1)[:, None, None]
+    blocked = (other != 0) & (other != mine) | ~ok
+    # lit ground on the sun side, 1.5-4 px before the box
+    back = np.arange(1.5, 4.01, step_px)
+    bx = ox[..., None] - (t_in[..., None] + back) * ux
+    by = oy[..., None] - (t_in[..., None] + back) * uy
+    gb = _sample(gray, bx, by, 1)
+    okb = (_sample(lab, bx, by, 0) == 0) & (_sample(valid.astype(np.float32), bx, by, 1) > 0.99)
+    # lit ground beyond the longest shadow
+    far = tau >= reach
+    gf = np.where(far & ~blocked, g, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lit_far = np.nanmedian(gf, axis=-1)
+        lit_back = np.nanmedian(np.where(okb, gb, np.nan), axis=-1)
+        near = (tau >= 0.5) & (tau <= 1.5)
+        dark = np.nanmedian(np.where(near & ~blocked, g, np.nan), axis=-1)
+    lit = np.fmax(lit_far, lit_back)  # [n, P]
+    contrast = lit - dark
+    clear = np.isfinite(contrast) & (contrast > np.maximum(0.04, 0.15 * lit))
+    thr = dark + 0.5 * contrast
+    # first sample past 1 px at or above the threshold, before any block
+    first_block = np.where(blocked.any(-1), np.argmax(blocked, -1), len(tau))
+    # lit for 1 px on end (a white line or a speck in the shadow does not end it)
+    up = g >= thr[..., None]
+    run = max(1, int(round(1.0 / step_px)))
+    for j in range(1, run + 1):
+        up[..., :-j] &= g[..., j:] >= thr[..., None]
+    above = up & (tau >= 0.5)
+    first_up = np.where(above.any(-1), np.argmax(above, -1), len(tau))
+    ended = first_up < np.minimum(first_block, np.searchsorted(tau, reach))
+    # sub-pixel: linear interpolation between the last dark and the first lit sample
+    k = np.clip(first_up, 1, len(tau) - 1)
+    g1 = np.take_along_axis(g, k[..., None], -1)[..., 0]
+    g0 = np.take_along_axis(g, (k - 1)[..., None], -1)[..., 0]
+    with np.errstate(all="ignore"):
+        w = np.clip((thr - g0) / (g1 - g0), 0.0, 1.0)
+    length = tau[k - 1] + w * step_px
+    # a run that reached a block before it ended: the shadow falls on another stack
+    hit = (first_block <= first_up) & (first_block < len(tau))
+    good = clear & ended & ~hit
+    n_good = good.sum(-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(np.where(good, length, np.nan), axis=-1)
+        spread = np.nanstd(np.where(good, length, np.nan), axis=-1)
+    need = max(2, (n_profiles + 1) // 2)
+    measured = n_good >= need
+    sd = np.sqrt(_EDGE_SD_PX**2 / np.maximum(n_good, 1) + spread**2 / np.maximum(n_good, 1))
+    sd = np.sqrt(sd**2 + (0.5 * step_px) ** 2)
+    reason = np.zeros(n, np.int8)
+    occluded = (hit & clear).sum(-1) >= need
+    # a neighbour right beside the box (no ground to see) also hides the shadow
+    at_once = (first_block <= np.searchsorted(tau, 1.5)).sum(-1) >= need
+    occluded |= at_once
+    reason[~measured] = np.where(occluded[~measured], 1, 2)
+    return ShadowRuns(
+        np.where(measured, med, np.nan), np.where(measured, sd, np.nan), reason,
+        n_good.astype(np.int16),
+    )  # fmt: skip
+
+
+def touching_groups(dets: Detections, *, gap_px: float) -> np.ndarray:
+    """int64 [N] group id per box: boxes whose footprints come within ``gap_px`` of each
+    other (a block of touching stacks) share one id."""
+    n = len(dets)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    import shapely
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    polys = shapely.polygons(dets.corners())
+    tree = shapely.STRtree(polys)
+    a, b = tree.query(shapely.buffer(polys, gap_px / 2), predicate="intersects")
+    m = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    return connected_components(m, directed=False)[1].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Heights:
+    """Per detection [N]: ``tiers_est`` and its 90 % interval ``tiers_low``..``tiers_high``
+    (float32, tiers of :data:`TIER_HEIGHT_M`), ``source`` "shadow"|"prior", ``reason`` why
+    not measured ("" when measured; :data:`REASONS`), ``shadow_m`` measured shadow length
+    (NaN where none)."""
+
+    tiers_est: np.ndarray
+    tiers_low: np.ndarray
+    tiers_high: np.ndarray
+    source: np.ndarray
+    reason: np.ndarray
+    shadow_m: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tiers_est)
+
+    def shares(self) -> dict[str, int]:
+        """How many detections got each source and each reason."""
+        out = {f"source_{s}": int((self.source == s).sum()) for s in ("shadow", "prior")}
+        for r in REASONS[1:]:
+            k = int((self.reason == r).sum())
+            if k:
+                out[f"prior_{r}"] = k
+        return out
+
+
+def _sun_reason(elevation_deg: float | None) -> int:
+    if elevation_deg is None or not math.isfinite(elevation_deg):
+        return REASONS.index("no_sun")
+    if elevation_deg > MAX_SUN_ELEVATION_DEG:
+        return REASONS.index("high_sun")
+    if elevation_deg < MIN_SUN_ELEVATION_DEG:
+        return REASONS.index("low_sun")
+    return 0
+
+
+def stack_heights(
+    runs: ShadowRuns | None,
+    *,
+    n: int,
+    gsd_m: float,
+    elevation_deg: float | None,
+    groups: np.ndarray | None = None,
+) -> Heights:
+    """Per-detection heights from shadow runs (:func:`shadow_lengths_px`, ``n`` boxes) under
+    a sun at ``elevation_deg`` (None: unknown) in a frame of ``gsd_m`` m per pixel.
+
+    Measured: ``tiers = L * gsd * tan(e) / TIER_HEIGHT_M`` rounded to whole tiers, and a 90 %
+    interval of whole tiers: +-1.645 sd (the edge's and a model error), clipped to 1..4. Not measured: the median and 5-95 % range of the
+    measured boxes of its own ``groups`` block (at least 2), else :data:`PRIOR_TIERS`;
+    ``source`` "prior" and ``reason`` say so.
+    """
+    est = np.full(n, PRIOR_TIERS[0], np.float64)
+    low = np.full(n, PRIOR_TIERS[1], np.float64)
+    high = np.full(n, PRIOR_TIERS[2], np.float64)
+    source = np.full(n, "prior", dtype=object)
+    reason = np.full(n, "", dtype=object)
+    shadow_m = np.full(n, np.nan)
+    sun_why = _sun_reason(elevation_deg)
+    if sun_why or runs is None:
+        reason[:] = REASONS[sun_why or REASONS.index("no_image")]
+        return Heights(est.astype(np.float32), low.astype(np.float32),
+                       high.astype(np.float32), source, reason, shadow_m)  # fmt: skip
+    k = math.tan(math.radians(float(elevation_deg))) * float(gsd_m) / TIER_HEIGHT_M
+    m = np.isfinite(runs.length_px)
+    t = runs.length_px * k
+    # the edge's sd, plus what one profile set does not show: the side walls of an
+    # off-nadir view, ground texture, a stack's own top not level (measured on synthetic
+    # scenes: scripts/eval_heights.py)
+    sd = np.sqrt((runs.sd_px * k) ** 2 + _MODEL_SD_TIERS**2 + (_MODEL_SD_REL * t) ** 2)
+    est[m] = np.clip(np.round(t[m]), 1.0, MAX_TIERS)  # whole tiers (shadow_m keeps the rest)
+    # stacks are whole tiers: the interval's ends are the whole tiers inside it
+    low[m] = np.clip(np.ceil(t[m] - _Z90 * sd[m] - 1e-9), 1.0, MAX_TIERS)
+    high[m] = np.clip(np.floor(t[m] + _Z90 * sd[m] + 1e-9), 1.0, MAX_TIERS)
+    low[m] = np.minimum(low[m], est[m])
+    high[m] = np.maximum(high[m], est[m])
+    source[m] = "shadow"
+    shadow_m[m] = runs.length_px[m] * gsd_m
+    reason[~m] = [REASONS[r] for r in runs.reason[~m]]
+    if groups is not None and (~m).any():
+        for gid in np.unique(groups[~m]):
+            ing = groups == gid
+            vals = est[ing & m]
+            if len(vals) >= 2:
+                sel = ing & ~m
+                est[sel] = float(np.median(vals))
+                low[sel] = max(1.0, float(np.quantile(vals, 0.05)) - 0.5)
+                high[sel] = min(MAX_TIERS, float(np.quantile(vals, 0.95)) + 0.5)
+    return Heights(est.astype(np.float32), low.astype(np.float32), high.astype(np.float32),
+                   source, reason, shadow_m)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SunEstimate:
+    """The sun from a scene's own shadows: ``elevation_deg`` (NaN when too few single-tier
+    shadows), ``azimuth_deg``, ``single_tier_shadow_px`` the single-tier shadow length used,
+    ``boxes`` boxes measured, ``single_tier`` boxes in the single-tier cluster."""
+
+    elevation_deg: float
+    azimuth_deg: float
+    single_tier_shadow_px: float
+    boxes: int
+    single_tier: int
+
+
+def _darkness(gray, valid, dets, labels, az, reach_px, sample) -> float:
+    """Mean darkness (lit level minus brightness) in the band beside ``sample`` boxes
+    along the anti-sun direction of ``az``: larger where the shadows point."""
+    runs = _band(gray, valid, dets, labels, az, reach_px, sample)
+    return float(np.nanmean(runs)) if np.isfinite(runs).any() else -np.inf
+
+
+def _band(gray, valid, dets, labels, az, reach_px, sample):
+    ux, uy = anti_sun_unit(az)
+    idx = sample
+    cx, cy = dets.cx[idx], dets.cy[idx]
+    ln, wd, an = dets.length_px[idx], dets.width_px[idx], dets.angle_rad[idx]
+    t_out = _exit_t(cx, cy, ux, uy, cx, cy, ln, wd, an)
+    t_back = _exit_t(cx, cy, -ux, -uy, cx, cy, ln, wd, an)
+    tau = np.arange(0.5, reach_px + 1e-9, 0.5)
+    fx = cx[:, None] + (t_out[:, None] + tau) * ux
+    fy = cy[:, None] + (t_out[:, None] + tau) * uy
+    bx = cx[:, None] - (t_back[:, None] + tau) * ux
+    by = cy[:, None] - (t_back[:, None] + tau) * uy
+    g = _sample(gray, fx, fy, 1)
+    gb = _sample(gray, bx, by, 1)
+    okf = (_sample(labels, fx, fy, 0) == 0) & (_sample(valid.astype(np.float32), fx, fy, 1) > 0.99)
+    okb = (_sample(labels, bx, by, 0) == 0) & (_sample(valid.astype(np.float32), bx, by, 1) > 0.99)
+    both = okf & okb
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.where(both, gb - g, np.nan), axis=-1)
+
+
+def single_tier_length(lengths_px: np.ndarray, *, min_single: int = 20) -> tuple[float, int]:
+    """(single-tier shadow length, boxes on it) from shadow lengths [N] of stacks of 1-4
+    tiers: the length ``L1`` whose multiples 1-4 x ``L1`` fit the lengths best (a comb:
+    sum of Gaussian weights of each length's distance to its nearest tooth, sd 0.6 px +
+    8 %), refined as the median of the lengths within 20 % of ``L1``; (NaN, 0) when fewer
+    than ``min_single`` lengths lie there."""
+    ls = np.asarray(lengths_px, np.float64)
+    ls = ls[np.isfinite(ls) & (ls > 0)]
+    if len(ls) < min_single:
+        return float("nan"), 0
+    cands = np.arange(1.5, max(2.0, float(np.quantile(ls, 0.5))) + 1e-9, 0.1)
+    k = np.clip(np.round(ls[None, :] / cands[:, None]), 1, 4)
+    r = ls[None, :] - k * cands[:, None]
+    sd = 0.6 + 0.08 * ls[None, :]
+    fit = np.exp(-0.5 * (r / sd) ** 2).sum(axis=1)
+    l1 = float(cands[int(np.argmax(fit))])
+    near = ls[(ls >= l1 * 0.8) & (ls <= l1 * 1.2)]
+    if len(near) < min_single:
+        return float("nan"), 0
+    return float(np.median(near)), int(len(near))
+
+
+def sun_from_shadows(
+    gray: np.ndarray,
+    valid: np.ndarray,
+    dets: Detections,
+    *,
+    gsd_m: float,
+    labels: np.ndarray | None = None,
+    min_single: int = 20,
+) -> SunEstimate | None:
+    """The sun's azimuth and elevation from the shadows beside ``dets`` (pixels of
+    ``gray``'s frame, ``gsd_m`` m per pixel); None without boxes to read.
+
+    Azimuth: the direction whose band beside the boxes (out to a 4-tier shadow at 20 deg) is
+    darkest relative to the opposite side, 10-deg search then 1-deg refinement. Elevation:
+    the shadows along it (:func:`shadow_lengths_px`); the shortest cluster (the 1st mode of
+    the lengths, at least ``min_single`` boxes within +-20 % of it) are single-tier stacks,
+    ``tan(e) = TIER_HEIGHT_M / (L * gsd)``; NaN when no such cluster.
+    """
+    if len(dets) == 0:
+        return None
+    lab = box_labels(dets, gray.shape) if labels is None else labels
+    rng = np.random.default_rng(0)
+    sample = np.arange(len(dets))
+    if len(sample) > 400:
+        sample = np.sort(rng.choice(sample, 400, replace=False))
+    reach = min(4 * TIER_HEIGHT_M / math.tan(math.radians(30.0)) / gsd_m, 60.0)
+    # the band out to 7 m: past the side walls an off-nadir view shows (up to ~3 m)
+    band = max(6.0, 7.0 / gsd_m)
+
+    def score(az: float) -> float:
+        return _darkness(gray, valid, dets, lab, az, band, sample)
+
+    coarse = np.arange(0.0, 360.0, 10.0)
+    s = [score(a) for a in coarse]
+    best = float(coarse[int(np.argmax(s))])
+    fine = best + np.arange(-10.0, 10.01, 1.0)
+    sf = np.array([score(a) for a in fine])
+    # parabola through the best and its neighbours
+    j = int(np.argmax(sf))
+    az = float(fine[j])
+    if 0 < j < len(fine) - 1 and np.isfinite(sf[j - 1 : j + 2]).all():
+        den = sf[j - 1] - 2 * sf[j] + sf[j + 1]
+        if den < 0:
+            az += 0.5 * (sf[j - 1] - sf[j + 1]) / den
+    az %= 360.0
+    runs = shadow_lengths_px(gray, valid, dets, azimuth_deg=az, max_px=reach, labels=lab)
+    ls = runs.length_px[np.isfinite(runs.length_px) & (runs.length_px > 1.0)]
+    if not len(ls):
+        return SunEstimate(float("nan"), az, float("nan"), 0, 0)
+    l1, n1 = single_tier_length(ls, min_single=min_single)
+    elev = math.degrees(math.atan(TIER_HEIGHT_M / (l1 * gsd_m))) if n1 else float("nan")
+    return SunEstimate(elev, az, l1, int(len(ls)), int(n1))
