@@ -110,10 +110,28 @@ def _exit_t(ox, oy, ux, uy, cx, cy, length, width, angle):
 
 
 def _sample(img: np.ndarray, x: np.ndarray, y: np.ndarray, order: int) -> np.ndarray:
-    from scipy.ndimage import map_coordinates
-
-    # map_coordinates indexes pixel centres at integers; our frame has them at +0.5
-    return map_coordinates(img, [y - 0.5, x - 0.5], order=order, mode="constant", cval=0)
+    """``img`` at points (x, y) (pixel centres at +0.5): bilinear (``order`` 1) or nearest
+    (0); 0 outside. Plain gathers: ~10x faster than scipy's map_coordinates here."""
+    h, w = img.shape
+    if order == 0:
+        c = np.floor(x).astype(np.int64)
+        r = np.floor(y).astype(np.int64)
+        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        out = img[np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)]
+        return np.where(inside, out, 0)
+    xf, yf = x - 0.5, y - 0.5
+    c0, r0 = np.floor(xf), np.floor(yf)
+    fx, fy = (xf - c0).astype(np.float32), (yf - r0).astype(np.float32)
+    c0, r0 = c0.astype(np.int64), r0.astype(np.int64)
+    inside = (r0 >= 0) & (r0 < h - 1) & (c0 >= 0) & (c0 < w - 1)
+    r0, c0 = np.clip(r0, 0, h - 2), np.clip(c0, 0, w - 2)
+    flat = img.reshape(-1)
+    i00 = r0 * w + c0
+    a, b = flat[i00], flat[i00 + 1]
+    c, d = flat[i00 + w], flat[i00 + w + 1]
+    top = a + (b - a) * fx
+    out = top + ((c + (d - c) * fx) - top) * fy
+    return np.where(inside, out, 0).astype(np.float32)
 
 
 def shadow_lengths_px(
@@ -127,6 +145,8 @@ def shadow_lengths_px(
     labels: np.ndarray | None = None,
     n_profiles: int = 5,
     step_px: float = 0.5,
+    probe: bool = True,
+    blocked_only: bool = False,
 ) -> ShadowRuns:
     """Shadow length (pixels) beside each box of ``dets`` (pixels of ``gray``'s frame).
 
@@ -134,6 +154,9 @@ def shadow_lengths_px(
     ``max_px`` the longest shadow possible (the tallest stack at this sun) — the lit-ground
     reference is read beyond it. ``measure``: indices of the boxes to measure (default all;
     the others only block rays). ``labels``: :func:`box_labels` of ``dets`` when known.
+    ``probe``: first look 1.5 px beside each box and leave those with a neighbour there
+    occluded without reading their whole run (most boxes inside a block: 2-3x faster).
+    ``blocked_only``: only count, per box, the profiles blocked within 1.5 px (``profiles``).
     """
     n_all = len(dets)
     idx = np.arange(n_all) if measure is None else np.asarray(measure, np.int64)
@@ -142,6 +165,28 @@ def shadow_lengths_px(
     if n == 0:
         return ShadowRuns(nan, nan, np.zeros(0, np.int8), np.zeros(0, np.int16))
     lab = box_labels(dets, gray.shape) if labels is None else labels
+    need = max(2, (n_profiles + 1) // 2)
+    if probe:  # boxes with a neighbour right beside them on the anti-sun side: occluded
+        near = shadow_lengths_px(
+            gray, valid, dets, azimuth_deg=azimuth_deg, max_px=-2.0, measure=idx,
+            labels=lab, n_profiles=n_profiles, step_px=step_px, probe=False, blocked_only=True,
+        )  # fmt: skip
+        at_once = near.profiles >= need
+        reason = np.where(at_once, 1, 0).astype(np.int8)
+        rest = np.nonzero(~at_once)[0]
+        length, sd, prof = nan.copy(), nan.copy(), np.zeros(n, np.int16)
+        if len(rest):
+            r = shadow_lengths_px(
+                gray, valid, dets, azimuth_deg=azimuth_deg, max_px=max_px, measure=idx[rest],
+                labels=lab, n_profiles=n_profiles, step_px=step_px, probe=False,
+            )  # fmt: skip
+            length[rest], sd[rest], reason[rest], prof[rest] = (
+                r.length_px,
+                r.sd_px,
+                r.reason,
+                r.profiles,
+            )
+        return ShadowRuns(length, sd, reason, prof)
     ux, uy = anti_sun_unit(azimuth_deg)
     vx, vy = -uy, ux
     cx, cy = dets.cx[idx], dets.cy[idx]
@@ -159,26 +204,28 @@ def shadow_lengths_px(
     tau = np.arange(0.0, reach + 4.0 + 1e-9, step_px)  # [T] beyond the exit point
     fx = ox[..., None] + (t_out[..., None] + tau) * ux
     fy = oy[..., None] + (t_out[..., None] + tau) * uy
-    g = _sample(gray, fx, fy, 1)  # [n, P, T]
-    ok = _sample(valid.astype(np.float32), fx, fy, 1) > 0.99
+    ok = _sample(valid, fx, fy, 0).astype(bool)
     other = _sample(lab, fx, fy, 0)
     mine = (idx + 1)[:, None, None]
     blocked = (other != 0) & (other != mine) | ~ok
+    if blocked_only:  # profiles blocked within 1.5 px
+        hit = (blocked & (tau <= 1.5)).any(-1).sum(-1).astype(np.int16)
+        return ShadowRuns(nan, nan, np.zeros(n, np.int8), hit)
+    g = _sample(gray, fx, fy, 1)  # [n, P, T]
     # lit ground on the sun side, 1.5-4 px before the box
     back = np.arange(1.5, 4.01, step_px)
     bx = ox[..., None] - (t_in[..., None] + back) * ux
     by = oy[..., None] - (t_in[..., None] + back) * uy
     gb = _sample(gray, bx, by, 1)
-    okb = (_sample(lab, bx, by, 0) == 0) & (_sample(valid.astype(np.float32), bx, by, 1) > 0.99)
+    okb = (_sample(lab, bx, by, 0) == 0) & (_sample(valid, bx, by, 0).astype(bool))
     # lit ground beyond the longest shadow
     far = tau >= reach
-    gf = np.where(far & ~blocked, g, np.nan)
+    near = (tau >= 0.5) & (tau <= 1.5)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        lit_far = np.nanmedian(gf, axis=-1)
+        lit_far = np.nanmedian(np.where(~blocked[..., far], g[..., far], np.nan), axis=-1)
         lit_back = np.nanmedian(np.where(okb, gb, np.nan), axis=-1)
-        near = (tau >= 0.5) & (tau <= 1.5)
-        dark = np.nanmedian(np.where(near & ~blocked, g, np.nan), axis=-1)
+        dark = np.nanmedian(np.where(~blocked[..., near], g[..., near], np.nan), axis=-1)
     lit = np.fmax(lit_far, lit_back)  # [n, P]
     contrast = lit - dark
     clear = np.isfinite(contrast) & (contrast > np.maximum(0.04, 0.15 * lit))
@@ -208,7 +255,6 @@ def shadow_lengths_px(
         warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(np.where(good, length, np.nan), axis=-1)
         spread = np.nanstd(np.where(good, length, np.nan), axis=-1)
-    need = max(2, (n_profiles + 1) // 2)
     measured = n_good >= need
     sd = np.sqrt(_EDGE_SD_PX**2 / np.maximum(n_good, 1) + spread**2 / np.maximum(n_good, 1))
     sd = np.sqrt(sd**2 + (0.5 * step_px) ** 2)
@@ -368,8 +414,8 @@ def _band(gray, valid, dets, labels, az, reach_px, sample):
     by = cy[:, None] - (t_back[:, None] + tau) * uy
     g = _sample(gray, fx, fy, 1)
     gb = _sample(gray, bx, by, 1)
-    okf = (_sample(labels, fx, fy, 0) == 0) & (_sample(valid.astype(np.float32), fx, fy, 1) > 0.99)
-    okb = (_sample(labels, bx, by, 0) == 0) & (_sample(valid.astype(np.float32), bx, by, 1) > 0.99)
+    okf = (_sample(labels, fx, fy, 0) == 0) & (_sample(valid, fx, fy, 0).astype(bool))
+    okb = (_sample(labels, bx, by, 0) == 0) & (_sample(valid, bx, by, 0).astype(bool))
     both = okf & okb
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -107,7 +107,11 @@ def scene_heights(scene, grid, dets: Detections, sun_meta: dict | None) -> Scene
     if n == 0:
         empty = stack_heights(None, n=0, gsd_m=gsd, elevation_deg=None)
         return SceneHeights(empty, sun_record(sun_meta, None))
-    reach_lo = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(MIN_SUN_ELEVATION_DEG))
+    # blocks overlap by the longest shadow looked for: at the metadata's sun, else the lowest
+    lowest = MIN_SUN_ELEVATION_DEG
+    if sun_meta is not None and sun_meta["elevation_deg"] > lowest:
+        lowest = max(lowest, min(float(sun_meta["elevation_deg"]), MAX_SUN_ELEVATION_DEG) - 5)
+    reach_lo = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(lowest))
     pad = int(min(reach_lo / gsd, 200)) + 8
     length = np.full(n, np.nan)
     sd = np.full(n, np.nan)
