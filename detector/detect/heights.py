@@ -452,6 +452,7 @@ def sun_from_shadows(
     gsd_m: float,
     labels: np.ndarray | None = None,
     min_single: int = 20,
+    more: tuple = (),
 ) -> SunEstimate | None:
     """The sun's azimuth and elevation from the shadows beside ``dets`` (pixels of
     ``gray``'s frame, ``gsd_m`` m per pixel); None without boxes to read.
@@ -460,7 +461,9 @@ def sun_from_shadows(
     darkest relative to the opposite side, 10-deg search then 1-deg refinement. Elevation:
     the shadows along it (:func:`shadow_lengths_px`); the shortest cluster (the 1st mode of
     the lengths, at least ``min_single`` boxes within +-20 % of it) are single-tier stacks,
-    ``tan(e) = TIER_HEIGHT_M / (L * gsd)``; NaN when no such cluster.
+    ``tan(e) = TIER_HEIGHT_M / (L * gsd)``; NaN when no such cluster. ``more``: other
+    patches of the scene, ``(gray, valid, dets, labels, measure)`` each, whose boxes
+    ``measure`` add their shadow lengths (the azimuth comes from the first patch).
     """
     if len(dets) == 0:
         return None
@@ -490,7 +493,14 @@ def sun_from_shadows(
             az += 0.5 * (sf[j - 1] - sf[j + 1]) / den
     az %= 360.0
     runs = shadow_lengths_px(gray, valid, dets, azimuth_deg=az, max_px=reach, labels=lab)
-    ls = runs.length_px[np.isfinite(runs.length_px) & (runs.length_px > 1.0)]
+    ls = [runs.length_px]
+    for g2, v2, d2, lab2, measure in more:  # other patches of the scene: more lengths
+        r2 = shadow_lengths_px(
+            g2, v2, d2, azimuth_deg=az, max_px=reach, labels=lab2, measure=measure
+        )
+        ls.append(r2.length_px)
+    ls = np.concatenate(ls)
+    ls = ls[np.isfinite(ls) & (ls > 1.0)]
     if not len(ls):
         return SunEstimate(float("nan"), az, float("nan"), 0, 0)
     l1, n1 = single_tier_length(ls, min_single=min_single)

@@ -32,7 +32,8 @@ __all__ = ["SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"]
 
 #: Metadata and shadows disagreeing by more than this (elevation or azimuth) flag the scene.
 SUN_DISAGREE_DEG = 5.0
-_BLOCK_PX = 2048
+_BLOCK_PX = 1024  # model-frame px a side: ~25 MB of image read at once
+_SUN_BLOCKS = 4  # blocks whose shadows calibrate the sun (densest first)
 _TALLEST_TIERS = 4.5  # the longest shadow looked for: 4 tiers and a margin
 
 
@@ -117,28 +118,35 @@ def scene_heights(scene, grid, dets: Detections, sun_meta: dict | None) -> Scene
     sd = np.full(n, np.nan)
     reason = np.zeros(n, np.int8)
     profiles = np.zeros(n, np.int16)
-    est = None
     with SceneReader(scene, target_gsd_m=gsd) as reader:
         blocks = list(_blocks(dets, grid.height, grid.width, pad))
         blocks.sort(key=lambda b: -len(b[1]))
-        for k, ((r0, c0, r1, c1), own) in enumerate(blocks):
+
+        def patch(window, own):
+            r0, c0, r1, c1 = window
             tile = reader.read(Window(col_off=c0, row_off=r0, width=c1 - c0, height=r1 - r0))
-            gray, valid = _gray(tile.image), tile.valid
             near = (
                 (dets.cx >= c0 - 20) & (dets.cx < c1 + 20) & (dets.cy >= r0 - 20)
                 & (dets.cy < r1 + 20)
             )  # fmt: skip
             local_idx = np.nonzero(near)[0]
             local = dets.select(local_idx).shifted(-c0, -r0)
+            gray = _gray(tile.image)
             lab = box_labels(local, gray.shape)
-            if k == 0:  # the block with most boxes calibrates the sun
-                est = sun_from_shadows(gray, valid, local, gsd_m=gsd, labels=lab)
-                sun = sun_record(sun_meta, est)
-                elev, az = sun["elevation_deg"], sun["azimuth_deg"]
-                if elev is None or not MIN_SUN_ELEVATION_DEG <= elev <= MAX_SUN_ELEVATION_DEG:
-                    break
-                max_px = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(elev)) / gsd
-            pos = np.searchsorted(local_idx, own)
+            return gray, tile.valid, local, lab, np.searchsorted(local_idx, own)
+
+        # the densest blocks calibrate the sun: azimuth from the first, lengths from all
+        first = [patch(w, own) for w, own in blocks[:_SUN_BLOCKS]]
+        g0, v0, d0, lab0, _ = first[0]
+        est = sun_from_shadows(g0, v0, d0, gsd_m=gsd, labels=lab0, more=tuple(first[1:]))
+        sun = sun_record(sun_meta, est)
+        elev, az = sun["elevation_deg"], sun["azimuth_deg"]
+        usable = elev is not None and MIN_SUN_ELEVATION_DEG <= elev <= MAX_SUN_ELEVATION_DEG
+        for k, (window, own) in enumerate(blocks if usable else ()):
+            gray, valid, local, lab, pos = first[k] if k < len(first) else patch(window, own)
+            if k < len(first):
+                first[k] = None  # free it once used
+            max_px = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(elev)) / gsd
             runs = shadow_lengths_px(
                 gray, valid, local, azimuth_deg=az, max_px=max_px, measure=pos, labels=lab
             )
