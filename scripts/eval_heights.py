@@ -13,7 +13,9 @@ of the heights written (``tiers_est``) and of the network's tier head (``tiers_n
 MAE of the shadow-measured ones alone, coverage of the 90 % intervals
 (``tiers_low <= truth <= tiers_high``), share measured by shadow vs prior (and why), and
 per scene the sun from the shadows alone vs the truth (scenes with >= 20 visible single-tier
-containers). ``--oracle`` measures at the true tops instead of detections (the height
+containers), and the factor a reconciler would still need on the matched stacks (true
+containers / estimated, overall and by region, for the heights and for the tier head).
+``--no-time`` ignores the acquisition time (the sun from the shadows alone). ``--oracle`` measures at the true tops instead of detections (the height
 measurement alone, no detector). Prints a table, writes the JSON.
 """
 
@@ -99,7 +101,8 @@ def detected(tif: Path, geo: Path, out: Path, detector, config, no_time: bool):
              if f["properties"].get("type") == "container"]  # fmt: skip
     pi, ti, _ = match_centres(np.c_[p.x_m, p.y_m], np.c_[t.x_m[vis], t.y_m[vis]],
                               max_dist=MATCH_M)  # fmt: skip
-    return t.tiers[vis][ti], [feats[i] for i in pi], outcome.counts["sun"]
+    props = [{**feats[i], "truth_region": t.region[vis][j]} for i, j in zip(pi, ti, strict=True)]
+    return t.tiers[vis][ti], props, outcome.counts["sun"]
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -128,6 +131,14 @@ def summarise(rows: list[dict]) -> dict:
     }  # fmt: skip
     if np.isfinite(net).any():
         out["mae_net"] = float(np.nanmean(np.abs(np.clip(net, 1, 4) - truth)))
+        # the factor a reconciler would still need: true containers / estimated, matched stacks
+        out["factor_heights"] = float(truth.sum() / est.sum())
+        out["factor_net"] = float(truth.sum() / np.clip(net, 1, 4).sum())
+        reg = np.array([r.get("region") for r in rows])
+        out["factor_heights_by_region"] = {
+            str(g): round(float(truth[reg == g].sum() / est[reg == g].sum()), 3)
+            for g in np.unique(reg)
+        }
     return out
 
 
@@ -173,7 +184,8 @@ def main(argv=None) -> int:
                 truth, props_p, sun = detected(tif, geo, out, detector, config, args.no_time)
                 srows = [dict(truth=float(t), est=q["tiers_est"], low=q["tiers_low"],
                               high=q["tiers_high"], source=q["height_source"],
-                              reason=q.get("height_note") or "", net=q.get("tiers_net"))
+                              reason=q.get("height_note") or "", net=q.get("tiers_net"),
+                              region=q["truth_region"])
                          for t, q in zip(truth, props_p, strict=True)]  # fmt: skip
             ones = int((np.asarray(truth) == 1).sum())
             shadow_sun = (sun or {}).get("shadows") or {}

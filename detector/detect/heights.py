@@ -476,8 +476,19 @@ def sun_from_shadows(
     # the band out to 7 m: past the side walls an off-nadir view shows (up to ~3 m)
     band = max(6.0, 7.0 / gsd_m)
 
-    def score(az: float) -> float:
-        return _darkness(gray, valid, dets, lab, az, band, sample)
+    parts = [(gray, valid, dets, lab, sample)]
+    for g2, v2, d2, lab2, measure in more:
+        m2 = np.asarray(measure, np.int64)
+        if len(m2) > 400:
+            m2 = np.sort(rng.choice(m2, 400, replace=False))
+        parts.append((g2, v2, d2, lab2, m2))
+
+    def score(az: float) -> float:  # darkness over all patches, weighted by their boxes
+        vals = [(_darkness(*p[:4], az, band, p[4]), len(p[4])) for p in parts if len(p[4])]
+        vals = [(v, w) for v, w in vals if np.isfinite(v)]
+        if not vals:
+            return -np.inf
+        return float(sum(v * w for v, w in vals) / sum(w for _, w in vals))
 
     coarse = np.arange(0.0, 360.0, 10.0)
     s = [score(a) for a in coarse]
@@ -492,12 +503,15 @@ def sun_from_shadows(
         if den < 0:
             az += 0.5 * (sf[j - 1] - sf[j + 1]) / den
     az %= 360.0
-    runs = shadow_lengths_px(gray, valid, dets, azimuth_deg=az, max_px=reach, labels=lab)
-    ls = [runs.length_px]
-    for g2, v2, d2, lab2, measure in more:  # other patches of the scene: more lengths
-        r2 = shadow_lengths_px(
-            g2, v2, d2, azimuth_deg=az, max_px=reach, labels=lab2, measure=measure
-        )
+    # lengths of up to 2000 boxes (a random share of each patch): plenty for the cluster
+    total = sum(len(p[4]) if i else len(dets) for i, p in enumerate(parts))
+    share = min(1.0, 2000 / max(total, 1))
+    ls = []
+    for i, (g2, v2, d2, lab2, _) in enumerate(parts):
+        pool = np.arange(len(d2)) if i == 0 else np.asarray(more[i - 1][4], np.int64)
+        k = int(np.ceil(share * len(pool)))
+        pick = pool if k >= len(pool) else np.sort(rng.choice(pool, k, replace=False))
+        r2 = shadow_lengths_px(g2, v2, d2, azimuth_deg=az, max_px=reach, labels=lab2, measure=pick)
         ls.append(r2.length_px)
     ls = np.concatenate(ls)
     ls = ls[np.isfinite(ls) & (ls > 1.0)]
