@@ -81,7 +81,7 @@ def oracle(tif: Path, geo: Path, sun_meta: dict | None):
     n = len(t_vis)
     dets = Detections(px.mean(1), py.mean(1), np.maximum(e1, e2), np.minimum(e1, e2), ang,
                       t.kind[t_vis], np.ones(n), np.ones(n))  # fmt: skip
-    sh = scene_heights(scene, grid, dets, sun_meta)
+    sh = scene_heights(scene, grid, dets, sun_meta, region=t.region[t_vis])
     return t.tiers[t_vis], sh.heights, sh.sun
 
 

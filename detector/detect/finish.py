@@ -81,12 +81,13 @@ def _sun(scene) -> dict | None:
     return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
 
 
-def _heights(inf: InferredScene, dets, sun: dict | None, source: str):
+def _heights(inf: InferredScene, dets, sun: dict | None, source: str, region):
     """Stack heights from the scene's shadows (:mod:`detector.detect.shadows`); ``source``
     "shadows" ignores the acquisition time's sun."""
     from .shadows import scene_heights
 
-    return scene_heights(inf.scene, inf.grid, dets, None if source == "shadows" else sun)
+    meta = None if source == "shadows" else sun
+    return scene_heights(inf.scene, inf.grid, dets, meta, region=region)
 
 
 def _phase(items, desc: str, show: bool):
@@ -151,10 +152,6 @@ def finish_scene(
     )
     dets = replace(result.dets, tiers=tiers)
     tiers_net = tiers_clipped(dets).astype(np.float32)  # the network's tier head
-    t_heights = time.perf_counter()
-    measured = _heights(inf, dets, sun, getattr(config, "sun_source", "auto"))
-    t_heights = time.perf_counter() - t_heights
-    dets = replace(dets, tiers=measured.heights.tiers_est)
     aoi_px = aoi_pixels(load_port(scene.port), grid) if scene.port else ()
     maps, registry = result.maps, load_registry()
     t_hulls = time.perf_counter()
@@ -165,6 +162,10 @@ def finish_scene(
     ])  # fmt: skip
     t_hulls = time.perf_counter() - t_hulls
     regions = assign_regions(dets, hulls, aoi_px)
+    t_heights = time.perf_counter()
+    measured = _heights(inf, dets, sun, getattr(config, "sun_source", "auto"), regions.region)
+    t_heights = time.perf_counter() - t_heights
+    dets = replace(dets, tiers=measured.heights.tiers_est)
     counts = scene_counts(
         scene=scene,
         dets=dets,

@@ -36,6 +36,7 @@ __all__ = [
     "MIN_SUN_ELEVATION_DEG",
     "PRIOR_TIERS",
     "REASONS",
+    "WAGON_BED_M",
     "Heights",
     "ShadowRuns",
     "SunEstimate",
@@ -56,10 +57,13 @@ MIN_SUN_ELEVATION_DEG = 10.0
 PRIOR_TIERS = (2.5, 1.0, 4.0)
 MAX_TIERS = 4.0
 #: Why a stack's height is not from its shadow ("" = measured).
-REASONS = ("", "occluded", "no_edge", "high_sun", "low_sun", "no_sun", "no_image")
+REASONS = ("", "occluded", "no_edge", "high_sun", "low_sun", "no_sun", "no_image", "unknown_base")
+#: Height of a container flat wagon's bed above the rail head, metres (UIC flat wagons for
+#: containers, e.g. Sgns: 1.155-1.2 m loading height).
+WAGON_BED_M = 1.18
 _Z90 = 1.645  # two-sided 90 % normal quantile
-_MODEL_SD_TIERS = 0.2  # sd of a measured height beyond the edge's own (tiers)
-_MODEL_SD_REL = 0.08  # and in proportion to it
+_MODEL_SD_TIERS = 0.25  # sd of a measured height beyond the edge's own (tiers)
+_MODEL_SD_REL = 0.12  # and in proportion to it and to tan(elevation)
 _EDGE_SD_PX = 0.6  # edge position uncertainty of one profile (blur + sampling), pixels
 
 
@@ -331,6 +335,7 @@ def stack_heights(
     gsd_m: float,
     elevation_deg: float | None,
     groups: np.ndarray | None = None,
+    base_m: np.ndarray | None = None,
 ) -> Heights:
     """Per-detection heights from shadow runs (:func:`shadow_lengths_px`, ``n`` boxes) under
     a sun at ``elevation_deg`` (None: unknown) in a frame of ``gsd_m`` m per pixel.
@@ -338,7 +343,11 @@ def stack_heights(
     Measured: ``tiers = L * gsd * tan(e) / TIER_HEIGHT_M`` rounded to whole tiers, and a 90 %
     interval of whole tiers: +-1.645 sd (the edge's and a model error), clipped to 1..4. Not measured: the median and 5-95 % range of the
     measured boxes of its own ``groups`` block (at least 2), else :data:`PRIOR_TIERS`;
-    ``source`` "prior" and ``reason`` say so.
+    ``source`` "prior" and ``reason`` say so. ``base_m`` [N]: how far the stack's base stands
+    above the surface its shadow falls on (a rail wagon's bed: :data:`WAGON_BED_M`), taken
+    off the measured height; NaN where that surface's level is unknown (a ship's deck: the
+    shadow may fall on hatch covers, the deck or the water), which makes it a prior
+    (``reason`` "unknown_base").
     """
     est = np.full(n, PRIOR_TIERS[0], np.float64)
     low = np.full(n, PRIOR_TIERS[1], np.float64)
@@ -352,12 +361,16 @@ def stack_heights(
         return Heights(est.astype(np.float32), low.astype(np.float32),
                        high.astype(np.float32), source, reason, shadow_m)  # fmt: skip
     k = math.tan(math.radians(float(elevation_deg))) * float(gsd_m) / TIER_HEIGHT_M
-    m = np.isfinite(runs.length_px)
-    t = runs.length_px * k
+    base = np.zeros(n) if base_m is None else np.asarray(base_m, np.float64)
+    m = np.isfinite(runs.length_px) & np.isfinite(base)
+    t = runs.length_px * k - np.nan_to_num(base) / TIER_HEIGHT_M
     # the edge's sd, plus what one profile set does not show: the side walls of an
     # off-nadir view, ground texture, a stack's own top not level (measured on synthetic
     # scenes: scripts/eval_heights.py)
-    sd = np.sqrt((runs.sd_px * k) ** 2 + _MODEL_SD_TIERS**2 + (_MODEL_SD_REL * t) ** 2)
+    # (an off-nadir view moves a top by up to tan(15 deg) x its height, a share of the
+    # shadow that grows with tan(elevation))
+    rel = _MODEL_SD_REL * math.tan(math.radians(float(elevation_deg)))
+    sd = np.sqrt((runs.sd_px * k) ** 2 + _MODEL_SD_TIERS**2 + (rel * t) ** 2)
     est[m] = np.clip(np.round(t[m]), 1.0, MAX_TIERS)  # whole tiers (shadow_m keeps the rest)
     # stacks are whole tiers: the interval's ends are the whole tiers inside it
     low[m] = np.clip(np.ceil(t[m] - _Z90 * sd[m] - 1e-9), 1.0, MAX_TIERS)
@@ -367,6 +380,8 @@ def stack_heights(
     source[m] = "shadow"
     shadow_m[m] = runs.length_px[m] * gsd_m
     reason[~m] = [REASONS[r] for r in runs.reason[~m]]
+    unknown = np.isfinite(runs.length_px) & ~np.isfinite(base)
+    reason[unknown] = "unknown_base"
     if groups is not None and (~m).any():
         for gid in np.unique(groups[~m]):
             ing = groups == gid

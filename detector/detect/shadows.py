@@ -19,6 +19,7 @@ from ..detections import TIER_HEIGHT_M, Detections
 from .heights import (
     MAX_SUN_ELEVATION_DEG,
     MIN_SUN_ELEVATION_DEG,
+    WAGON_BED_M,
     Heights,
     ShadowRuns,
     box_labels,
@@ -96,10 +97,14 @@ def _blocks(dets: Detections, height: int, width: int, pad: int):
         yield (r0, c0, r1, c1), own
 
 
-def scene_heights(scene, grid, dets: Detections, sun_meta: dict | None) -> SceneHeights:
+def scene_heights(
+    scene, grid, dets: Detections, sun_meta: dict | None, region: np.ndarray | None = None
+) -> SceneHeights:
     """Heights of ``dets`` (pixels of ``grid``, the model frame) in ``scene`` under the sun
     from ``sun_meta`` (``{"elevation_deg", "azimuth_deg"}`` from the acquisition time; None
-    when unknown, then the sun from the shadows is used)."""
+    when unknown, then the sun from the shadows is used). ``region`` [N] (deck|quay|yard|
+    rail): a rail stack stands on a wagon bed (:data:`WAGON_BED_M` above the ground its
+    shadow falls on), a deck stack's shadow falls on a surface of unknown level (a prior)."""
     from ..imagery.reader import SceneReader
     from ..imagery.tiling import Window
 
@@ -153,8 +158,13 @@ def scene_heights(scene, grid, dets: Detections, sun_meta: dict | None) -> Scene
             length[own], sd[own] = runs.length_px, runs.sd_px
             reason[own], profiles[own] = runs.reason, runs.profiles
     groups = touching_groups(dets, gap_px=max(1.0, 0.8 / gsd))
+    base = np.zeros(n)
+    if region is not None:
+        region = np.asarray(region)
+        base[region == "rail"] = WAGON_BED_M
+        base[region == "deck"] = np.nan
     heights = stack_heights(
         ShadowRuns(length, sd, reason, profiles), n=n, gsd_m=gsd, elevation_deg=elev,
-        groups=groups,
+        groups=groups, base_m=base,
     )  # fmt: skip
     return SceneHeights(heights, sun)

@@ -187,3 +187,17 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path):
     h = counts["heights"]
     assert h["source_shadow"] + h["source_prior"] == len(feats)
     assert counts["totals"]["est"] == pytest.approx(sum(p["tiers_est"] for p in feats), abs=0.5)
+
+
+def test_wagon_bed_comes_off_and_a_deck_shadow_is_a_prior():
+    from detector.detect.heights import WAGON_BED_M, ShadowRuns
+
+    elev = 45.0  # tan = 1: one tier is 2.591 m / 0.4 m = 6.48 px of shadow
+    px = (TIER_HEIGHT_M + WAGON_BED_M) / GSD  # a 1-tier container on a wagon
+    runs = ShadowRuns(np.full(3, px), np.full(3, 0.2), np.zeros(3, np.int8), np.full(3, 5))
+    base = np.array([WAGON_BED_M, 0.0, np.nan])  # rail, yard, deck
+    h = stack_heights(runs, n=3, gsd_m=GSD, elevation_deg=elev, base_m=base)
+    assert h.tiers_est[0] == 1 and h.source[0] == "shadow"
+    assert h.tiers_est[1] == 1 + round(WAGON_BED_M / TIER_HEIGHT_M)  # 1.46 tiers -> 1
+    assert h.source[2] == "prior" and h.reason[2] == "unknown_base"
+    assert (h.tiers_low[2], h.tiers_high[2]) == (1.0, 4.0)
