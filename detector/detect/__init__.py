@@ -21,6 +21,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "predictor",
         "progress",
         "shadows",
+        "sunfit",
     ],
     submod_attrs={
         "bands": [
@@ -60,13 +61,10 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "REASONS",
             "Heights",
             "ShadowRuns",
-            "SunEstimate",
             "anti_sun_unit",
             "box_labels",
             "shadow_lengths_px",
-            "single_tier_length",
             "stack_heights",
-            "sun_from_shadows",
             "touching_groups",
         ],
         "hulls": ["ShipHulls", "ShipTolerance", "find_hulls", "hull_geometry", "identify_ship"],
@@ -105,6 +103,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         ],
         "predictor": ["TorchPredictor"],
         "progress": ["tqdm_progress"],
+        "sunfit": ["SunEstimate", "single_tier_length", "sun_from_shadows"],
         "shadows": ["SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"],
     },
 )

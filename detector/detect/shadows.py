@@ -25,9 +25,9 @@ from .heights import (
     box_labels,
     shadow_lengths_px,
     stack_heights,
-    sun_from_shadows,
     touching_groups,
 )
+from .sunfit import sun_from_shadows
 
 __all__ = ["SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"]
 

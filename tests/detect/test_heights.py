@@ -14,11 +14,10 @@ from detector.detect.heights import (
     PRIOR_TIERS,
     anti_sun_unit,
     shadow_lengths_px,
-    single_tier_length,
     stack_heights,
-    sun_from_shadows,
 )
 from detector.detect.shadows import sun_record
+from detector.detect.sunfit import single_tier_length, sun_from_shadows
 from detector.detections import TIER_HEIGHT_M, Detections
 
 GSD = 0.4
@@ -144,7 +143,7 @@ def test_sun_from_a_set_of_boxes():
 
 
 def test_sun_record_uses_metadata_and_flags_disagreement():
-    from detector.detect.heights import SunEstimate
+    from detector.detect.sunfit import SunEstimate
 
     est = SunEstimate(41.0, 150.0, 9.0, 80, 30)
     rec = sun_record({"elevation_deg": 35.0, "azimuth_deg": 152.0}, est)
