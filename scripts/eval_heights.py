@@ -158,7 +158,9 @@ def main(argv=None) -> int:
     if not args.oracle:
         from detector.detect.pipeline import DetectConfig, load_detector
 
-        config = DetectConfig(device="cpu", sun_source="shadows" if args.no_time else "auto")
+        config = DetectConfig(
+            device="cpu", heights="shadow", sun_source="shadows" if args.no_time else "auto"
+        )
         detector = load_detector(config)
     report: dict = {"families": {}, "scenes": []}
     for fam in args.families:

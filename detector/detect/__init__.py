@@ -92,6 +92,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "land_union",
         ],
         "pipeline": [
+            "HEIGHTS",
             "DetectConfig",
             "Detector",
             "SceneOutcome",

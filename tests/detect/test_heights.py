@@ -155,7 +155,7 @@ def test_sun_record_uses_metadata_and_flags_disagreement():
     assert sun_record(None, None)["source"] == "none"
 
 
-def test_detect_cli_writes_heights_and_the_sun(tmp_path):
+def test_detect_cli_writes_heights_and_the_sun(tmp_path, capsys):
     """A small synthetic Rajin scene through ``ccount synth scene`` and ``ccount detect``
     (the shipped model): every container has a height with its source and interval, and
     counts.json records the sun used and the shadows' own estimate."""
@@ -166,7 +166,8 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path):
                  "--size", "700", "700", "--gsd", "0.4"]) == 0  # fmt: skip
     tif = next(scenes.glob("*.tif"))
     truth = json.loads(tif.with_suffix(".geojson").read_text())["properties"]
-    assert main(["detect", str(tif), "--out", str(out), "--device", "cpu"]) == 0
+    assert main(["detect", str(tif), "--out", str(out), "--device", "cpu",
+                 "--heights", "shadow"]) == 0  # fmt: skip
     counts = json.loads(next(out.glob("*.counts.json")).read_text())
     feats = [f["properties"] for f in json.loads(next(out.glob("*.geojson")).read_text())
              ["features"] if f["properties"]["type"] == "container"]  # fmt: skip
@@ -186,6 +187,25 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path):
     h = counts["heights"]
     assert h["source_shadow"] + h["source_prior"] == len(feats)
     assert counts["totals"]["est"] == pytest.approx(sum(p["tiers_est"] for p in feats), abs=0.5)
+    assert counts["settings"]["heights"] == "shadow" and "heights" in counts["timing_s"]
+
+    # the default: the network's tier head, no shadow fields, no shadow work
+    net = tmp_path / "net"
+    assert main(["detect", str(tif), "--out", str(net), "--device", "cpu"]) == 0
+    counts_net = json.loads(next(net.glob("*.counts.json")).read_text())
+    feats_net = [f["properties"] for f in json.loads(next(net.glob("*.geojson")).read_text())
+                 ["features"] if f["properties"]["type"] == "container"]  # fmt: skip
+    assert len(feats_net) == len(feats)
+    assert not any("height_source" in p or "tiers_net" in p for p in feats_net)
+    assert [p["tiers_est"] for p in feats_net] == [p["tiers_net"] for p in feats]
+    assert counts_net["totals"]["est"] == pytest.approx(sum(p["tiers_net"] for p in feats), abs=0.5)
+    assert counts_net["settings"]["heights"] == "net"
+    assert "heights" not in counts_net and "heights" not in counts_net["timing_s"]
+    assert "tiers_basis_net" not in counts_net and "shadows" not in counts_net["sun"]
+    with pytest.raises(SystemExit) as bad:  # argparse: usage and exit 2
+        main(["detect", str(tif), "--out", str(net), "--heights", "sky"])
+    assert bad.value.code == 2
+    assert "--heights: invalid choice: 'sky'" in capsys.readouterr().err
 
 
 def test_wagon_bed_comes_off_and_a_deck_shadow_is_a_prior():
@@ -200,3 +220,15 @@ def test_wagon_bed_comes_off_and_a_deck_shadow_is_a_prior():
     assert h.tiers_est[1] == 1 + round(WAGON_BED_M / TIER_HEIGHT_M)  # 1.46 tiers -> 1
     assert h.source[2] == "prior" and h.reason[2] == "unknown_base"
     assert (h.tiers_low[2], h.tiers_high[2]) == (1.0, 4.0)
+
+
+def test_heights_and_sun_source_are_checked():
+    from detector.detect.pipeline import DetectConfig
+    from detector.errors import ConfigError
+
+    assert DetectConfig().heights == "net"
+    DetectConfig(heights="shadow", sun_source="shadows").check()
+    with pytest.raises(ConfigError, match="--heights 'sky'"):
+        DetectConfig(heights="sky").check()
+    with pytest.raises(ConfigError, match="needs heights 'shadow'"):
+        DetectConfig(sun_source="shadows").check()
