@@ -37,7 +37,7 @@ def parse_bands(text: str | None) -> tuple[int, ...] | None:
 def add_detect_options(p: argparse.ArgumentParser) -> None:
     """The options ``ccount detect`` takes for the model and tiling: same names, and the
     defaults of :class:`detector.detect.pipeline.DetectConfig` (so they cannot drift apart)."""
-    from ..detect.pipeline import DetectConfig
+    from ..detect.pipeline import HEIGHTS, DetectConfig
 
     d = DetectConfig()
     p.add_argument("--model", type=Path, default=None, metavar="PATH",
@@ -73,6 +73,11 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                    help="scenes over MPX million pixels (in the model frame) run in row bands, "
                         "one task each, merged by tile ownership; memory is bounded by a band "
                         f"(default: {d.band_mpx:g})")  # fmt: skip
+    p.add_argument("--heights", choices=HEIGHTS, default=d.heights,
+                   help="stack heights (tiers_est): net = the model's tier head; shadow = "
+                        "measured from the scene's shadows, else a stowage prior, with "
+                        "intervals and sources (experimental, ~3 s a scene; the reconciler is "
+                        f"calibrated on net) (default: {d.heights})")  # fmt: skip
     p.add_argument("--tta", action="store_true",
                    help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
 
@@ -95,6 +100,7 @@ def detect_config(args: argparse.Namespace):
         serial=args.serial,
         force=args.force,
         band_mpx=args.band_mpx,
+        heights=args.heights,
     )
 
 

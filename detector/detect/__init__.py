@@ -13,12 +13,15 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "checks",
         "count",
         "finish",
+        "heights",
         "hulls",
         "inference",
         "locate",
         "pipeline",
         "predictor",
         "progress",
+        "shadows",
+        "sunfit",
     ],
     submod_attrs={
         "bands": [
@@ -51,6 +54,19 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "finish_scene",
             "output_paths",
         ],
+        "heights": [
+            "MAX_SUN_ELEVATION_DEG",
+            "MIN_SUN_ELEVATION_DEG",
+            "PRIOR_TIERS",
+            "REASONS",
+            "Heights",
+            "ShadowRuns",
+            "anti_sun_unit",
+            "box_labels",
+            "shadow_lengths_px",
+            "stack_heights",
+            "touching_groups",
+        ],
         "hulls": ["ShipHulls", "ShipTolerance", "find_hulls", "hull_geometry", "identify_ship"],
         "inference": [
             "InferenceSettings",
@@ -76,6 +92,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "land_union",
         ],
         "pipeline": [
+            "HEIGHTS",
             "DetectConfig",
             "Detector",
             "SceneOutcome",
@@ -88,5 +105,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         ],
         "predictor": ["TorchPredictor"],
         "progress": ["tqdm_progress"],
+        "sunfit": ["SunEstimate", "single_tier_length", "sun_from_shadows"],
+        "shadows": ["SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"],
     },
 )

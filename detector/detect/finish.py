@@ -81,6 +81,15 @@ def _sun(scene) -> dict | None:
     return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
 
 
+def _heights(inf: InferredScene, dets, sun: dict | None, source: str, region):
+    """Stack heights from the scene's shadows (:mod:`detector.detect.shadows`); ``source``
+    "shadows" ignores the acquisition time's sun."""
+    from .shadows import scene_heights
+
+    meta = None if source == "shadows" else sun
+    return scene_heights(inf.scene, inf.grid, dets, meta, region=region)
+
+
 def _phase(items, desc: str, show: bool):
     """``items``, with a progress bar that appears when the phase takes over a second."""
     if not show:
@@ -142,7 +151,7 @@ def finish_scene(
         result.dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None
     )
     dets = replace(result.dets, tiers=tiers)
-    dets = replace(dets, tiers=tiers_clipped(dets).astype(np.float32))
+    tiers_net = tiers_clipped(dets).astype(np.float32)  # the network's tier head
     aoi_px = aoi_pixels(load_port(scene.port), grid) if scene.port else ()
     maps, registry = result.maps, load_registry()
     t_hulls = time.perf_counter()
@@ -153,6 +162,15 @@ def finish_scene(
     ])  # fmt: skip
     t_hulls = time.perf_counter() - t_hulls
     regions = assign_regions(dets, hulls, aoi_px)
+    heights = getattr(config, "heights", "net")
+    measured, timing = None, {}
+    if heights == "shadow":  # opt-in: stack heights from the scene's shadows
+        t_heights = time.perf_counter()
+        measured = _heights(inf, dets, sun, getattr(config, "sun_source", "auto"), regions.region)
+        timing["heights"] = time.perf_counter() - t_heights
+        dets = replace(dets, tiers=measured.heights.tiers_est)
+    else:  # the network's tier head (what the reconciler's factors were fitted to)
+        dets = replace(dets, tiers=tiers_net)
     counts = scene_counts(
         scene=scene,
         dets=dets,
@@ -169,17 +187,27 @@ def finish_scene(
             "aoi_only": config.aoi_only,
             "tta": config.tta,
             "read_threads": inf.read_threads,
+            "heights": heights,
         },
         timing_s={
             "total": time.perf_counter() - inf.t0,
             "read": result.read_s,
             "model": result.model_s,
             "hulls": t_hulls,
+            **timing,
         },
         sun=sun,
         model_gsd_m=grid.gsd_m,
     )
-    counts["tiers_basis"] = tiers_basis(detector.tiers_output, sun)
+    if measured is None:
+        counts["tiers_basis"] = tiers_basis(detector.tiers_output, sun)
+    else:
+        counts["sun"] = measured.sun
+        counts["tiers_basis"] = (
+            "shadows measured in the image, else a stowage prior (height_source)"
+        )
+        counts["tiers_basis_net"] = tiers_basis(detector.tiers_output, sun)
+        counts["heights"] = measured.heights.shares()
     _add_checks(counts, inf, aoi_px)
     counts["tiles"] = {
         "run": len(plan.tiles),
@@ -189,9 +217,15 @@ def finish_scene(
     }
     ships = hull_features(hulls.hulls, grid=grid)
     rings = container_rings(dets, grid=grid)
+    extra = None
+    if measured is not None:
+        h = measured.heights
+        extra = {"tiers_low": h.tiers_low, "tiers_high": h.tiers_high, "height_source": h.source,
+                 "height_note": h.reason, "shadow_m": h.shadow_m, "tiers_net": tiers_net}  # fmt: skip
     features = container_features(
-        dets, grid=grid, region=list(regions.region), ship=list(regions.ship), rings=rings
-    )
+        dets, grid=grid, region=list(regions.region), ship=list(regions.ship), rings=rings,
+        extra=extra,
+    )  # fmt: skip
     wkb = np.concatenate([
         container_wkb(dets, grid=grid, rings=rings),
         polygon_wkb([f["geometry"]["coordinates"] for f in ships]),

@@ -43,6 +43,7 @@ from .progress import tqdm_progress
 
 __all__ = [
     "DEVICES",
+    "HEIGHTS",
     "DetectConfig",
     "Detector",
     "SceneOutcome",
@@ -65,6 +66,10 @@ OVERLAP_MAX_DETECTIONS = 50_000
 #: GDAL's block cache while detecting (its default, 5 % of RAM, holds up to ~1 GB of decoded
 #: blocks of a large scene); 64 MB keeps the previous row of tiles for the overlaps.
 GDAL_CACHE_BYTES = 64 * 2**20
+#: Where stack heights (``tiers_est``) come from: "net", the network's tier head (the
+#: default; what the reconciler's factors were fitted to), or "shadow", measured from the
+#: scene's shadows (:mod:`detector.detect.shadows`; opt-in, ~3 s a scene).
+HEIGHTS = ("net", "shadow")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class DetectConfig:
     serial: bool = False  # one scene at a time (else: outputs written while the next runs)
     force: bool = False  # run scenes outside the model's GSD range (with a warning)
     band_mpx: float = 256.0  # a larger model frame runs in row bands (detect.bands)
+    heights: str = "net"  # stack heights: "net" (the tier head) | "shadow" (measured, opt-in)
+    sun_source: str = "auto"  # "shadow" heights' sun: "auto" (time, else shadows) | "shadows"
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -99,6 +106,12 @@ class DetectConfig:
         for flag, n in (("--threads", self.num_threads), ("--read-threads", self.read_threads)):
             if n is not None and n < 1:
                 raise ConfigError(f"{flag} {n} must be >= 1")
+        if self.heights not in HEIGHTS:
+            raise ConfigError(f"--heights {self.heights!r}: expected one of {', '.join(HEIGHTS)}")
+        if self.sun_source not in ("auto", "shadows"):
+            raise ConfigError(f"--sun {self.sun_source!r}: expected auto or shadows")
+        if self.sun_source != "auto" and self.heights != "shadow":
+            raise ConfigError(f"sun_source {self.sun_source!r} needs heights 'shadow'")
         if not self.band_mpx > 0:
             raise ConfigError(f"band size {self.band_mpx} Mpx must be > 0")
         if self.bands is not None and len(self.bands) not in (1, 3):

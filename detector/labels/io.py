@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,11 +114,13 @@ def container_features(
     ship: Sequence[str | None],
     truth: bool = False,
     rings: np.ndarray | None = None,
+    extra: Mapping[str, Sequence] | None = None,
 ) -> list[dict]:
     """GeoJSON features of container footprints. ``dets`` in the pixels of ``grid`` (an
     object with ``transform`` (Affine, pixel -> map) and ``crs``); ``region``/``ship`` one
     entry per detection. ``truth`` adds integer ``tiers`` and ``visible``. ``rings``:
-    :func:`container_rings` of ``dets`` when already computed."""
+    :func:`container_rings` of ``dets`` when already computed. ``extra``: more properties,
+    name -> one value per detection (floats rounded to 3 decimals, NaN -> null)."""
     n = len(dets)
     if len(region) != n or len(ship) != n:
         raise LabelError(f"labels: {n} detections but {len(region)} regions and {len(ship)} ships")
@@ -127,6 +129,13 @@ def container_features(
     rings = (container_rings(dets, grid=grid) if rings is None else rings).tolist()
     kinds = [KINDS[k] for k in dets.kind.tolist()]
     scores, tiers = _nums(dets.score), _nums(dets.tiers, 3)
+    more = {}
+    for key, col in (extra or {}).items():
+        if len(col) != n:
+            raise LabelError(f"labels: {n} detections but {len(col)} values of {key!r}")
+        a = np.asarray(col)
+        more[key] = _nums(a, 3) if a.dtype.kind == "f" else [None if v is None else str(v)
+                                                              for v in a.tolist()]  # fmt: skip
     feats = []
     for i in range(n):
         props = {
@@ -137,6 +146,8 @@ def container_features(
             "ship": None if ship[i] is None else str(ship[i]),
             "tiers_est": tiers[i],
         }
+        for key, vals in more.items():
+            props[key] = vals[i]
         if truth:
             props["tiers"] = int(round(float(dets.tiers[i])))
             props["visible"] = bool(dets.visible[i])

@@ -1,0 +1,170 @@
+"""Reading a scene's shadows: the I/O side of :mod:`detector.detect.heights`.
+
+:func:`scene_heights` reads the model frame around the detections in blocks (one
+:class:`~detector.imagery.reader.SceneReader` of its own, so it may run in the finishing
+thread while the next scene is read), estimates the sun from the scene's own shadows, picks
+the sun to use (metadata when the scene has an acquisition time, else the shadows) and
+measures every detection's shadow. Blocks overlap by the longest shadow, so a box near a
+block edge sees its whole shadow and its neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..detections import TIER_HEIGHT_M, Detections
+from .heights import (
+    MAX_SUN_ELEVATION_DEG,
+    MIN_SUN_ELEVATION_DEG,
+    WAGON_BED_M,
+    Heights,
+    ShadowRuns,
+    box_labels,
+    shadow_lengths_px,
+    stack_heights,
+    touching_groups,
+)
+from .sunfit import sun_from_shadows
+
+__all__ = ["SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"]
+
+#: Metadata and shadows disagreeing by more than this (elevation or azimuth) flag the scene.
+SUN_DISAGREE_DEG = 5.0
+_BLOCK_PX = 1024  # model-frame px a side: ~25 MB of image read at once
+_SUN_BLOCKS = 4  # blocks whose shadows calibrate the sun (densest first)
+_TALLEST_TIERS = 4.5  # the longest shadow looked for: 4 tiers and a margin
+
+
+@dataclass(frozen=True)
+class SceneHeights:
+    """``heights`` per detection and ``sun`` the counts.json record (:func:`sun_record`)."""
+
+    heights: Heights
+    sun: dict
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return image.mean(axis=0).astype(np.float32)
+
+
+def _angle_diff(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+def sun_record(meta: dict | None, est) -> dict:
+    """The ``sun`` entry of counts.json: the sun used (``elevation_deg``, ``azimuth_deg``,
+    ``source`` metadata|shadows|none), and both estimates when available (``metadata``,
+    ``shadows``: with the single-tier boxes it rests on) and ``disagree`` (True when they
+    differ by more than :data:`SUN_DISAGREE_DEG`)."""
+    shadows = None
+    if est is not None and math.isfinite(est.elevation_deg):
+        shadows = {
+            "elevation_deg": round(est.elevation_deg, 2),
+            "azimuth_deg": round(est.azimuth_deg, 2),
+            "single_tier_boxes": est.single_tier,
+            "boxes_measured": est.boxes,
+        }
+    rec: dict = {"metadata": None, "shadows": shadows, "disagree": None}
+    if meta is not None:
+        rec["metadata"] = {k: round(float(meta[k]), 2) for k in ("elevation_deg", "azimuth_deg")}
+        rec.update(elevation_deg=rec["metadata"]["elevation_deg"],
+                   azimuth_deg=rec["metadata"]["azimuth_deg"], source="metadata")  # fmt: skip
+        if shadows is not None:
+            d_el = abs(shadows["elevation_deg"] - rec["metadata"]["elevation_deg"])
+            d_az = _angle_diff(shadows["azimuth_deg"], rec["metadata"]["azimuth_deg"])
+            rec["disagree"] = bool(max(d_el, d_az) > SUN_DISAGREE_DEG)
+            rec["difference_deg"] = {"elevation": round(d_el, 2), "azimuth": round(d_az, 2)}
+    elif shadows is not None:
+        rec.update(elevation_deg=shadows["elevation_deg"], azimuth_deg=shadows["azimuth_deg"],
+                   source="shadows")  # fmt: skip
+    else:
+        rec.update(elevation_deg=None, azimuth_deg=None, source="none")
+    return rec
+
+
+def _blocks(dets: Detections, height: int, width: int, pad: int):
+    """(r0, c0, r1, c1) padded read windows and the detections whose centre is in each."""
+    rows = np.clip(dets.cy // _BLOCK_PX, 0, None).astype(np.int64)
+    cols = np.clip(dets.cx // _BLOCK_PX, 0, None).astype(np.int64)
+    for br, bc in sorted(set(zip(rows.tolist(), cols.tolist(), strict=True))):
+        own = np.nonzero((rows == br) & (cols == bc))[0]
+        r0, c0 = br * _BLOCK_PX - pad, bc * _BLOCK_PX - pad
+        r1 = min((br + 1) * _BLOCK_PX, height) + pad
+        c1 = min((bc + 1) * _BLOCK_PX, width) + pad
+        yield (r0, c0, r1, c1), own
+
+
+def scene_heights(
+    scene, grid, dets: Detections, sun_meta: dict | None, region: np.ndarray | None = None
+) -> SceneHeights:
+    """Heights of ``dets`` (pixels of ``grid``, the model frame) in ``scene`` under the sun
+    from ``sun_meta`` (``{"elevation_deg", "azimuth_deg"}`` from the acquisition time; None
+    when unknown, then the sun from the shadows is used). ``region`` [N] (deck|quay|yard|
+    rail): a rail stack stands on a wagon bed (:data:`WAGON_BED_M` above the ground its
+    shadow falls on), a deck stack's shadow falls on a surface of unknown level (a prior)."""
+    from ..imagery.reader import SceneReader
+    from ..imagery.tiling import Window
+
+    gsd = float(grid.gsd_m)
+    n = len(dets)
+    if n == 0:
+        empty = stack_heights(None, n=0, gsd_m=gsd, elevation_deg=None)
+        return SceneHeights(empty, sun_record(sun_meta, None))
+    # blocks overlap by the longest shadow looked for: at the metadata's sun, else the lowest
+    lowest = MIN_SUN_ELEVATION_DEG
+    if sun_meta is not None and sun_meta["elevation_deg"] > lowest:
+        lowest = max(lowest, min(float(sun_meta["elevation_deg"]), MAX_SUN_ELEVATION_DEG) - 5)
+    reach_lo = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(lowest))
+    pad = int(min(reach_lo / gsd, 200)) + 8
+    length = np.full(n, np.nan)
+    sd = np.full(n, np.nan)
+    reason = np.zeros(n, np.int8)
+    profiles = np.zeros(n, np.int16)
+    with SceneReader(scene, target_gsd_m=gsd) as reader:
+        blocks = list(_blocks(dets, grid.height, grid.width, pad))
+        blocks.sort(key=lambda b: -len(b[1]))
+
+        def patch(window, own):
+            r0, c0, r1, c1 = window
+            tile = reader.read(Window(col_off=c0, row_off=r0, width=c1 - c0, height=r1 - r0))
+            near = (
+                (dets.cx >= c0 - 20) & (dets.cx < c1 + 20) & (dets.cy >= r0 - 20)
+                & (dets.cy < r1 + 20)
+            )  # fmt: skip
+            local_idx = np.nonzero(near)[0]
+            local = dets.select(local_idx).shifted(-c0, -r0)
+            gray = _gray(tile.image)
+            lab = box_labels(local, gray.shape)
+            return gray, tile.valid, local, lab, np.searchsorted(local_idx, own)
+
+        # the densest blocks calibrate the sun: azimuth from the first, lengths from all
+        first = [patch(w, own) for w, own in blocks[:_SUN_BLOCKS]]
+        g0, v0, d0, lab0, _ = first[0]
+        est = sun_from_shadows(g0, v0, d0, gsd_m=gsd, labels=lab0, more=tuple(first[1:]))
+        sun = sun_record(sun_meta, est)
+        elev, az = sun["elevation_deg"], sun["azimuth_deg"]
+        usable = elev is not None and MIN_SUN_ELEVATION_DEG <= elev <= MAX_SUN_ELEVATION_DEG
+        for k, (window, own) in enumerate(blocks if usable else ()):
+            gray, valid, local, lab, pos = first[k] if k < len(first) else patch(window, own)
+            if k < len(first):
+                first[k] = None  # free it once used
+            max_px = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(elev)) / gsd
+            runs = shadow_lengths_px(
+                gray, valid, local, azimuth_deg=az, max_px=max_px, measure=pos, labels=lab
+            )
+            length[own], sd[own] = runs.length_px, runs.sd_px
+            reason[own], profiles[own] = runs.reason, runs.profiles
+    groups = touching_groups(dets, gap_px=max(1.0, 0.8 / gsd))
+    base = np.zeros(n)
+    if region is not None:
+        region = np.asarray(region)
+        base[region == "rail"] = WAGON_BED_M
+        base[region == "deck"] = np.nan
+    heights = stack_heights(
+        ShadowRuns(length, sd, reason, profiles), n=n, gsd_m=gsd, elevation_deg=elev,
+        groups=groups, base_m=base,
+    )  # fmt: skip
+    return SceneHeights(heights, sun)

@@ -1,0 +1,164 @@
+"""The sun from a scene's own shadows: single-tier containers are objects of known height.
+
+The azimuth is the direction whose band beside the tops is darkest against the opposite side;
+along it, the shadow lengths (:func:`detector.detect.heights.shadow_lengths_px`) of stacks of
+1-4 tiers cluster at multiples of the single-tier length ``L1`` (a comb fit), and
+``tan(elevation) = TIER_HEIGHT_M / (L1 * gsd)``. An off-nadir view moves the tops against
+their bases; the elevation found is the one that makes single-tier shadows 2.591 m tall as
+seen, which is what the heights need.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..detections import TIER_HEIGHT_M, Detections
+from .heights import _exit_t, _sample, anti_sun_unit, box_labels, shadow_lengths_px
+
+__all__ = ["SunEstimate", "single_tier_length", "sun_from_shadows"]
+
+
+@dataclass(frozen=True)
+class SunEstimate:
+    """The sun from a scene's own shadows: ``elevation_deg`` (NaN when too few single-tier
+    shadows), ``azimuth_deg``, ``single_tier_shadow_px`` the single-tier shadow length used,
+    ``boxes`` boxes measured, ``single_tier`` boxes in the single-tier cluster."""
+
+    elevation_deg: float
+    azimuth_deg: float
+    single_tier_shadow_px: float
+    boxes: int
+    single_tier: int
+
+
+def _darkness(gray, valid, dets, labels, az, reach_px, sample) -> float:
+    """Mean darkness (lit level minus brightness) in the band beside ``sample`` boxes
+    along the anti-sun direction of ``az``: larger where the shadows point."""
+    runs = _band(gray, valid, dets, labels, az, reach_px, sample)
+    return float(np.nanmean(runs)) if np.isfinite(runs).any() else -np.inf
+
+
+def _band(gray, valid, dets, labels, az, reach_px, sample):
+    ux, uy = anti_sun_unit(az)
+    idx = sample
+    cx, cy = dets.cx[idx], dets.cy[idx]
+    ln, wd, an = dets.length_px[idx], dets.width_px[idx], dets.angle_rad[idx]
+    t_out = _exit_t(cx, cy, ux, uy, cx, cy, ln, wd, an)
+    t_back = _exit_t(cx, cy, -ux, -uy, cx, cy, ln, wd, an)
+    tau = np.arange(0.5, reach_px + 1e-9, 0.5)
+    fx = cx[:, None] + (t_out[:, None] + tau) * ux
+    fy = cy[:, None] + (t_out[:, None] + tau) * uy
+    bx = cx[:, None] - (t_back[:, None] + tau) * ux
+    by = cy[:, None] - (t_back[:, None] + tau) * uy
+    g = _sample(gray, fx, fy, 1)
+    gb = _sample(gray, bx, by, 1)
+    okf = (_sample(labels, fx, fy, 0) == 0) & (_sample(valid, fx, fy, 0).astype(bool))
+    okb = (_sample(labels, bx, by, 0) == 0) & (_sample(valid, bx, by, 0).astype(bool))
+    both = okf & okb
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.where(both, gb - g, np.nan), axis=-1)
+
+
+def single_tier_length(lengths_px: np.ndarray, *, min_single: int = 20) -> tuple[float, int]:
+    """(single-tier shadow length, boxes on it) from shadow lengths [N] of stacks of 1-4
+    tiers: the length ``L1`` whose multiples 1-4 x ``L1`` fit the lengths best (a comb:
+    sum of Gaussian weights of each length's distance to its nearest tooth, sd 0.6 px +
+    8 %), refined as the median of the lengths within 20 % of ``L1``; (NaN, 0) when fewer
+    than ``min_single`` lengths lie there."""
+    ls = np.asarray(lengths_px, np.float64)
+    ls = ls[np.isfinite(ls) & (ls > 0)]
+    if len(ls) < min_single:
+        return float("nan"), 0
+    cands = np.arange(1.5, max(2.0, float(np.quantile(ls, 0.5))) + 1e-9, 0.1)
+    k = np.clip(np.round(ls[None, :] / cands[:, None]), 1, 4)
+    r = ls[None, :] - k * cands[:, None]
+    sd = 0.6 + 0.08 * ls[None, :]
+    fit = np.exp(-0.5 * (r / sd) ** 2).sum(axis=1)
+    l1 = float(cands[int(np.argmax(fit))])
+    near = ls[(ls >= l1 * 0.8) & (ls <= l1 * 1.2)]
+    if len(near) < min_single:
+        return float("nan"), 0
+    return float(np.median(near)), int(len(near))
+
+
+def sun_from_shadows(
+    gray: np.ndarray,
+    valid: np.ndarray,
+    dets: Detections,
+    *,
+    gsd_m: float,
+    labels: np.ndarray | None = None,
+    min_single: int = 20,
+    more: tuple = (),
+) -> SunEstimate | None:
+    """The sun's azimuth and elevation from the shadows beside ``dets`` (pixels of
+    ``gray``'s frame, ``gsd_m`` m per pixel); None without boxes to read.
+
+    Azimuth: the direction whose band beside the boxes (out to a 4-tier shadow at 20 deg) is
+    darkest relative to the opposite side, 10-deg search then 1-deg refinement. Elevation:
+    the shadows along it (:func:`shadow_lengths_px`); the shortest cluster (the 1st mode of
+    the lengths, at least ``min_single`` boxes within +-20 % of it) are single-tier stacks,
+    ``tan(e) = TIER_HEIGHT_M / (L * gsd)``; NaN when no such cluster. ``more``: other
+    patches of the scene, ``(gray, valid, dets, labels, measure)`` each, whose boxes
+    ``measure`` add their shadow lengths (the azimuth comes from the first patch).
+    """
+    if len(dets) == 0:
+        return None
+    lab = box_labels(dets, gray.shape) if labels is None else labels
+    rng = np.random.default_rng(0)
+    sample = np.arange(len(dets))
+    if len(sample) > 400:
+        sample = np.sort(rng.choice(sample, 400, replace=False))
+    reach = min(4 * TIER_HEIGHT_M / math.tan(math.radians(30.0)) / gsd_m, 60.0)
+    # the band out to 7 m: past the side walls an off-nadir view shows (up to ~3 m)
+    band = max(6.0, 7.0 / gsd_m)
+
+    parts = [(gray, valid, dets, lab, sample)]
+    for g2, v2, d2, lab2, measure in more:
+        m2 = np.asarray(measure, np.int64)
+        if len(m2) > 400:
+            m2 = np.sort(rng.choice(m2, 400, replace=False))
+        parts.append((g2, v2, d2, lab2, m2))
+
+    def score(az: float) -> float:  # darkness over all patches, weighted by their boxes
+        vals = [(_darkness(*p[:4], az, band, p[4]), len(p[4])) for p in parts if len(p[4])]
+        vals = [(v, w) for v, w in vals if np.isfinite(v)]
+        if not vals:
+            return -np.inf
+        return float(sum(v * w for v, w in vals) / sum(w for _, w in vals))
+
+    coarse = np.arange(0.0, 360.0, 10.0)
+    s = [score(a) for a in coarse]
+    best = float(coarse[int(np.argmax(s))])
+    fine = best + np.arange(-10.0, 10.01, 1.0)
+    sf = np.array([score(a) for a in fine])
+    # parabola through the best and its neighbours
+    j = int(np.argmax(sf))
+    az = float(fine[j])
+    if 0 < j < len(fine) - 1 and np.isfinite(sf[j - 1 : j + 2]).all():
+        den = sf[j - 1] - 2 * sf[j] + sf[j + 1]
+        if den < 0:
+            az += 0.5 * (sf[j - 1] - sf[j + 1]) / den
+    az %= 360.0
+    # lengths of up to 2000 boxes (a random share of each patch): plenty for the cluster
+    total = sum(len(p[4]) if i else len(dets) for i, p in enumerate(parts))
+    share = min(1.0, 2000 / max(total, 1))
+    ls = []
+    for i, (g2, v2, d2, lab2, _) in enumerate(parts):
+        pool = np.arange(len(d2)) if i == 0 else np.asarray(more[i - 1][4], np.int64)
+        k = int(np.ceil(share * len(pool)))
+        pick = pool if k >= len(pool) else np.sort(rng.choice(pool, k, replace=False))
+        r2 = shadow_lengths_px(g2, v2, d2, azimuth_deg=az, max_px=reach, labels=lab2, measure=pick)
+        ls.append(r2.length_px)
+    ls = np.concatenate(ls)
+    ls = ls[np.isfinite(ls) & (ls > 1.0)]
+    if not len(ls):
+        return SunEstimate(float("nan"), az, float("nan"), 0, 0)
+    l1, n1 = single_tier_length(ls, min_single=min_single)
+    elev = math.degrees(math.atan(TIER_HEIGHT_M / (l1 * gsd_m))) if n1 else float("nan")
+    return SunEstimate(elev, az, l1, int(len(ls)), int(n1))
