@@ -182,7 +182,7 @@ def test_review_in_chromium(page_server, browser, tmp_path):
     from detector.cli.main import main
 
     assert main(["review", "labels", str(rnd.path), "--out", str(tmp_path / "labels")]) == 0
-    labels = json.loads((tmp_path / "labels" / "port<1>.geojson").read_text())
+    labels = json.loads((tmp_path / "labels" / "port_1_.geojson").read_text())  # safe_name
     got = {f["properties"]["cand"]: f["properties"]["kind"] for f in labels["features"]}
     assert got == {0: "20ft", 2: "20ft", 5: "40ft"}
     assert labels["properties"]["reviewed_units"] == [0]
