@@ -97,7 +97,7 @@ def scenes_f1(model: Path, scenes: Path, work: Path, tag: str = "classic") -> di
         "--no-progress"])  # fmt: skip
     sh([*CCOUNT, "eval", pred, scenes, "--json", work / f"{tag}_eval.json"])
     o = json.loads((work / f"{tag}_eval.json").read_text())["overall"]
-    return {k: o.get(k) for k in ("precision", "recall", "f1", "count_error")}
+    return {k: o.get(k) for k in ("precision", "recall", "f1", "count_error_pct")}
 
 
 def fine_tune(labels: Path, out_pt: Path, s: dict, steps: int) -> float:
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         dec = r["cost"]["decisions"] if name in ("mix", "random") else "-"
         print(f"{name:<9} {h['f1']:>10.3f} {f'[{ci[0]:.3f}, {ci[1]:.3f}]':>15} "
               f"{h['count_error']:>9.3f} {ka:>8} {r['classic']['f1']:>10.3f} "
-              f"{r['flat_test']['f1']:>12.3f} {r['flat_test']['count_error']:>+10.3f} {dec:>9} "
+              f"{r['flat_test']['f1']:>12.3f} {r['flat_test']['count_error_pct']:>+9.1f}% {dec:>9} "
               f"{mins:>7}")  # fmt: skip
     gc = doc["gap_closed_mix"]
     tc = doc["flat_test_gap_closed_mix"]
