@@ -110,32 +110,26 @@ def _to_pixels(xy: np.ndarray, src_crs, grid) -> np.ndarray:
     return np.stack([cols, rows], axis=1).reshape(np.shape(xy))
 
 
-def _windows(rng, dets: Detections, height: int, width: int, n: int, size: int) -> list[tuple]:
-    out = []
-    for k in range(n):
-        if len(dets) and k % 4 != 3:
-            i = int(rng.integers(len(dets)))
-            cx = dets.cx[i] + rng.uniform(-size / 3, size / 3)
-            cy = dets.cy[i] + rng.uniform(-size / 3, size / 3)
-        else:
-            cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-        c0 = int(np.clip(round(cx - size / 2), 0, max(0, width - size)))
-        r0 = int(np.clip(round(cy - size / 2), 0, max(0, height - size)))
-        out.append((r0, c0))
-    return out
-
-
-def _reviewed_windows(
-    rng, dets: Detections, areas_px: list[np.ndarray], height: int, width: int, n: int, size: int
+def _windows(
+    rng,
+    dets: Detections,
+    height: int,
+    width: int,
+    n: int,
+    size: int,
+    areas_px: list[np.ndarray] | None = None,
 ) -> list[tuple]:
-    """As :func:`_windows`, but the random windows (and all of them when the areas hold no
-    container) are centred on a random point of a random reviewed area."""
+    """``n`` window corners (row, col): three in four centred on a random container
+    (jittered), the others (and all when there is none) at a random point of the scene, or
+    of a random reviewed area when ``areas_px`` is given."""
     out = []
     for k in range(n):
         if len(dets) and k % 4 != 3:
             i = int(rng.integers(len(dets)))
             cx = dets.cx[i] + rng.uniform(-size / 3, size / 3)
             cy = dets.cy[i] + rng.uniform(-size / 3, size / 3)
+        elif areas_px is None:
+            cx, cy = rng.uniform(0, width), rng.uniform(0, height)
         else:
             a = areas_px[int(rng.integers(len(areas_px)))]
             (x0, y0), (x1, y1) = a.min(axis=0), a.max(axis=0)
@@ -234,7 +228,7 @@ def _geojson_samples(
         except (TypeError, ValueError, IndexError) as e:
             raise LabelError(f"{path}: 'reviewed' holds a bad ring ({e})") from None
         visible = dets.select(dets.visible)
-        wins = _reviewed_windows(rng, visible, areas, grid.height, grid.width, per_scene, size)
+        wins = _windows(rng, visible, grid.height, grid.width, per_scene, size, areas)
         return _cut(reader, dets, hulls, wins, size, scene_sun_elevation(scene), areas)
 
 

@@ -168,8 +168,11 @@ class Manifest:
 
 
 def apply_affine(affine: Sequence[float], xy: np.ndarray) -> np.ndarray:
-    a, b, c, d, e, f = affine
-    return np.stack([a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f], axis=1)
+    """Points ``[..., 2]`` through the 6-number affine (rasterio order)."""
+    a, b, c, d, e, f = (float(v) for v in affine)
+    p = np.asarray(xy, dtype=np.float64)
+    x, y = p[..., 0], p[..., 1]
+    return np.stack([a * x + b * y + c, d * x + e * y + f], axis=-1)
 
 
 def invert_affine(affine: Sequence[float]) -> tuple[float, ...]:

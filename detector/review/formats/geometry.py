@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..records import apply_affine, invert_affine
+
 __all__ = [
     "RBox",
     "box_from_corners",
@@ -73,31 +75,14 @@ def box_from_corners(corners: Sequence[Sequence[float]]) -> RBox:
     return RBox(float(cx), float(cy), max(l1, l2), min(l1, l2), angle)
 
 
-def _affine(affine6: Sequence[float]) -> np.ndarray:
-    a, b, c, d, e, f = (float(v) for v in affine6)
-    return np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
-
-
 def chip_to_crs(affine6: Sequence[float], xy: np.ndarray) -> np.ndarray:
     """Chip pixels [..., 2] -> scene CRS [..., 2] through the chip's affine."""
-    m = _affine(affine6)
-    p = np.asarray(xy, dtype=np.float64)
-    return np.stack(
-        [m[0, 0] * p[..., 0] + m[0, 1] * p[..., 1] + m[0, 2],
-         m[1, 0] * p[..., 0] + m[1, 1] * p[..., 1] + m[1, 2]],
-        axis=-1,
-    )  # fmt: skip
+    return apply_affine(affine6, xy)
 
 
 def crs_to_chip(affine6: Sequence[float], xy: np.ndarray) -> np.ndarray:
     """Scene CRS [..., 2] -> chip pixels [..., 2] (inverse of :func:`chip_to_crs`)."""
-    m = np.linalg.inv(_affine(affine6))
-    p = np.asarray(xy, dtype=np.float64)
-    return np.stack(
-        [m[0, 0] * p[..., 0] + m[0, 1] * p[..., 1] + m[0, 2],
-         m[1, 0] * p[..., 0] + m[1, 1] * p[..., 1] + m[1, 2]],
-        axis=-1,
-    )  # fmt: skip
+    return apply_affine(invert_affine(affine6), xy)
 
 
 def corner_distance(a: np.ndarray, b: np.ndarray) -> float:
