@@ -52,14 +52,15 @@ class BandJob:
 
 
 def band_rows(
-    height: int, width: int, *, tile_px: int, overlap_px: int, band_mpx: float, align_px: int = 1
-) -> int:
+    height: int, width: int, *, tile_px: int, overlap_px: int, band_mpx: float, align_px: int = 1,
+    phase_px: int = 0,
+) -> int:  # fmt: skip
     """Tile rows per band: as many as keep a band's area (rows x row stride x ``width``)
     within ``band_mpx`` million model-frame pixels, at least 1; ``height`` x ``width`` at
     most ``band_mpx`` Mpx is one band (all rows)."""
     from ..imagery.tiling import axis_spans
 
-    rows = len(axis_spans(height, tile_px, overlap_px, align_px))
+    rows = len(axis_spans(height, tile_px, overlap_px, align_px, phase_px))
     if float(height) * float(width) <= band_mpx * 1e6:
         return rows
     stride = max(align_px, (tile_px - overlap_px) // align_px * align_px)
@@ -68,14 +69,14 @@ def band_rows(
 
 def split_bands(
     tiles: Sequence, *, height: int, tile_px: int, overlap_px: int, per_band: int,
-    align_px: int = 1,
+    align_px: int = 1, phase_px: int = 0,
 ) -> list[tuple]:  # fmt: skip
     """``tiles`` (run tiles of the plan of a ``height`` px high frame, plan order) grouped
     into bands of ``per_band`` consecutive tile rows of that plan (a row whose tiles were
     all skipped still counts as a row); bands without a run tile are left out."""
     from ..imagery.tiling import axis_spans
 
-    spans = axis_spans(height, tile_px, overlap_px, align_px)
+    spans = axis_spans(height, tile_px, overlap_px, align_px, phase_px)
     rank = {span[2]: k for k, span in enumerate(spans)}
     out: dict[int, list] = {}
     for t in tiles:

@@ -224,12 +224,12 @@ def load_detector(config: DetectConfig) -> Detector:
 def _plan(reader, scene, config: DetectConfig, align_px: int = 1):
     from ..imagery.aoi import load_port
     from ..imagery.raster import rasterize_aoi
-    from ..imagery.tiling import plan_tiles, select_tiles
+    from ..imagery.tiling import grid_phase, plan_tiles, select_tiles
 
     grid = reader.grid
     tiles = plan_tiles(
         grid.height, grid.width, tile_px=config.tile_px, overlap_px=config.overlap_px,
-        align_px=align_px,
+        align_px=align_px, phase_px=grid_phase(grid.transform, align_px),
     )  # fmt: skip
     scale = reader.mask_scale()
     aoi, within = None, None
@@ -263,6 +263,7 @@ def _infer(
 
     from ..imagery.raster import SceneReader, open_scene
     from ..imagery.scene import SceneNoCRSError
+    from ..imagery.tiling import grid_phase
 
     t0 = time.perf_counter()
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
@@ -291,12 +292,13 @@ def _infer(
             coverage = reader.coverage()
             n_read = max(1, min(n_read, -(-len(plan.tiles) // config.batch_size)))
             a = detector.align_px
+            phase = grid_phase(grid.transform, a)[0]
             per_band = band_rows(grid.height, grid.width, tile_px=config.tile_px,
                                  overlap_px=config.overlap_px, band_mpx=config.band_mpx,
-                                 align_px=a)  # fmt: skip
+                                 align_px=a, phase_px=phase)  # fmt: skip
             bands = split_bands(plan.tiles, height=grid.height, tile_px=config.tile_px,
                                 overlap_px=config.overlap_px, per_band=per_band,
-                                align_px=a)  # fmt: skip
+                                align_px=a, phase_px=phase)  # fmt: skip
             tick = progress(len(plan.tiles), scene.id) if progress else None
             if len(bands) > 1:
                 readers.close()  # each band opens readers of its own

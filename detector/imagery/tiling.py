@@ -14,7 +14,11 @@ a strided network's output at a pixel depends on its position modulo its stride)
 stride is rounded down to a multiple of a (at least a), and the last start is
 ``size - tile_px`` rounded *up* to a multiple of a: the last window may reach up to a - 1 px
 past the end, where it reads nodata (zeros), as the network's own padding of the whole
-frame would. Consecutive windows ``[s_i, s_i + tile)`` and
+frame would. With a phase ``p`` (0 <= p < a, :func:`grid_phase`) the starts lie on
+``p + k*a`` instead: the first window starts at ``p - a`` (reading a - p px of nodata before
+the raster), so that the tile grid sits on a grid fixed in the world, and the same ground
+pixels give the same detections in any scene that shares their pixel lattice (a port alone,
+or pasted into a 12 km strip of sea). Consecutive windows ``[s_i, s_i + tile)`` and
 ``[s_{i+1}, s_{i+1} + tile)`` overlap on ``[s_{i+1}, s_i + tile)``; the boundary between
 their *cores* is the middle of that overlap, ``m_i = (s_{i+1} + s_i + tile_px) // 2``.
 Core i is ``[m_{i-1}, m_i)`` with ``m_{-1} = 0`` and ``m_last = size``, so the cores
@@ -34,7 +38,16 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["MIN_TILE_PX", "Window", "Tile", "TilePlan", "plan_tiles", "select_tiles", "axis_spans"]
+__all__ = [
+    "MIN_TILE_PX",
+    "Window",
+    "Tile",
+    "TilePlan",
+    "plan_tiles",
+    "select_tiles",
+    "axis_spans",
+    "grid_phase",
+]
 
 MIN_TILE_PX = 32
 
@@ -108,33 +121,51 @@ def _check(height: int, width: int, tile_px: int, overlap_px: int) -> None:
 
 
 def axis_spans(
-    size: int, tile_px: int, overlap_px: int, align_px: int = 1
+    size: int, tile_px: int, overlap_px: int, align_px: int = 1, phase_px: int = 0
 ) -> tuple[tuple[int, int, int, int], ...]:
     """Per-axis ``(start, length, core_start, core_end)`` tuples following the module formula
-    (``align_px``: starts on multiples of it, see there)."""
+    (``align_px``: starts on multiples of it, shifted by ``phase_px``; see there)."""
     _check(size, size, tile_px, overlap_px)
     a = int(align_px)
     if a < 1:
         raise ConfigError(f"tile alignment must be >= 1 px, got {align_px}")
-    if size <= tile_px:
-        return ((0, size, 0, size),)
+    p = int(phase_px) % a
+    first = p - a if p else 0
+    if size - first <= tile_px:
+        return ((first, size - first, 0, size),)
     stride = max(a, (tile_px - overlap_px) // a * a)
-    starts = list(range(0, size - tile_px, stride)) + [-(-(size - tile_px) // a) * a]
+    last = first + -(-(size - tile_px - first) // a) * a
+    starts = list(range(first, size - tile_px, stride)) + [last]
     bounds = (
         [0] + [(b + a + tile_px) // 2 for a, b in zip(starts, starts[1:], strict=False)] + [size]
     )
     return tuple((s, tile_px, bounds[i], bounds[i + 1]) for i, s in enumerate(starts))
 
 
+def grid_phase(transform, align_px: int) -> tuple[int, int]:
+    """``(row, col)`` phase of a frame's tile grid (``transform``: its affine, north up) that
+    puts tile starts on multiples of ``align_px`` pixels counted from the CRS's origin: so
+    two scenes on the same pixel lattice (one cut from the other) run their shared pixels
+    through the network at the same offset modulo its stride. (0, 0) for a rotated frame or
+    ``align_px`` <= 1."""
+    a = int(align_px)
+    if a <= 1 or transform.b or transform.d or not transform.a or not transform.e:
+        return 0, 0
+    col0 = math.floor(transform.c / transform.a + 0.5)
+    row0 = math.floor(transform.f / transform.e + 0.5)
+    return int(-row0 % a), int(-col0 % a)
+
+
 def plan_tiles(
-    height: int, width: int, *, tile_px: int, overlap_px: int, align_px: int = 1
-) -> tuple[Tile, ...]:
+    height: int, width: int, *, tile_px: int, overlap_px: int, align_px: int = 1,
+    phase_px: tuple[int, int] = (0, 0),
+) -> tuple[Tile, ...]:  # fmt: skip
     """Tiles covering a ``height`` x ``width`` raster, row-major; see the module docstring for
-    the formula (and ``align_px``). Raises :class:`ConfigError` for tile < 32 px, overlap < 0,
+    the formula (and ``align_px``, ``phase_px`` = (row, col) phase). Raises :class:`ConfigError` for tile < 32 px, overlap < 0,
     overlap >= tile, or an empty raster."""
     _check(height, width, tile_px, overlap_px)
-    rows = axis_spans(height, tile_px, overlap_px, align_px)
-    cols = axis_spans(width, tile_px, overlap_px, align_px)
+    rows = axis_spans(height, tile_px, overlap_px, align_px, phase_px[0])
+    cols = axis_spans(width, tile_px, overlap_px, align_px, phase_px[1])
     tiles = []
     for r0, rh, cr0, cr1 in rows:
         for c0, cw, cc0, cc1 in cols:

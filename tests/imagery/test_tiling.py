@@ -162,3 +162,38 @@ def test_aligned_spans_start_on_the_stride_grid_and_partition(args, align):
     )
     if tile - overlap >= align:  # neighbours overlap at least as asked
         assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:], strict=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(tile_args(), st.sampled_from([16, 32]), st.integers(0, 31))
+def test_phased_spans_start_on_the_world_grid_and_partition(args, align, phase):
+    """With a phase p: every start is p modulo ``align`` (the first may start before the
+    raster, reading nodata, as the last may end after it), the cores still partition
+    [0, size) inside their windows, and phase 0 is the unphased plan."""
+    size, tile, overlap = args
+    p = phase % align
+    spans = axis_spans(size, tile, overlap, align, phase)
+    assert spans[0][2] == 0 and spans[-1][3] == size
+    assert spans[0][0] == (p - align if p else 0)
+    prev_end = 0
+    for start, length, c0, c1 in spans:
+        assert (start - p) % align == 0 and start > -align and start + length < size + align
+        assert c0 == prev_end and c1 > c0 and start <= c0 and c1 <= start + length
+        prev_end = c1
+    if not p:
+        assert spans == axis_spans(size, tile, overlap, align)
+
+
+def test_grid_phase_puts_two_crops_of_one_lattice_on_one_tile_grid():
+    """A scene and a crop of it starting (13425, 14675) px further east and south: their
+    tile starts, in the larger scene's pixels, fall on the same grid modulo 32."""
+    from rasterio.transform import Affine
+
+    from detector.imagery.tiling import grid_phase
+
+    big = Affine(0.4, 0, 599463.7, 0, -0.4, 4684631.24)
+    crop = big * Affine.translation(13425, 14675)
+    (rb, cb), (rc, cc) = grid_phase(big, 32), grid_phase(crop, 32)
+    assert ((rc + 14675 - rb) % 32, (cc + 13425 - cb) % 32) == (0, 0)
+    assert grid_phase(big, 1) == (0, 0)
+    assert grid_phase(Affine(0.4, 0.1, 0, 0.1, -0.4, 0), 32) == (0, 0)  # rotated: no phase
