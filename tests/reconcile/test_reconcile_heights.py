@@ -12,100 +12,107 @@ import shutil
 import pytest
 
 from detector.cli.main import main
+from detector.paths import labels_dir
 from detector.reconcile.evidence import ReconcileConfig, ShipSighting, deck_estimate
 from detector.reconcile.measured import HeightStats, MeasuredConfig
 from detector.reconcile.munitions import load_assumptions
 
 #: factors no synthetic fit would give: applied, they move every deck and stock estimate
-ABSURD = {
-    "shipments": {
-        "deck_count_scale_rajin": {"value": 3.0, "source": "test"},
-        "deck_count_scale_arrival": {"value": 0.3, "source": "test"},
-        "deck_count_scale_ship": {"value": {"Angara": 2.0}, "source": "test"},
-        "stock_count_scale": {"value": 2.5, "source": "test"},
-        "count_bias_rel_90": {"value": 0.9, "source": "test"},
-        "count_bias_ship_rel_90": {"value": 0.9, "source": "test"},
-        "tier_mae_per_stack": {"value": 3.0, "source": "test"},
-        "tier_bias_per_scene": {"value": 2.0, "source": "test"},
-    }
+SCALES = {
+    "deck_count_scale_rajin": {"value": 3.0, "source": "test"},
+    "deck_count_scale_arrival": {"value": 0.5, "source": "test"},
+    "deck_count_scale_ship": {"value": {"Angara": 0.8}, "source": "test"},
+    "stock_count_scale": {"value": 2.5, "source": "test"},
+}
+#: ... and error figures fitted to the tier head, which would widen every interval
+SPREADS = {
+    "count_bias_rel_90": {"value": 0.9, "source": "test"},
+    "count_bias_ship_rel_90": {"value": 0.9, "source": "test"},
+    "tier_mae_per_stack": {"value": 3.0, "source": "test"},
+    "tier_bias_per_scene": {"value": 2.0, "source": "test"},
 }
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A one-voyage demo world counted twice with the shipped model: ``shadow`` (measured
-    heights, through ``ccount demo``) and ``net`` (the tier head, ``ccount run``)."""
+    """The arrival scene of a one-voyage world (seed 19: Angara's deck at Vostochny)
+    counted twice with the shipped model by ``ccount detect``: ``shadow`` (measured
+    heights) and ``net`` (the tier head); the voyage log and an assumptions file of absurd
+    factors beside them."""
     root = tmp_path_factory.mktemp("heights")
-    demo = root / "demo"
-    assert main(["demo", "--out", str(demo), "--first", "1", "--heights", "shadow",
-                 "--device", "cpu", "--no-progress"]) == 0  # fmt: skip
-    net = root / "net"
-    assert main(["run", str(demo / "world" / "scenes"), "--voyages", str(demo / "voyages.csv"),
-                 "--out", str(net), "--device", "cpu", "--no-progress"]) == 0  # fmt: skip
-    absurd = root / "absurd.json"
-    absurd.write_text(json.dumps(ABSURD))
-    return demo / "run", net, absurd
+    world = root / "world"
+    assert main(["synth", "world", "--voyages", str(labels_dir() / "voyages.csv"), "--out",
+                 str(world), "--seed", "19", "--first", "1"]) == 0  # fmt: skip
+    (scene,) = sorted((world / "scenes").glob("vostochny_*.tif"))
+    for name, extra in (("shadow", ["--heights", "shadow"]), ("net", [])):
+        assert main(["detect", str(scene), "--out", str(root / name), "--device", "cpu",
+                     "--no-progress", *extra]) == 0  # fmt: skip
+    voyages = root / "voyages.csv"
+    voyages.write_text("voyage,ship,rajin_date\n1,Angara,2023-09-03\n")
+    absurd, scales = root / "absurd.json", root / "scales.json"
+    absurd.write_text(json.dumps({"shipments": {**SCALES, **SPREADS}}))
+    scales.write_text(json.dumps({"shipments": SCALES}))
+    return root / "shadow", root / "net", voyages, (absurd, scales)
 
 
-def _rows(run):
-    with (run / "shipments.csv").open() as f:
-        return list(csv.DictReader(f))
-
-
-def _reconciled(run, tmp_path, name, *extra):
+def _reconciled(run, tmp_path, name, voyages, *extra):
     out = tmp_path / name
     shutil.copytree(run, out)
-    assert main(["reconcile", str(out), "--no-report", *extra]) == 0
-    return _rows(out), json.loads((out / "totals.json").read_text())
+    assert main(["reconcile", str(out), "--voyages", str(voyages), "--no-report", *extra]) == 0
+    with (out / "shipments.csv").open() as f:
+        return list(csv.DictReader(f)), json.loads((out / "totals.json").read_text())
 
 
 def test_shadow_run_applies_no_fitted_factor(runs, tmp_path):
-    shadow, net, absurd = runs
-    counts = [
-        json.loads(p.read_text()) for p in sorted((shadow / "detections").glob("*.counts.json"))
-    ]
-    assert {c["settings"]["heights"] for c in counts} == {"shadow"}
-    decks = [s for c in counts for s in c["ships"] if s["name"] == "Angara"]
-    assert decks and all(s["heights"]["measured"]["n"] + s["heights"]["prior"]["n"]
-                         == s["visible"] for s in decks)  # fmt: skip
-    rows, tot = _reconciled(shadow, tmp_path, "shadow_default")
-    rows_absurd, tot_absurd = _reconciled(shadow, tmp_path, "shadow_absurd", "--assumptions",
-                                          str(absurd))  # fmt: skip
+    shadow, net, voyages, (absurd, scales) = runs
+    (counts,) = [json.loads(p.read_text()) for p in shadow.glob("*.counts.json")]
+    assert counts["settings"]["heights"] == "shadow"
+    (deck,) = [s for s in counts["ships"] if s["name"] == "Angara"]
+    h = deck["heights"]
+    assert h["measured"]["n"] + h["prior"]["n"] == deck["visible"] > 50
+    assert h["measured"]["est"] + h["prior"]["est"] == pytest.approx(deck["est"], abs=0.01)
+    rows, tot = _reconciled(shadow, tmp_path, "shadow_default", voyages)
+    rows_absurd, tot_absurd = _reconciled(shadow, tmp_path, "shadow_absurd", voyages,
+                                          "--assumptions", str(absurd))  # fmt: skip
     assert rows_absurd == rows and rows[0]["imputed"] == "false"
     assert tot_absurd["containers"] == tot["containers"]
     assert tot["heights"]["basis"] == "shadow"
-    assert "deck_count_scale_rajin" in tot["heights"]["not_applied"]
-    # the net run: the same absurd file moves the estimate (its factors apply)
-    rows_n, tot_n = _reconciled(net, tmp_path, "net_default")
-    rows_na, _ = _reconciled(net, tmp_path, "net_absurd", "--assumptions", str(absurd))
-    assert rows_na[0]["containers_est"] != rows_n[0]["containers_est"]
+    assert "deck_count_scale_arrival" in tot["heights"]["not_applied"]
+    # the net counts of the same scene: the absurd factors move the estimate
+    rows_n, tot_n = _reconciled(net, tmp_path, "net_default", voyages)
+    rows_na, _ = _reconciled(net, tmp_path, "net_absurd", voyages, "--assumptions", str(scales))
+    assert rows_n[0]["imputed"] == "false"
+    assert float(rows_na[0]["containers_est"]) < float(rows_n[0]["containers_est"]) - 10
     assert "heights" not in tot_n
 
 
 def test_mixed_run_is_refused_with_one_line(runs, tmp_path, capsys):
-    shadow, net, _ = runs
+    shadow, net, voyages, _ = runs
     mixed = tmp_path / "mixed"
     shutil.copytree(shadow, mixed)
-    name = sorted(p.name for p in (net / "detections").glob("*.counts.json"))[0]
-    shutil.copy(net / "detections" / name, mixed / "detections" / name)
+    (src,) = net.glob("*.counts.json")
+    counts = json.loads(src.read_text())
+    counts["scene"] = "vostochny_20230906T0300Z"  # a second scene, counted on the tier head
+    (mixed / "vostochny_20230906T0300Z.counts.json").write_text(json.dumps(counts))
     capsys.readouterr()
-    assert main(["reconcile", str(mixed), "--no-report"]) == 2
+    assert main(["reconcile", str(mixed), "--voyages", str(voyages), "--no-report"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert f"{name}: counted with --heights net" in err and "--heights shadow" in err
+    assert "vostochny_20230906T0300Z.counts.json: counted with --heights net" in err
+    assert "with --heights shadow" in err and not (mixed / "shipments.csv").exists()
 
 
 def test_shadow_counts_without_height_sums_are_refused(runs, tmp_path, capsys):
-    shadow, _, _ = runs
+    shadow, _, voyages, _ = runs
     old = tmp_path / "old"
     shutil.copytree(shadow, old)
-    for p in (old / "detections").glob("*.counts.json"):
-        c = json.loads(p.read_text())
-        for s in c["ships"]:
-            s.pop("heights", None)
-        p.write_text(json.dumps(c))
+    (p,) = old.glob("*.counts.json")
+    counts = json.loads(p.read_text())
+    for s in counts["ships"]:
+        s.pop("heights", None)
+    p.write_text(json.dumps(counts))
     capsys.readouterr()
-    assert main(["reconcile", str(old), "--no-report"]) == 2
+    assert main(["reconcile", str(old), "--voyages", str(voyages), "--no-report"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "ships[0]: counted with --heights shadow" in err
 
