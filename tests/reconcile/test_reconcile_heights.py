@@ -55,10 +55,11 @@ def runs(tmp_path_factory):
     return root / "shadow", root / "net", voyages, (absurd, scales)
 
 
-def _reconciled(run, tmp_path, name, voyages, *extra):
+def _reconciled(run, tmp_path, name, voyages, *extra, report=False):
     out = tmp_path / name
     shutil.copytree(run, out)
-    assert main(["reconcile", str(out), "--voyages", str(voyages), "--no-report", *extra]) == 0
+    flags = [] if report else ["--no-report"]
+    assert main(["reconcile", str(out), "--voyages", str(voyages), *flags, *extra]) == 0
     with (out / "shipments.csv").open() as f:
         return list(csv.DictReader(f)), json.loads((out / "totals.json").read_text())
 
@@ -71,13 +72,15 @@ def test_shadow_run_applies_no_fitted_factor(runs, tmp_path):
     h = deck["heights"]
     assert h["measured"]["n"] + h["prior"]["n"] == deck["visible"] > 50
     assert h["measured"]["est"] + h["prior"]["est"] == pytest.approx(deck["est"], abs=0.01)
-    rows, tot = _reconciled(shadow, tmp_path, "shadow_default", voyages)
+    rows, tot = _reconciled(shadow, tmp_path, "shadow_default", voyages, report=True)
     rows_absurd, tot_absurd = _reconciled(shadow, tmp_path, "shadow_absurd", voyages,
                                           "--assumptions", str(absurd))  # fmt: skip
     assert rows_absurd == rows and rows[0]["imputed"] == "false"
     assert tot_absurd["containers"] == tot["containers"]
     assert tot["heights"]["basis"] == "shadow"
     assert "deck_count_scale_arrival" in tot["heights"]["not_applied"]
+    html = (tmp_path / "shadow_default" / "report.html").read_text()
+    assert "Stack heights measured from shadows" in html and "not applied: deck_count" in html
     # the net counts of the same scene: the absurd factors move the estimate
     rows_n, tot_n = _reconciled(net, tmp_path, "net_default", voyages)
     rows_na, _ = _reconciled(net, tmp_path, "net_absurd", voyages, "--assumptions", str(scales))
