@@ -16,6 +16,7 @@ from detector.paths import labels_dir
 from detector.reconcile.evidence import ReconcileConfig, ShipSighting, deck_estimate
 from detector.reconcile.measured import HeightStats, MeasuredConfig
 from detector.reconcile.munitions import load_assumptions
+from detector.report.shipments_io import detections_dir
 
 #: factors no synthetic fit would give: applied, they move every deck and stock estimate
 SCALES = {
@@ -36,23 +37,31 @@ SPREADS = {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The arrival scene of a one-voyage world (seed 19: Angara's deck at Vostochny)
-    counted twice with the shipped model by ``ccount detect``: ``shadow`` (measured
-    heights) and ``net`` (the tier head); the voyage log and an assumptions file of absurd
-    factors beside them."""
+    through ``ccount run`` with the shipped model: ``net`` (the tier head), then a copy of
+    that run folder run again with ``--heights shadow`` (measured heights: the catalog must
+    re-count the scene); the voyage log and assumptions files of absurd figures beside."""
     root = tmp_path_factory.mktemp("heights")
     world = root / "world"
     assert main(["synth", "world", "--voyages", str(labels_dir() / "voyages.csv"), "--out",
                  str(world), "--seed", "19", "--first", "1"]) == 0  # fmt: skip
     (scene,) = sorted((world / "scenes").glob("vostochny_*.tif"))
-    for name, extra in (("shadow", ["--heights", "shadow"]), ("net", [])):
-        assert main(["detect", str(scene), "--out", str(root / name), "--device", "cpu",
-                     "--no-progress", *extra]) == 0  # fmt: skip
+    (root / "imagery").mkdir()
+    shutil.copy(scene, root / "imagery" / scene.name)
     voyages = root / "voyages.csv"
     voyages.write_text("voyage,ship,rajin_date\n1,Angara,2023-09-03\n")
+    net, shadow = root / "net", root / "shadow"
+    args = [str(root / "imagery"), "--voyages", str(voyages), "--device", "cpu", "--no-progress"]
+    assert main(["run", *args, "--out", str(net)]) == 0
+    shutil.copytree(net, shadow)
+    assert main(["run", *args, "--out", str(shadow), "--heights", "shadow"]) == 0
     absurd, scales = root / "absurd.json", root / "scales.json"
     absurd.write_text(json.dumps({"shipments": {**SCALES, **SPREADS}}))
     scales.write_text(json.dumps({"shipments": SCALES}))
-    return root / "shadow", root / "net", voyages, (absurd, scales)
+    return shadow, net, voyages, (absurd, scales)
+
+
+def _counts_files(run):
+    return sorted(detections_dir(run).glob("*.counts.json"))
 
 
 def _reconciled(run, tmp_path, name, voyages, *extra, report=False):
@@ -66,8 +75,8 @@ def _reconciled(run, tmp_path, name, voyages, *extra, report=False):
 
 def test_shadow_run_applies_no_fitted_factor(runs, tmp_path):
     shadow, net, voyages, (absurd, scales) = runs
-    (counts,) = [json.loads(p.read_text()) for p in shadow.glob("*.counts.json")]
-    assert counts["settings"]["heights"] == "shadow"
+    (counts,) = [json.loads(p.read_text()) for p in _counts_files(shadow)]
+    assert counts["settings"]["heights"] == "shadow"  # re-counted, not kept from the net run
     (deck,) = [s for s in counts["ships"] if s["name"] == "Angara"]
     h = deck["heights"]
     assert h["measured"]["n"] + h["prior"]["n"] == deck["visible"] > 50
@@ -91,9 +100,9 @@ def test_shadow_run_applies_no_fitted_factor(runs, tmp_path):
 
 def test_mixed_run_is_refused_with_one_line(runs, tmp_path, capsys):
     shadow, net, voyages, _ = runs
-    mixed = tmp_path / "mixed"
-    shutil.copytree(shadow, mixed)
-    (src,) = net.glob("*.counts.json")
+    mixed = tmp_path / "mixed"  # a detect --out folder: every counts file in it is read
+    shutil.copytree(detections_dir(shadow), mixed)
+    (src,) = _counts_files(net)
     counts = json.loads(src.read_text())
     counts["scene"] = "vostochny_20230906T0300Z"  # a second scene, counted on the tier head
     (mixed / "vostochny_20230906T0300Z.counts.json").write_text(json.dumps(counts))
@@ -109,7 +118,7 @@ def test_shadow_counts_without_height_sums_are_refused(runs, tmp_path, capsys):
     shadow, _, voyages, _ = runs
     old = tmp_path / "old"
     shutil.copytree(shadow, old)
-    (p,) = old.glob("*.counts.json")
+    (p,) = _counts_files(old)
     counts = json.loads(p.read_text())
     for s in counts["ships"]:
         s.pop("heights", None)
