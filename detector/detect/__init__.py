@@ -46,7 +46,14 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "gap_share",
             "valid_share",
         ],
-        "count": ["MAX_TIERS", "scene_counts", "summary", "tiers_clipped"],
+        "count": [
+            "MAX_TIERS",
+            "add_height_stats",
+            "height_stats",
+            "scene_counts",
+            "summary",
+            "tiers_clipped",
+        ],
         "finish": [
             "GPKG_LAYER",
             "InferredScene",

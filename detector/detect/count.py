@@ -17,7 +17,14 @@ from ..detections import KINDS, TEU_PER_KIND, Detections
 from .hulls import ShipHulls
 from .locate import REGIONS, Regions
 
-__all__ = ["MAX_TIERS", "tiers_clipped", "summary", "scene_counts"]
+__all__ = [
+    "MAX_TIERS",
+    "tiers_clipped",
+    "summary",
+    "height_stats",
+    "add_height_stats",
+    "scene_counts",
+]
 
 MAX_TIERS = 4.0
 
@@ -44,6 +51,39 @@ def summary(dets: Detections, mask: np.ndarray | None = None) -> dict:
         "teu_visible": int(teu.sum()),
         "teu_est": _r((tiers * teu).sum()),
     }
+
+
+def height_stats(
+    est: np.ndarray, low: np.ndarray, high: np.ndarray, source: np.ndarray, mask: np.ndarray
+) -> dict:
+    """Sums over the ``mask``ed stacks of measured heights (``--heights shadow``), for the
+    reconciler (docs/contracts.md): per ``source`` ("shadow" -> ``measured``, else
+    ``prior``) the stacks ``n``, the containers ``est`` (tiers clipped to 1..4), and the
+    90 % intervals' spans in whole tiers, ``span`` = sum(high - low + 1) and ``span2`` =
+    sum((high - low + 1)^2) (a stack of whole tiers low..high stands between low - 0.5 and
+    high + 0.5)."""
+    est = np.clip(np.nan_to_num(np.asarray(est, np.float64), nan=1.0), 1.0, MAX_TIERS)
+    span = np.asarray(high, np.float64) - np.asarray(low, np.float64) + 1.0
+    shadow = np.asarray(source == "shadow", bool)
+    out = {}
+    for key, sel in (("measured", shadow & mask), ("prior", ~shadow & mask)):
+        out[key] = {"n": int(sel.sum()), "est": _r(est[sel].sum()),
+                    "span": _r(span[sel].sum()), "span2": _r((span[sel] ** 2).sum())}  # fmt: skip
+    return out
+
+
+def add_height_stats(counts: dict, heights, regions: Regions) -> None:
+    """Adds :func:`height_stats` as ``heights`` to the totals, every ``ships`` entry and
+    every ``by_aoi`` entry of a counts document (``heights``: the scene's
+    :class:`detector.detect.heights.Heights`, in the order of the detections)."""
+    args = (heights.tiers_est, heights.tiers_low, heights.tiers_high, heights.source)
+    n = len(heights.tiers_est)
+    counts["totals"]["heights"] = height_stats(*args, np.ones(n, bool))
+    for k, ship in enumerate(counts["ships"]):
+        ship["heights"] = height_stats(*args, np.asarray(regions.ship_index) == k)
+    for name, m in regions.in_aoi.items():
+        if name in counts["by_aoi"]:
+            counts["by_aoi"][name]["heights"] = height_stats(*args, np.asarray(m, bool))
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -141,7 +141,7 @@ def finish_scene(
         write_gpkg,
     )
     from ..ships import load_registry
-    from .count import scene_counts, tiers_clipped
+    from .count import add_height_stats, scene_counts, tiers_clipped
     from .hulls import ShipHulls, find_hulls
     from .locate import aoi_pixels, assign_regions
 
@@ -208,6 +208,7 @@ def finish_scene(
         )
         counts["tiers_basis_net"] = tiers_basis(detector.tiers_output, sun)
         counts["heights"] = measured.heights.shares()
+        add_height_stats(counts, measured.heights, regions)  # what the reconciler reads
     _add_checks(counts, inf, aoi_px)
     counts["tiles"] = {
         "run": len(plan.tiles),

@@ -8,7 +8,16 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["core", "evidence", "fuse", "matching", "munitions", "pool", "truth_counts"],
+    submodules=[
+        "core",
+        "evidence",
+        "fuse",
+        "matching",
+        "measured",
+        "munitions",
+        "pool",
+        "truth_counts",
+    ],
     submod_attrs={
         "core": [
             "Reconciliation",
@@ -16,6 +25,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "UncountedScene",
             "reconcile",
             "totals",
+            "heights_basis",
             "would_match",
         ],
         "evidence": [
@@ -30,6 +40,15 @@ __getattr__, __dir__, __all__ = lazy.attach(
         ],
         "fuse": ["Estimate", "Z90", "combine", "consistent", "fuse", "total"],
         "matching": ["ARRIVAL_PORTS", "Evidence", "Unmatched", "match_evidence"],
+        "measured": [
+            "HEIGHTS_NET",
+            "HEIGHTS_SHADOW",
+            "HeightStats",
+            "MeasuredConfig",
+            "height_stats",
+            "measured_groups",
+            "scene_basis",
+        ],
         "munitions": [
             "Assumptions",
             "Figure",

@@ -24,7 +24,14 @@ unused with the reason). The fused values are then pooled by ship (:mod:`detecto
 an observed voyage leans on its ship's mean as much as its observation is noisy; a voyage
 without usable imagery gets the ship's mean and the voyage-to-voyage spread, flagged
 ``imputed``.
-Intervals are nominal 90 %. Scenes that match no voyage are listed with the reason.
+Intervals are nominal 90 %.
+
+Stack heights: scenes counted with the network's tier head (``settings.heights`` "net", the
+default) take the factors calibrated on synthetic worlds for the shipped weights (deck,
+arrival, per ship, stock, tier figures); scenes counted with measured heights ("shadow") take
+their containers as counted, with the error groups of :mod:`detector.reconcile.measured` and
+no fitted factor. A run mixing the two is refused (:func:`heights_basis`): its scenes would
+rest on two bases the fusion cannot tell apart. Scenes that match no voyage are listed with the reason.
 
 Scenes the run could not count (:class:`UncountedScene`: ``failed``, the file unreadable or
 broken; ``gone``, the file left the imagery folder) give no evidence. They are listed in
@@ -43,10 +50,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import LabelError
 from ..labels.voyages import Voyage
 from .evidence import ReconcileConfig, SceneObs, scene_obs
 from .fuse import Estimate, consistent, fuse, total
 from .matching import ARRIVAL_PORTS, Evidence, Unmatched, match_evidence
+from .measured import HEIGHTS_NET, HEIGHTS_SHADOW
 from .munitions import Assumptions, rounds_range
 from .pool import pool
 
@@ -59,6 +68,7 @@ __all__ = [
     "UncountedScene",
     "match_evidence",
     "would_match",
+    "heights_basis",
     "reconcile",
     "totals",
 ]
@@ -127,6 +137,29 @@ def would_match(scene: UncountedScene, voyage: Voyage, cfg: ReconcileConfig) -> 
     return False
 
 
+def heights_basis(scenes: Sequence[SceneObs]) -> str:
+    """The stack heights every scene was counted with ("net" or "shadow"; "net" for none);
+    LabelError naming a scene of each kind when they differ."""
+    kinds = {o.heights for o in scenes}
+    if len(kinds) <= 1:
+        return kinds.pop() if kinds else HEIGHTS_NET
+    net = [o.scene for o in scenes if o.heights == HEIGHTS_NET]
+    shadow = [o.scene for o in scenes if o.heights == HEIGHTS_SHADOW]
+    raise LabelError(
+        f"{net[0]}.counts.json: counted with --heights net, but {shadow[0]}.counts.json (and "
+        f"{len(shadow) - 1} more) with --heights shadow; the reconciler takes one basis: "
+        "re-count the scenes with one --heights"
+    )
+
+
+#: the figures a run with measured heights does not apply (fitted to the network's tier head)
+NOT_APPLIED_MEASURED = (
+    "deck_count_scale_rajin", "deck_count_scale_arrival", "deck_count_scale_ship",
+    "stock_count_scale", "count_bias_rel_90", "count_bias_ship_rel_90", "tier_mae_per_stack",
+    "tier_bias_per_scene",
+)  # fmt: skip
+
+
 def reconcile(
     counts: Sequence[Mapping[str, Any]],
     voyages: Sequence[Voyage],
@@ -137,8 +170,8 @@ def reconcile(
     """Per-shipment estimates for every voyage from the scenes' counts documents;
     ``uncounted`` (failed and gone scenes) are carried along and note the voyages a failed
     scene would have matched."""
-    cfg = ReconcileConfig.from_assumptions(assumptions)
     scenes = tuple(sorted((scene_obs(c) for c in counts), key=lambda o: o.scene))
+    cfg = ReconcileConfig.from_assumptions(assumptions).for_basis(heights_basis(scenes))
     evidence, unmatched = match_evidence(scenes, voyages, cfg)
     evidence = list(evidence)
     fused: dict[int, tuple[Voyage, Estimate, float, tuple[str, ...]]] = {}
@@ -213,7 +246,7 @@ def totals(result: Reconciliation, assumptions: Assumptions) -> dict[str, Any]:
 
     used = sorted({sc for s in ships for sc in s.evidence})
     models = sorted({o.model_sha256 for o in result.scenes if o.model_sha256})
-    return {
+    doc: dict[str, Any] = {
         "interval": "nominal 90 % (value -+ 1.645 sd, plus assumption ranges)",
         "containers": _range(all_c),
         "teu": _range(all_t),
@@ -264,3 +297,11 @@ def totals(result: Reconciliation, assumptions: Assumptions) -> dict[str, Any]:
         "models": models,
         "assumptions_file": assumptions.path,
     }
+    if result.config.heights == HEIGHTS_SHADOW:  # (absent for "net": its totals as before)
+        doc["heights"] = {
+            "basis": HEIGHTS_SHADOW,
+            "about": "stack heights measured from shadows (else a stowage prior); containers "
+            "taken as counted, intervals from the heights' and the counts' uncertainties",
+            "not_applied": list(NOT_APPLIED_MEASURED),
+        }
+    return doc

@@ -12,6 +12,10 @@ turn them into :class:`detector.reconcile.fuse.Estimate` values of one voyage's 
   ``tier_bias_per_scene`` on every stack;
 - ``ship_bias:<ship>`` (deck evidence) a count bias shared by every view of one ship;
 - ``stock:<voyage>:flow`` containers moved on or off the pier for other reasons.
+
+Scenes counted with measured heights (``--heights shadow``) take their containers as counted,
+with no factor, and the height groups of :mod:`detector.reconcile.measured` instead of the
+tier figures (:meth:`ReconcileConfig.for_basis`).
 """
 
 from __future__ import annotations
@@ -19,11 +23,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import LabelError
 from .fuse import Z90, Estimate
+from .measured import (
+    HEIGHTS_NET,
+    HEIGHTS_SHADOW,
+    HeightStats,
+    MeasuredConfig,
+    height_stats,
+    measured_groups,
+    scene_basis,
+)
 from .munitions import Assumptions
 
 __all__ = [
@@ -70,6 +83,8 @@ class ReconcileConfig:
     arrival_days_min: int = 1
     arrival_days_max: int = 7
     stock_days_before: int = 6
+    heights: str = HEIGHTS_NET  # the scenes' stack heights: "net" (tier head) | "shadow"
+    measured: MeasuredConfig = field(default_factory=MeasuredConfig)
 
     @classmethod
     def from_assumptions(cls, a: Assumptions) -> ReconcileConfig:
@@ -117,7 +132,19 @@ class ReconcileConfig:
             arrival_days_min=int(get(m, "arrival_days_min", d.arrival_days_min)),
             arrival_days_max=int(get(m, "arrival_days_max", d.arrival_days_max)),
             stock_days_before=int(get(m, "stock_days_before", d.stock_days_before)),
+            measured=MeasuredConfig.from_section(a.section("measured_heights")),
         )
+
+    def for_basis(self, basis: str) -> ReconcileConfig:
+        """The figures for scenes whose stack heights are ``basis``: unchanged for "net";
+        for "shadow" (measured heights) no count factor at all (deck, arrival, per ship,
+        stock: 1), no per-ship bias fitted to the tier head, and the count bias of the
+        tops alone (``top_count_bias_rel_90``)."""
+        if basis == HEIGHTS_NET:
+            return self
+        return replace(self, heights=basis, deck_scale=1.0, arrival_scale=1.0, ship_scale=(),
+                       stock_scale=1.0, ship_bias_rel_90=0.0,
+                       count_bias_rel_90=self.measured.top_count_bias_rel_90)  # fmt: skip
 
     def prior_for(self, ship: str) -> float:
         return dict(self.prior_ship).get(ship, self.prior_per_voyage)
@@ -136,6 +163,7 @@ class ShipSighting:
     visible: float
     est: float
     teu_ratio: float = 1.0  # TEU per container on this deck
+    heights: HeightStats | None = None  # measured stack heights (--heights shadow)
 
     @property
     def at_loading_pier(self) -> bool:
@@ -163,6 +191,8 @@ class SceneObs:
     model_sha256: str | None
     settings: Mapping[str, Any]
     unobserved_berths: tuple[str, ...] = ()
+    heights: str = HEIGHTS_NET  # settings.heights: "net" | "shadow"
+    stock_heights: HeightStats | None = None  # Pier 2's measured stack heights (shadow)
 
     @property
     def date(self) -> dt.date | None:
@@ -206,6 +236,8 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
             f"{counts.get('file', '<counts>') if isinstance(counts, Mapping) else '<counts>'}: counts without a 'scene' id"
         )
     where = f"{scene}.counts.json"
+    basis = scene_basis(counts)
+    shadow = basis == HEIGHTS_SHADOW
     try:
         regions = counts.get("by_region") or {}
         deck_ratio = _ratio(regions.get("deck")) or 1.0
@@ -217,12 +249,13 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
                 visible=_num(s.get("visible", 0), f"{where}: ships[{i}].visible"),
                 est=_num(s.get("est", 0), f"{where}: ships[{i}].est"),
                 teu_ratio=_ratio(s) or deck_ratio,
+                heights=height_stats(s, counts, f"{where}: ships[{i}]") if shadow else None,
             )
             for i, s in enumerate(counts.get("ships") or [])
         )
         port = counts.get("port")
         port = str(port).lower() if port else None
-        stock_est = stock_vis = None
+        stock_est = stock_vis = stock_heights = None
         by_aoi = counts.get("by_aoi") or {}
         unobserved = tuple(
             str(name) for name, d in by_aoi.items()
@@ -241,6 +274,8 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
             # containers on a deck inside the pier polygon are not stock (optional keys)
             stock_est -= float(pier.get("deck_est", 0) or 0)
             stock_vis -= float(pier.get("deck_visible", 0) or 0)
+            if shadow:
+                stock_heights = height_stats(pier, counts, f"{where}: by_aoi.{LOADING_PIER}")
         stock_ratio = _ratio(pier) or _ratio(regions.get("quay")) or 1.0
         model = counts.get("model") or {}
     except AttributeError:
@@ -256,6 +291,8 @@ def scene_obs(counts: Mapping[str, Any]) -> SceneObs:
         model_sha256=model.get("sha256") if isinstance(model, Mapping) else None,
         settings=dict(counts.get("settings") or {}),
         unobserved_berths=unobserved,
+        heights=basis,
+        stock_heights=stock_heights,
     )
 
 
@@ -271,12 +308,25 @@ def _count_groups(scene: str, est: float, visible: float, cfg: ReconcileConfig) 
     ]
 
 
+def _measured(scene, est, h, cfg: ReconcileConfig, load, shared, scale=None) -> list:
+    """The tops' counting groups and the heights' (:func:`measured_groups`) of ``est``
+    containers with measured heights ``h``, widened to ``scale`` (the floor of
+    :func:`deck_estimate`) when that is larger."""
+    scale = est if scale is None else scale
+    return [
+        (f"scene:{scene}:count", cfg.count_noise_rel_90 / Z90 * scale),
+        ("model:bias", cfg.count_bias_rel_90 / Z90 * scale),
+        *measured_groups(scene, h, cfg.measured, load=load, shared=shared, est=est, scale=scale),
+    ]
+
+
 def deck_estimate(
     s: ShipSighting,
     cfg: ReconcileConfig,
     floor: float = 0.0,
     ship: str | None = None,
     at_rajin: bool = True,
+    voyage: int | None = None,
 ) -> Estimate:
     """A voyage's load from its ship's deck: ``est`` (times the calibrated scale for a view
     ``at_rajin`` or on arrival, and the calibrated factor of the voyage's ``ship``) + the
@@ -286,7 +336,18 @@ def deck_estimate(
     typical load): a deck counted far too low (a hull found only in part, a cloud) must not
     look precise because its count is small. ``ship`` (the voyage's ship) adds the group
     ``ship_bias:<ship>``: a detector may count one ship's deck layout consistently high or
-    low, an error every view of that ship shares."""
+    low, an error every view of that ship shares.
+
+    A sighting with measured heights (``s.heights``, ``cfg.heights`` "shadow") is taken as
+    counted (no scale) with the groups of :mod:`detector.reconcile.measured`; its prior
+    stacks are the load of ``voyage`` (every view of it shares them)."""
+    if s.heights is not None and cfg.heights == HEIGHTS_SHADOW:
+        scale = max(s.est, floor)
+        load = f"deck_prior:{voyage if voyage is not None else s.scene}"
+        groups = _measured(s.scene, s.est, s.heights, cfg, load, f"ship_prior:{ship or s.name}",
+                           scale)  # fmt: skip
+        return Estimate(s.est + cfg.under_deck, tuple(groups),
+                        cfg.under_deck_low - cfg.under_deck, cfg.under_deck_high - cfg.under_deck)  # fmt: skip
     est = s.est * (cfg.deck_scale if at_rajin else cfg.arrival_scale) * cfg.ship_scale_for(ship)
     scale = max(est, floor)
     visible = s.visible * scale / est if est > 0 else scale / 2.5
@@ -301,6 +362,15 @@ def deck_estimate(
     )
 
 
+def _stock_groups(o: SceneObs, est: float, cfg: ReconcileConfig) -> list:
+    """Error groups of the Pier 2 stock ``est`` of scene ``o``: the tier figures, or the
+    measured heights' groups when the scene has them."""
+    if o.stock_heights is not None and cfg.heights == HEIGHTS_SHADOW:
+        sc = f"scene:{o.scene}"
+        return _measured(o.scene, est, o.stock_heights, cfg, f"{sc}:stock", f"{sc}:prior_mean")
+    return _count_groups(o.scene, est, o.stock_visible or 0.0, cfg)
+
+
 def stock_estimate(
     before: SceneObs, after: SceneObs, voyage: int, cfg: ReconcileConfig
 ) -> Estimate:
@@ -312,8 +382,7 @@ def stock_estimate(
         (after.stock_est or 0.0) * cfg.stock_scale,
     )
     drop = b_est - a_est
-    gb = _count_groups(before.scene, b_est, before.stock_visible or 0.0, cfg)
-    ga = _count_groups(after.scene, a_est, after.stock_visible or 0.0, cfg)
+    gb, ga = _stock_groups(before, b_est, cfg), _stock_groups(after, a_est, cfg)
     groups = [g for g in gb + ga if g[0] != "model:bias"]
     groups.append(("model:bias", cfg.count_bias_rel_90 / Z90 * max(drop, 0.0)))
     groups.append((f"stock:{voyage}:flow", cfg.stock_flow_rel * max(drop, 0.0)))
@@ -332,7 +401,7 @@ def stock_before_estimate(
     after it: the stock minus the ``residual`` a loading typically leaves (sd
     ``residual_sd`` per loading, plus ``residual_mean_sd`` shared by every such estimate)."""
     b_est = (before.stock_est or 0.0) * cfg.stock_scale
-    groups = _count_groups(before.scene, b_est, before.stock_visible or 0.0, cfg)
+    groups = _stock_groups(before, b_est, cfg)
     groups.append((f"stock:{voyage}:residual", residual_sd))
     groups.append(("pier_residual:mean", residual_mean_sd))
     return Estimate(b_est - residual, tuple(groups))

@@ -172,7 +172,7 @@ def match_evidence(
                 else:
                     reason = f"later than {first} (unloading may have begun)"
                 est = deck_estimate(s, cfg, floor=cfg.prior_for(ships[vn]), ship=ships[vn],
-                                    at_rajin=kind == "deck_rajin")  # fmt: skip
+                                    at_rajin=kind == "deck_rajin", voyage=vn)  # fmt: skip
                 evidence.append(Evidence(vn, kind, (s.scene,), used, reason, est,
                                          s.teu_ratio, note))  # fmt: skip
                 if used and kind == "deck_rajin":

@@ -36,7 +36,7 @@ __all__ = ["PRIOR_DOF", "SHARED_GROUPS", "between_voyage_sd", "own_sd", "pool"]
 
 PRIOR_DOF = 4.0
 #: error groups every voyage of a ship shares: pooling cannot average them out
-SHARED_GROUPS = ("model:", "ship_bias:")
+SHARED_GROUPS = ("model:", "ship_bias:", "ship_prior:")
 
 
 def own_sd(e: Estimate) -> float:

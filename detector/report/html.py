@@ -301,6 +301,11 @@ def render_report(
     parts.append("<h2>Assumptions</h2>")
     parts.append(f'<p class="note">From <code>{_e(assumptions.path)}</code>; edit a copy and pass '
                  "<code>--assumptions FILE</code>.</p>")  # fmt: skip
+    if totals.get("heights"):  # measured stack heights: the fitted figures do not apply
+        skipped = ", ".join(totals["heights"].get("not_applied", []))
+        parts.append('<p class="note">Stack heights measured from shadows (<code>--heights '
+                     f"shadow</code>): containers taken as counted; not applied: {_e(skipped)}."
+                     "</p>")  # fmt: skip
 
     def fmt(row: Mapping[str, Any]) -> str:
         val = row["value"]

@@ -146,6 +146,8 @@ def detect_settings(config: Any) -> dict[str, Any]:
         **({"tta": True} if config.tta else {}),
         # a scene outside the model's GSD range fails without --force: forcing is a setting
         **({"force": True} if config.force else {}),
+        # measured stack heights change every count; only when on (catalogs made before)
+        **({"heights": config.heights} if getattr(config, "heights", "net") != "net" else {}),
     }
 
 

@@ -32,7 +32,12 @@ def test_defaults_reproduce_the_published_range():
 def test_every_default_figure_has_a_source_and_unit():
     a = load_assumptions()
     rows = a.table()
-    assert {r["section"] for r in rows} == {"munitions", "shipments", "matching"}
+    assert {r["section"] for r in rows} == {
+        "munitions",
+        "shipments",
+        "measured_heights",
+        "matching",
+    }
     for row in rows:
         assert len(row["source"]) > 20, row
         assert row["unit"], row
