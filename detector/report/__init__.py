@@ -7,8 +7,9 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["html", "plots", "quicklook", "shipments_io"],
+    submodules=["deck", "html", "plots", "quicklook", "shipments_io"],
     submod_attrs={
+        "deck": ["TIER_COLOURS", "DeckFigure", "deck_figure", "deck_svg"],
         "html": ["REPORT_NAME", "month_range", "render_report", "write_report"],
         "plots": [
             "REGION_COLOURS",

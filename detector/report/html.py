@@ -1,6 +1,7 @@
 """``report.html``: one self-contained page (no external files, scripts or styles; figures as
 base64 PNG) summarising a run: totals and munitions range, a monthly timeline, containers
-per ship, per-voyage estimates, quicklooks of scenes with their detections, the scenes with
+per ship, per-voyage estimates, quicklooks of scenes with their detections, one deck's stack
+heights as an inline SVG (runs detected with ``--heights shadow``), the scenes with
 their provenance (acquisition time, model hash, settings, what each was used for), the
 unmatched scenes, the scenes that could not be counted (failed, with their one-line error,
 or gone from the imagery folder) and the assumptions table. A voyage imputed because a scene
@@ -184,6 +185,7 @@ def render_report(
     quicklooks: Mapping[str, bytes] | None = None,
     run_info: Mapping[str, Any] | None = None,
     title: str = "Containers shipped from Rajin: per-shipment estimates",
+    deck: Any = None,
 ) -> str:
     """The report's HTML text (see the module docstring)."""
     from .. import __version__
@@ -275,6 +277,13 @@ def render_report(
             cap = f"<code>{_e(sc)}</code> · {_e(o.port if o else '?')} · {_e(when(sc))}"
             parts.append(f"<figure>{_img(png, sc)}<figcaption>{cap}</figcaption></figure>")
         parts.append("</div>")
+    if deck is not None:  # a run with --heights shadow: one deck's stack heights
+        parts += ["<h2>Stack heights on one deck</h2>",
+                  f'<p class="note">{_e(deck.ship)} in <code>{_e(deck.scene)}</code>: '
+                  f"{deck.stacks} stacks, each filled by its estimated tiers and labelled with "
+                  "its 90 % interval (heights from the scene's shadows, else a prior: hover a "
+                  "stack for its source). The arrow points to the sun.</p>",
+                  f'<div class="deck">{deck.svg}</div>']  # fmt: skip
     role: dict[str, list[str]] = {}
     for e in result.evidence:
         for sc in e.scenes:
@@ -383,7 +392,10 @@ def write_report(
                              "model file": (rj.get("model") or {}).get("path")})  # fmt: skip
         except (OSError, ValueError):
             pass
-    text = render_report(result, totals, assumptions, quicklooks=quick, run_info=run_info)
+    from .deck import deck_figure
+
+    text = render_report(result, totals, assumptions, quicklooks=quick, run_info=run_info,
+                         deck=deck_figure(det))  # fmt: skip
     out = d / REPORT_NAME
     atomic_write_text(out, text)
     return out

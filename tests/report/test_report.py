@@ -172,3 +172,70 @@ def test_reconcile_cli_writes_outputs_and_report_subprocess(run_dir):
         "deck",
         "quay",
     }
+
+
+def _deck_features(ship: str) -> list[dict]:
+    """Six deck stacks (2 x 3, 6.1 x 2.44 m) at Rajin with heights and intervals."""
+    from pyproj import Transformer
+
+    crs, x0, y0 = RAJIN
+    tr = Transformer.from_crs(crs, 4326, always_xy=True)
+    out = []
+    for k, (est, lo, hi, src) in enumerate([(1, 1, 2, "shadow"), (2, 2, 2, "shadow"),
+                                            (3, 2, 4, "shadow"), (4, 3, 4, "prior"),
+                                            (2, 1, 3, "prior"), (3, 3, 3, "shadow")]):  # fmt: skip
+        x, y = 30 + 6.3 * (k % 2), 40 + 2.6 * (k // 2)
+        xs, ys = [x, x + 6.1, x + 6.1, x, x], [y, y, y + 2.44, y + 2.44, y]
+        lon, lat = tr.transform(np.array(xs) + x0, y0 - np.array(ys))
+        props = {"type": "container", "kind": "20ft", "score": 0.9, "region": "deck",
+                 "ship": ship, "tiers_est": float(est), "tiers_low": float(lo),
+                 "tiers_high": float(hi), "height_source": src,
+                 "height_note": "chained" if k == 2 else ""}  # fmt: skip
+        ring = [list(p) for p in zip(lon, lat, strict=True)]
+        out.append({"type": "Feature", "properties": props,
+                    "geometry": {"type": "Polygon", "coordinates": [ring]}})  # fmt: skip
+    return out
+
+
+def test_report_draws_one_deck_only_for_a_run_with_shadow_heights(run_dir, capsys):
+    from detector.labels.io import write_geojson
+
+    det = run_dir / "detections"
+    scene = "rajin_20230903T0200Z"
+    # the run as detected with the tier head (--heights net): no deck picture
+    assert main(["report", str(run_dir)]) == 0
+    text = (run_dir / "report.html").read_text()
+    assert "Stack heights on one deck" not in text and "<svg" not in text
+    # the same run detected with --heights shadow: the ship with most deck stacks is drawn
+    ship = "Angara <b>&</b>"
+    write_geojson(det / f"{scene}.detections.geojson",
+                  _deck_features(ship) + _deck_features("Other")[:2], {"scene": scene})  # fmt: skip
+    for path in det.glob("*.counts.json"):  # every scene counted so (one basis per run)
+        counts = json.loads(path.read_text())
+        counts["settings"]["heights"] = "shadow"
+        counts["sun"] = {"elevation_deg": 41.0, "azimuth_deg": 150.0, "source": "metadata"}
+        for block in [*counts["ships"], *counts["by_aoi"].values()]:  # the reconciler's sums
+            n = int(block.get("visible", 0))
+            block["heights"] = {"measured": {"n": 0, "est": 0, "span": 0, "span2": 0},
+                                "prior": {"n": n, "est": 2.5 * n, "span": 4.0 * n,
+                                          "span2": 16.0 * n}}  # fmt: skip
+        path.write_text(json.dumps(counts))
+    assert main(["report", str(run_dir)]) == 0
+    capsys.readouterr()
+    text = (run_dir / "report.html").read_text()
+    _check_self_contained(text)
+    assert "<h2>Stack heights on one deck</h2>" in text
+    assert "Angara &lt;b&gt;&amp;&lt;/b&gt;" in text and ship not in text  # escaped
+    assert f"<code>{scene}</code>: 6 stacks" in text
+    svg = text[text.index("<svg") : text.index("</svg>")]
+    labels = re.findall(r'dominant-baseline="central" transform="[^"]+">([^<]+)</text>', svg)
+    assert sorted(labels) == sorted(["1 (1-2)", "2 (2-2)", "3 (2-4)", "4 (3-4)", "2 (1-3)",
+                                     "3 (3-3)"])  # fmt: skip
+    assert svg.count("<polygon") == 6
+    assert svg.count('fill-opacity="0.45"') == 2  # the two priors drawn pale
+    assert "sun az 150°, el 41°" in svg and "3 tiers (90 %: 2-4), shadow chained" in svg
+    # fills follow the tiers: one colour per estimate
+    fills = re.findall(r'<polygon points="[^"]+" fill="(#[0-9a-f]{6})"', svg)
+    from detector.report.deck import TIER_COLOURS
+
+    assert fills == [TIER_COLOURS[e - 1] for e in (1, 2, 3, 4, 2, 3)]
