@@ -6,38 +6,39 @@ Usage (from the repository root)::
     .venv/bin/python scripts/train.py --stage 2         # only stage 2, from the stage-1 file
     .venv/bin/python scripts/train.py --card-only       # rewrite models/MODEL_CARD.md
 
-Stage 1 (about 29 min on 2 CPU cores): 6000 steps of 16 synthetic 256 px tiles made on
-the fly (``detector.synth.training_sample``, a pool of 384 refreshed 3 per step; 20 % of
-the tiles in winter: snow and sea ice, ``detector.synth.weather``), AdamW lr 3e-3, cosine
-decay, bfloat16 autocast where the CPU supports it, seed 0, TWO torch threads. Two threads
-are ~1.45x faster than one on an idle machine (3.6 vs 2.5 steps/s) but stall at every
-OpenMP barrier when another process takes a core (measured 5-10x slower on a busy
-machine): train on an idle machine, or pass ``--threads 1`` (then stage 1 takes ~41 min).
-Equivalent CLI::
+The shipped recipe (weights of 2026-12-03, ``--families classic=1,flat=1,photo=1 --layouts
+v2 --threads 1``, the defaults):
 
-    ccount train --out imagery/generated/stage1.pt --steps 6000 --snow 0.2 --seed 0 --threads 2
+Stage 1: 6000 steps of 16 synthetic 256 px tiles made on the fly
+(``detector.synth.training_sample``, a pool of 384 refreshed 3 per step), each tile drawn in
+one of three rendering families in equal shares (classic, flat, photo:
+``detector.synth.families``) on the v2 layouts (terminal layouts, spreaders over stacks,
+containers on chassis and flat cars, deck patterns and hatch covers, and 35 % look-alike
+settings labelled as background: bus depots, truck parks, rail yards, bulk carriers, town
+blocks, greenhouses and solar rows; ``detector.synth.terminal``), 20 % of the tiles in
+winter (snow and sea ice, ``detector.synth.weather``), AdamW lr 3e-3, cosine decay, bfloat16
+autocast where the CPU supports it, seed 0, ONE torch thread. Equivalent CLI::
 
-Stage 2 (about 31 min: 2.2 min to render the scenes two at a time, 29 min of training): 60
-whole synthetic port scenes (``scripts/make_finetune_set.py``, scene seeds 50000-50059; the
-test set uses 70000+) become a label set, and the stage-1 weights are fine-tuned on half
-label windows, half synthetic tiles for 6000 steps at lr 1e-3. Whole scenes carry what
-tiles lack (long stretches of water with waves, piers, rail yards, the scene-wide stretch),
-which cut false positives on water and rail in a measured trial (F1 0.71 -> 0.79 after 300
-steps from an early checkpoint). Stage 2 is where the time pays: 9000 + 3000 steps gave validation F1
-0.931, 6000 + 6000 gives 0.936 (3000 steps on 60 scenes beat 1000 on 30: 0.931 vs 0.927).
-Equivalent CLI::
+    ccount train --out WORK/stage1.pt --steps 6000 --snow 0.2 --seed 0 --threads 1 \
+        --families classic=1,flat=1,photo=1 --layouts v2
 
-    ccount train --init imagery/generated/stage1.pt --labels imagery/generated/finetune \
-        --steps 6000 --lr 1e-3 --snow 0.2 --seed 0 --threads 2 --out models/ccount-centernet.pt
+Stage 2: 60 whole synthetic port scenes, drawn in the same family mix
+(``scripts/make_finetune_set.py --families ...``, scene seeds 50000-50059; the test set uses
+70000+), become a label set, and the stage-1 weights are fine-tuned on half label windows,
+half synthetic tiles for 6000 steps at lr 1e-3. Whole scenes carry what tiles lack (long
+stretches of water with waves, piers, rail yards, the scene-wide stretch). Equivalent CLI::
 
-Both stages took 60.2 min here (30 of the 60 scenes already rendered; ~60.6 min from
-nothing) on 2 cores that ran stage 1 at 3.44 steps/s; on an idle machine (3.6 steps/s)
-~58 min. That is the 60-minute budget with no margin: 2 cores busy with anything else
-push it over.
+    ccount train --init WORK/stage1.pt --labels WORK/finetune --steps 6000 --lr 1e-3 \
+        --snow 0.2 --seed 0 --threads 1 --families classic=1,flat=1,photo=1 --layouts v2 \
+        --out models/ccount-centernet.pt
 
-``--families classic=1,flat=1`` and ``--layouts v2`` train the same stages on a family mix
-and on the v2 layouts (terminal layouts, occlusion, hard negatives: ``detector.synth.terminal``);
-the defaults are the shipped recipe's (classic only, v1).
+Time: ~0.9-1.6 steps/s on one thread of this machine's AMD EPYC (the photo family renders
+slower than classic): ~90 min for stage 2 and about as long for stage 1, run in chunks
+across sessions (below). One thread because two stall at every OpenMP barrier when anything
+else takes a core (5-10x slower on a busy machine), and thread count changes the weights.
+
+``--families classic=1 --layouts v1 --threads 2`` is the previous recipe (classic family
+only, no hard negatives: the weights before 2026-12-03, in git history).
 
 Same seeds + machine + thread count -> the same weights (the model card records the
 generator version, code version, hardware and hashes).
@@ -79,7 +80,9 @@ GENERATED = ROOT / "imagery" / "generated"
 STAGE1_STEPS = 6000
 STAGE2_STEPS = 6000
 STAGE2_LR = 1e-3
-THREADS = 2  # on an idle machine; see the docstring
+THREADS = 1  # see the docstring
+FAMILIES = "classic=1,flat=1,photo=1"
+LAYOUTS = "v2"
 SNOW = 0.2
 MARKER = "\n<!-- measured: kept by --card-only -->\n"
 
@@ -105,15 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snow", type=float, default=SNOW, help="fraction of winter tiles")
     p.add_argument(
         "--families",
-        default=None,
+        default=FAMILIES,
         metavar="MIX",
-        help="rendering-family mix, e.g. classic=1,flat=1 (default: classic, as shipped)",
+        help=f"rendering-family mix (default {FAMILIES}, as shipped; classic=1: the previous)",
     )
     p.add_argument(
         "--layouts",
         choices=("v1", "v2"),
-        default="v1",
-        help="layout generator (default v1, as shipped; v2: terminal layouts and hard negatives)",
+        default=LAYOUTS,
+        help="layout generator (default v2, as shipped: terminal layouts and hard negatives; "
+        "v1: the previous)",
     )
     p.add_argument("--card-only", action="store_true", help="only rewrite the card")
     p.add_argument("--max-minutes", type=float, default=None, help="end this chunk after M min")
@@ -168,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         except CountError as e:
             print(f"train.py: error: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # train() wrote its checkpoint before letting it through
+            print(f"train.py: interrupted; run again to go on from {config.checkpoint}",
+                  file=sys.stderr)  # fmt: skip
+            return 130
         if not result.finished:
             log(f"stage stopped at step {result.steps_done}/{config.steps}: run again to go on")
             return 0
