@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..detections import TIER_HEIGHT_M
 from ..errors import LabelError
 from .fuse import Z90
 
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 HEIGHTS_NET, HEIGHTS_SHADOW = "net", "shadow"
-TIER_HEIGHT_M = 2.591  # ISO 668 container height (DOMAIN.md)
 
 
 @dataclass(frozen=True)

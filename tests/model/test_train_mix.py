@@ -100,7 +100,8 @@ def test_train_script_takes_the_mix_and_layouts(tmp_path, capsys, monkeypatch):
     assert rc == 0 and seen[0].families == {"classic": 1.0, "flat": 1.0}
     assert seen[0].layouts == "v2"
     rc = script.main(["--stage", "1", "--stage1", str(tmp_path / "s1.pt")])
-    assert seen[1].families is None and seen[1].layouts == "v1"  # the shipped recipe
+    shipped = {"classic": 1.0, "flat": 1.0, "photo": 1.0}  # the shipped recipe's defaults
+    assert seen[1].families == shipped and seen[1].layouts == "v2" and seen[1].threads == 1
     rc = script.main(["--families", "classic=1,zebra=1", "--card", str(tmp_path / "c.md")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "zebra" in err
