@@ -333,7 +333,12 @@ def serve(
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         sock.close()
+    if server.should_exit:  # stopped by Ctrl-C/SIGTERM: uvicorn re-raises the signal after
+        # shutting down, but asyncio's own SIGINT handler can swallow it when the main task
+        # has already finished (seen under load): exit as interrupted either way
+        raise KeyboardInterrupt

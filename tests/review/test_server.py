@@ -173,6 +173,29 @@ def test_ctrl_c_exits_130_without_traceback(page_server):
     assert err.strip() == "ccount review: interrupted"
 
 
+def test_ctrl_c_exits_130_when_started_with_sigint_ignored(page_round):
+    """A server started with SIGINT ignored (a shell's background job, or a parent that
+    ignores it) still stops on Ctrl-C with 130: uvicorn catches the signal, shuts down and
+    re-raises it, which the ignored disposition swallowed (before: exit 0, seen in the full
+    test suite)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "review", "serve", str(page_round.path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    url = ""
+    while not url.startswith("http://"):
+        url = proc.stdout.readline()
+        assert url or proc.poll() is None, proc.stderr.read()
+    assert request(url.strip(), "GET", "/api/state", token=token_of(url.strip()))[0] == 200
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and err.strip() == "ccount review: interrupted"
+
+
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     """``ccount review serve ARGS`` in process (these calls never get to serving)."""
     from detector.cli.main import main
