@@ -188,7 +188,8 @@ def open_client(cluster: ClusterConfig) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     cluster.check()
-    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # -v shows Dask's own lines
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO  # -v: Dask's own lines
+    if not verbose:
         logging.getLogger("distributed").setLevel(logging.ERROR)
     cfg = {
         # a task is failed after max_deaths deaths of the workers running it
@@ -203,7 +204,10 @@ def open_client(cluster: ClusterConfig) -> Iterator[Any]:
                 LocalCluster(
                     n_workers=cluster.workers, threads_per_worker=1, processes=True,
                     dashboard_address=":0" if _dashboard_wanted() else None,
-                    silence_logs=logging.ERROR,
+                    # a worker's errors reach us through its futures and the scheduler;
+                    # what it logs itself is a heartbeat traceback when it outlives the
+                    # scheduler by a moment at shutdown (dask/distributed#7192): kept for -v
+                    silence_logs=logging.INFO if verbose else logging.CRITICAL,
                 )
             )  # fmt: skip
             client = stack.enter_context(Client(local))
