@@ -221,15 +221,15 @@ def load_detector(config: DetectConfig) -> Detector:
     )
 
 
-def _plan(reader, scene, config: DetectConfig, align_px: int = 1):
+def _plan(reader, scene, config: DetectConfig, align_px: int = 1, phase_px=(0, 0)):
     from ..imagery.aoi import load_port
     from ..imagery.raster import rasterize_aoi
-    from ..imagery.tiling import grid_phase, plan_tiles, select_tiles
+    from ..imagery.tiling import plan_tiles, select_tiles
 
     grid = reader.grid
     tiles = plan_tiles(
         grid.height, grid.width, tile_px=config.tile_px, overlap_px=config.overlap_px,
-        align_px=align_px, phase_px=grid_phase(grid.transform, align_px),
+        align_px=align_px, phase_px=phase_px,
     )  # fmt: skip
     scale = reader.mask_scale()
     aoi, within = None, None
@@ -288,11 +288,12 @@ def _infer(
             grid = reader.grid
             if grid.crs is None:
                 raise ConfigError(f"{path}: has no CRS, so detections cannot be placed on the map")
-            plan = _plan(reader, scene, config, detector.align_px)
+            a = detector.align_px
+            phase_rc = grid_phase(grid.transform, a)
+            plan = _plan(reader, scene, config, a, phase_rc)
             coverage = reader.coverage()
             n_read = max(1, min(n_read, -(-len(plan.tiles) // config.batch_size)))
-            a = detector.align_px
-            phase = grid_phase(grid.transform, a)[0]
+            phase = phase_rc[0]
             per_band = band_rows(grid.height, grid.width, tile_px=config.tile_px,
                                  overlap_px=config.overlap_px, band_mpx=config.band_mpx,
                                  align_px=a, phase_px=phase)  # fmt: skip
