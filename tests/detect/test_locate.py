@@ -169,6 +169,20 @@ def test_hull_geometry_tapered_end_is_bow():
     assert frac2 == pytest.approx(frac, abs=0.03)
 
 
+def test_hull_geometry_slight_taper_leaves_the_bow_open():
+    # 40 x 10 cells; the last 4 columns lose one row each side: the right end is ~13 % narrower
+    # over the end zone, which a rounded hull map does at either end: no bow from that
+    rows, cols = np.mgrid[0:10, 0:40]
+    mask = ~((cols >= 36) & ((rows == 0) | (rows == 9)))
+    *_, bow_known = hull_geometry(np.argwhere(mask), np.zeros((0, 2), int), stride_px=4, gsd_m=0.4)
+    assert not bow_known
+    mask2 = ~((cols >= 34) & ((rows <= 2) | (rows >= 7)))  # ~50 % narrower: a bow
+    *_, bow_known2 = hull_geometry(
+        np.argwhere(mask2), np.zeros((0, 2), int), stride_px=4, gsd_m=0.4
+    )
+    assert bow_known2
+
+
 def _synth_ship_maps(spec, seed: int, size=(140, 140)):
     """Hull and bridge probability maps (stride 4) of a registry ship drawn by the synthetic
     generator at 0.4 m, at a random heading: the fraction of each 4 x 4 cell covered, which
