@@ -49,7 +49,7 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "overlap the model needs)")  # fmt: skip
     p.add_argument("--overlap", type=int, default=d.overlap_px, metavar="N",
                    help="tile overlap in pixels (default and minimum: twice the input context "
-                        "the model needs, from its weights' metadata; 160 for the shipped model; "
+                        "the model needs, from its weights' metadata; 192 for the shipped model; "
                         "a smaller value is raised, with a warning)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
                    help=f"tiles per batch (default: {d.batch_size})")  # fmt: skip
@@ -57,7 +57,8 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                    help="1-based bands to use (1 or 3), e.g. 1,2,3 (default: the RGB bands)")  # fmt: skip
     p.add_argument("--aoi", action="store_true", help="only process tiles inside the port AOI")
     p.add_argument("--score-thresh", type=float, default=d.score_thresh, metavar="F",
-                   help=f"minimum detection score, 0..1 (default: {d.score_thresh})")  # fmt: skip
+                   help="minimum detection score, 0..1 (default: the threshold calibrated for "
+                        "the weights, stored in their metadata; 0.42 for files without one)")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for the model (default: all cores)")  # fmt: skip
     p.add_argument("--read-threads", type=int, default=None, metavar="N",

@@ -182,7 +182,7 @@ def finish_scene(
             "tile": config.tile_px,
             "overlap": config.overlap_px,
             "batch_size": config.batch_size,
-            "score_thresh": config.score_thresh,
+            "score_thresh": detector.score_thresh,
             "bands": list(scene.bands),
             "aoi_only": config.aoi_only,
             "tta": config.tta,

@@ -85,7 +85,7 @@ class DetectConfig:
     batch_size: int = 1
     bands: tuple[int, ...] | None = None
     aoi_only: bool = False
-    score_thresh: float = 0.42  # == model.decode.DEFAULT_SCORE_THRESH (test_detect_cli checks)
+    score_thresh: float | None = None  # None: the weights' calibrated one (ModelMeta.detect_thresh)
     num_threads: int | None = None
     tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
     read_threads: int | None = None
@@ -101,7 +101,7 @@ class DetectConfig:
             raise ConfigError(f"--device {self.device!r}: expected one of {', '.join(DEVICES)}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size {self.batch_size} must be >= 1")
-        if not 0.0 < self.score_thresh < 1.0:
+        if self.score_thresh is not None and not 0.0 < self.score_thresh < 1.0:
             raise ConfigError(f"--score-thresh {self.score_thresh} must be between 0 and 1")
         for flag, n in (("--threads", self.num_threads), ("--read-threads", self.read_threads)):
             if n is not None and n < 1:
@@ -149,6 +149,7 @@ class Detector:
     gsd_range_m: tuple[float, float] = DEFAULT_GSD_RANGE_M  # native GSDs it supports
     context_px: int = 0  # input context each output pixel needs (model.context); 0: none
     align_px: int = 1  # tile starts on multiples of this (the network's total stride)
+    score_thresh: float = 0.42  # detection threshold in use (config's, else the weights')
 
 
 #: (tile, overlap) settings already reported as raised in this process: said once
@@ -205,9 +206,8 @@ def load_detector(config: DetectConfig) -> Detector:
     path = Path(config.model_path) if config.model_path else default_model_path()
     module, meta = load_model(path, device=device)
     context_px = model_context_px(module, meta)
-    predictor = TorchPredictor(
-        module, device=device, score_thresh=config.score_thresh, tta=config.tta
-    )
+    thresh = meta.detect_thresh if config.score_thresh is None else float(config.score_thresh)
+    predictor = TorchPredictor(module, device=device, score_thresh=thresh, tta=config.tta)
     return Detector(
         predictor=predictor,
         device=device,
@@ -218,6 +218,7 @@ def load_detector(config: DetectConfig) -> Detector:
         gsd_range_m=tuple(meta.gsd_range_m),
         context_px=context_px,
         align_px=int(getattr(module, "pad_multiple", 1)),
+        score_thresh=thresh,
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "read_meta",
     "resolve_device",
     "save_weights",
+    "set_score_thresh",
     "state_sha256",
 ]
 
@@ -75,7 +76,10 @@ class ModelMeta:
     low and high) the model supports once resampled to ``gsd_m`` (files without the field:
     :data:`DEFAULT_GSD_RANGE_M`, what the shipped model was trained and tested on);
     ``context_px``: input pixels the outputs need on every side (:mod:`.context`; detect
-    overlaps tiles by at least twice it; files without it get it measured on load).
+    overlaps tiles by at least twice it; files without it get it measured on load);
+    ``score_thresh``: the detection threshold chosen for these weights on a validation set
+    (``scripts/calibrate_threshold.py``; detect's default; files without it:
+    :data:`~detector.model.decode.DEFAULT_SCORE_THRESH`).
     """
 
     arch: str
@@ -95,6 +99,14 @@ class ModelMeta:
     tiers_output: str = TIERS_DIRECT
     gsd_range_m: tuple[float, float] = DEFAULT_GSD_RANGE_M
     context_px: int | None = None
+    score_thresh: float | None = None
+
+    @property
+    def detect_thresh(self) -> float:
+        """The detection score threshold these weights are used at by default."""
+        from .decode import DEFAULT_SCORE_THRESH
+
+        return DEFAULT_SCORE_THRESH if self.score_thresh is None else float(self.score_thresh)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -108,6 +120,9 @@ class ModelMeta:
         known = {k: v for k, v in d.items() if k in names}
         if "classes" in known:
             known["classes"] = tuple(known["classes"])
+        st = known.get("score_thresh")
+        if st is not None and not 0.0 < float(st) < 1.0:
+            raise ValueError(f"score_thresh {st!r}: expected a number between 0 and 1")
         if "gsd_range_m" in known:
             rng = tuple(float(x) for x in known["gsd_range_m"])
             if len(rng) != 2:
@@ -142,6 +157,20 @@ def save_weights(path: str | os.PathLike, model: nn.Module, meta: ModelMeta) -> 
     state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     meta = dataclasses.replace(meta, state_sha256=state_sha256(state))
     payload = {"format": FORMAT, "meta": meta.to_dict(), "state_dict": state}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return meta
+
+
+def set_score_thresh(path: str | os.PathLike, score_thresh: float) -> ModelMeta:
+    """Store a calibrated detection threshold in a weights file's metadata (atomically); the
+    state dict and its hash are unchanged. Returns the new metadata."""
+    path = Path(path)
+    if not 0.0 < float(score_thresh) < 1.0:
+        raise ModelError(f"{path}: score threshold {score_thresh} must be between 0 and 1")
+    payload = _load_payload(path)
+    meta = dataclasses.replace(read_meta(path), score_thresh=round(float(score_thresh), 4))
+    payload["meta"] = meta.to_dict()
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return meta

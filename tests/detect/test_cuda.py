@@ -6,6 +6,8 @@ untrained architecture with fixed random weights and a heatmap bias that makes i
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,6 @@ from conftest import pier2_spec
 
 from detector.detect.pipeline import (
     DetectConfig,
-    Detector,
     detect_scene,
     load_detector,
     resolve_device,
@@ -67,8 +68,8 @@ def _run(weights_path, device: str, scene, out, *, amp: bool = True) -> dict:
     det = load_detector(cfg)
     if not amp:
         module, _ = load_model(weights_path, device=device)
-        pred = TorchPredictor(module, device=device, score_thresh=cfg.score_thresh, amp=False)
-        det = Detector(pred, det.device, det.gsd_m, det.model_path, det.sha256)
+        pred = TorchPredictor(module, device=device, score_thresh=det.score_thresh, amp=False)
+        det = dataclasses.replace(det, predictor=pred)
     o = detect_scene(det, scene, out, cfg)
     assert o.ok, o.error
     return o.counts

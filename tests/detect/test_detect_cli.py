@@ -335,11 +335,47 @@ def test_score_threshold_defaults_agree():
     from detector.cli.main import build_parser
     from detector.detect.pipeline import DetectConfig
     from detector.model.decode import DEFAULT_SCORE_THRESH
+    from detector.model.weights import ModelMeta
 
     parser = build_parser()
     for cmd in (["detect", "x.tif", "--out", "o"], ["run", "d", "--voyages", "v", "--out", "o"]):
-        assert parser.parse_args(cmd).score_thresh == DEFAULT_SCORE_THRESH
-    assert DetectConfig().score_thresh == DEFAULT_SCORE_THRESH == 0.42
+        assert parser.parse_args(cmd).score_thresh is None  # the weights' own threshold
+    assert DetectConfig().score_thresh is None
+    assert ModelMeta(arch="ccnet-v1", arch_kwargs={}).detect_thresh == DEFAULT_SCORE_THRESH == 0.42
+
+
+def test_detect_uses_the_threshold_stored_in_the_weights(scene_tif, tmp_path):
+    import torch
+
+    from detector.labels.io import read_containers
+    from detector.model.net import build_ccnet
+    from detector.model.weights import ModelMeta, save_weights, set_score_thresh
+
+    torch.manual_seed(0)
+    net = build_ccnet()
+    with torch.no_grad():  # untrained heads peak near 0.01: lift the heatmap to about 0.5
+        net.head4.bias[:8] = 0.0
+        net.skip2.bias[:2] = 0.0
+    model = tmp_path / "half.pt"
+    save_weights(model, net, ModelMeta(arch="ccnet-v1", arch_kwargs={}))
+
+    def run(name: str, *extra: str) -> tuple[dict, np.ndarray]:
+        out = tmp_path / name
+        rc = main(["detect", str(scene_tif), "--out", str(out), "--model", str(model),
+                   "--device", "cpu", "--tile", "256", "--no-progress", *extra])  # fmt: skip
+        assert rc == 0
+        geo, _, counts = output_paths(out, SCENE)
+        return json.loads(counts.read_text()), read_containers(geo).score
+
+    c0, s0 = run("plain")
+    assert c0["settings"]["score_thresh"] == 0.42  # a file without a calibrated threshold
+    assert len(s0) > 0 and s0.min() >= 0.42 and s0.max() < 0.6
+    set_score_thresh(model, 0.6)
+    c1, s1 = run("stored")
+    assert c1["settings"]["score_thresh"] == 0.6 and len(s1) == 0
+    c2, s2 = run("given", "--score-thresh", "0.42")  # the option still wins
+    assert c2["settings"]["score_thresh"] == 0.42 and np.array_equal(np.sort(s2), np.sort(s0))
+    assert c1["model"]["sha256"] != c0["model"]["sha256"]  # provenance follows the threshold
 
 
 def test_resolve_device_names_and_errors():

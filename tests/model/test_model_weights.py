@@ -18,6 +18,7 @@ from detector.model.weights import (
     read_meta,
     resolve_device,
     save_weights,
+    set_score_thresh,
     state_sha256,
 )
 
@@ -61,6 +62,28 @@ def test_round_trip_keeps_metadata_weights_and_outputs(saved):
         assert torch.equal(a[k], b[k]), k
     assert read_meta(path) == meta
     assert not list(path.parent.glob(".*"))  # the atomic write left no temporary file
+
+
+def test_calibrated_threshold_is_stored_without_touching_the_weights(saved):
+    from detector.model.decode import DEFAULT_SCORE_THRESH
+
+    path, model, meta = saved
+    assert meta.score_thresh is None and meta.detect_thresh == DEFAULT_SCORE_THRESH
+    before = file_sha256(path)
+    got = set_score_thresh(path, 0.315)
+    assert got.score_thresh == 0.315 and got.detect_thresh == 0.315
+    assert file_sha256(path) != before  # the file's provenance hash follows the threshold
+    loaded, meta2 = load_model(path)  # the state hash still checks
+    assert meta2 == got and meta2.state_sha256 == meta.state_sha256
+    for v in (0.0, 1.0, 1.5):
+        with pytest.raises(ModelError, match="between 0 and 1"):
+            set_score_thresh(path, v)
+    assert read_meta(path).score_thresh == 0.315
+    payload = torch.load(path, weights_only=True)
+    payload["meta"]["score_thresh"] = 2.0
+    torch.save(payload, path)
+    with pytest.raises(ModelError, match="score_thresh"):
+        read_meta(path)
 
 
 def test_file_sha256_is_the_hash_of_the_bytes(saved):
