@@ -8,8 +8,10 @@ shipped ``models/ccount-centernet.pt`` (see ``scripts/train.py`` and ``models/MO
 Long trainings run in resumable chunks: the whole training state goes to ``<out>.ckpt`` (or
 ``--checkpoint PATH``) every ``--checkpoint-every`` seconds and when a chunk ends
 (``--stop-after-steps N``, ``--max-minutes M``: exit 0; Ctrl-C: exit 130);
-``--families classic=1,flat=1`` mixes rendering families and ``--layouts v2`` uses the
-terminal layouts and hard negatives (both recorded in the weights and the model card).
+The synthetic tiles are those of the shipped weights unless told otherwise (three rendering
+families, the v2 terminal layouts and hard negatives, 20 % winter:
+:data:`detector.model.config.SHIPPED_DATA`); ``--families classic=1 --layouts v1 --snow 0``
+is the plain generator (all recorded in the weights and the model card).
 ``ccount train --resume CKPT`` continues it (the checkpoint carries the other options; one
 given that would change the result is an error naming the fields, exit 2) and gives the
 weights of the uninterrupted run. A finished run removes its checkpoint.
@@ -25,8 +27,12 @@ __all__ = ["HELP", "configure", "run"]
 HELP = "train the container detector on synthetic tiles (and label sets); write weights"
 
 
+def _mix_text(mix: dict[str, float]) -> str:
+    return ",".join(f"{k}={v:g}" for k, v in mix.items())
+
+
 def configure(parser) -> None:
-    from ..model.config import TrainConfig
+    from ..model.config import SHIPPED_DATA, TrainConfig
     from ..model.tiers import TIERS_OUTPUTS
 
     d = TrainConfig(out=Path("-"))
@@ -146,22 +152,23 @@ def configure(parser) -> None:
         type=float,
         default=None,
         metavar="P",
-        help=f"fraction of synthetic tiles drawn in winter, snow and sea ice (default {d.snow}; "
-        "the shipped recipe, scripts/train.py, uses 0.2)",
+        help="fraction of synthetic tiles drawn in winter, snow and sea ice "
+        f"(default {SHIPPED_DATA['snow']}, as shipped)",
     )
     parser.add_argument(
         "--families",
         default=None,
         metavar="MIX",
-        help="rendering-family mix of the synthetic tiles, NAME=WEIGHT,... e.g. "
-        "classic=1,flat=1,photo=1 (default: classic alone, as shipped)",
+        help="rendering-family mix of the synthetic tiles, NAME=WEIGHT,... (default "
+        f"{_mix_text(SHIPPED_DATA['families'])}, as shipped; classic=1: the plain generator)",
     )
     parser.add_argument(
         "--layouts",
         default=None,
         choices=("v1", "v2"),
-        help=f"layout generator (default {d.layouts}, as shipped; v2: terminal layouts, "
-        "occlusion and hard negatives such as bus depots, see detector.synth.terminal)",
+        help=f"layout generator (default {SHIPPED_DATA['layouts']}, as shipped: terminal "
+        "layouts, occlusion and hard negatives such as bus depots, see "
+        "detector.synth.terminal; v1: the plain one)",
     )
     parser.add_argument(
         "--ema",
@@ -247,6 +254,7 @@ def run(args) -> int:
     from .._io import check_output_file
     from ..errors import ConfigError
     from ..model.checkpoint import checkpoint_path
+    from ..model.config import SHIPPED_DATA
     from ..model.train import TrainConfig, train
 
     given = {field: getattr(args, opt) for opt, field in _OPTIONS.items()}
@@ -255,7 +263,10 @@ def run(args) -> int:
         from ..synth.mixes import parse_mix
 
         given["families"] = parse_mix(given["families"])
-    fields, out = _from_checkpoint(args.resume) if args.resume is not None else ({}, None)
+    if args.resume is not None:  # the checkpoint carries its recipe
+        fields, out = _from_checkpoint(args.resume)
+    else:
+        fields, out = dict(SHIPPED_DATA), None
     out = args.out or out
     if out is None:
         raise ConfigError("--out PATH is required (the weights file to write)")

@@ -14,10 +14,21 @@ from typing import Any
 from ..errors import ConfigError
 from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 
-__all__ = ["SampleFn", "TrainConfig"]
+__all__ = ["SHIPPED_DATA", "SampleFn", "TrainConfig"]
 
 SampleFn = Callable[..., Any]  # (seed, *, size_px) -> sample (see data.Sample)
 
+
+#: The synthetic data of the shipped weights (scripts/train.py, models/MODEL_CARD.md): three
+#: rendering families in equal shares, the v2 layouts with hard negatives, 20 % winter.
+#: ``ccount train`` samples this unless told otherwise, so a fine-tune on reviewed labels
+#: keeps the variation the weights were trained on. (TrainConfig's own defaults stay the
+#: plain classic/v1 generator: tests and studies set what they need.)
+SHIPPED_DATA: dict[str, Any] = {
+    "families": {"classic": 1.0, "flat": 1.0, "photo": 1.0},
+    "layouts": "v2",
+    "snow": 0.2,
+}
 
 _NOT_RECIPE = (
     "out", "sample_fn", "log_every", "save_every",
@@ -51,7 +62,7 @@ class TrainConfig:
     jitter: float = 1.0
     snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
     families: dict[str, float] | None = None  # rendering-family mix; None: classic only
-    layouts: str = "v1"  # layout generator of synth.training_sample: v1 (shipped) or v2
+    layouts: str = "v1"  # layout generator of synth.training_sample: v1 or v2 (see SHIPPED_DATA)
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
     amp: bool = True
     arch: str = "ccnet-v1"
@@ -104,8 +115,8 @@ class TrainConfig:
         from .data import sample_seed  # synth and numpy only when a recipe is written
 
         d["sample_seeds"] = f"sample_seed(seed, k) = {sample_seed(0, 0)} + seed * 1e8 + k"
-        # absent: the shipped recipe's classic family and v1 layouts (older weights and
-        # checkpoints have neither field and keep matching)
+        # absent: the plain classic family and v1 layouts (weights and checkpoints older than
+        # the fields have neither and keep matching)
         if d.get("families") is None:
             d.pop("families", None)
         if d.get("layouts") == "v1":

@@ -40,10 +40,25 @@ def test_parse_mix():
             parse_mix(bad)
     with pytest.raises(ConfigError, match="--layouts v3"):
         TrainConfig(out=Path("x.pt"), layouts="v3")
-    shipped = TrainConfig(out=Path("x.pt")).recipe()  # the shipped recipe's fields only
+    shipped = TrainConfig(out=Path("x.pt")).recipe()  # the plain generator's fields only
     assert "families" not in shipped and "layouts" not in shipped
     mixed = TrainConfig(out=Path("x.pt"), families={"flat": 1}, layouts="v2").recipe()
     assert mixed["families"] == {"flat": 1.0} and mixed["layouts"] == "v2"
+
+
+def test_ccount_train_samples_the_shipped_data_unless_told(tmp_path):
+    from detector.model.config import SHIPPED_DATA
+
+    out = tmp_path / "d.pt"
+    assert main(["train", "--out", str(out), *TINY]) == 0
+    r = read_meta(out).recipe
+    assert r["families"] == {"classic": 1.0, "flat": 1.0, "photo": 1.0} == SHIPPED_DATA["families"]
+    assert r["layouts"] == "v2" and r["snow"] == 0.2
+    plain = tmp_path / "p.pt"
+    args = ["--families", "classic=1", "--layouts", "v1", "--snow", "0"]
+    assert main(["train", "--out", str(plain), *TINY, *args]) == 0
+    r = read_meta(plain).recipe
+    assert r["families"] == {"classic": 1.0} and "layouts" not in r and r["snow"] == 0.0
 
 
 def test_bad_flags_are_one_line_errors(tmp_path, capsys):
