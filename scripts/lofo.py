@@ -14,6 +14,11 @@ at most ``--max-minutes`` in all (the checkpoint ``<out>/lofo-F.pt.ckpt`` is wri
 background, ``nohup ... &``, or from cron) until it prints the table. Finished models and
 their scores are kept (``<out>/lofo.json``), so a call never redoes work. A family whose
 others are no family (only one registered) is skipped.
+
+Each model is also scored on the families it trained on (same patches, same budget): the
+gap between those and the held-out family is what the unseen look costs, apart from how
+long the study trains. A finished model scored before that was added gets it on the next
+call (no retraining).
 """
 
 from __future__ import annotations
@@ -74,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lofo: {held}: no other family to train on; skipped")
             continue
         if held in state["families"]:
+            done = state["families"][held]
+            if "trained_scores" not in done and Path(done["model"]).is_file():
+                rep = evaluate(Path(done["model"]), others, samples=args.eval_samples,
+                               size_px=args.eval_size, layouts=args.layouts)  # fmt: skip
+                done["trained_scores"] = {f: rep["families"][f]["overall"] for f in others}
+                atomic_write_text(state_path, json.dumps(state, indent=1) + "\n")
             continue
         out = args.out / f"lofo-{held}.pt"
         left = args.max_minutes - (time.monotonic() - t0) / 60
@@ -89,16 +100,25 @@ def main(argv: list[str] | None = None) -> int:
             if Path(f"{out}.ckpt").is_file():
                 print(f"lofo: {held}: training continues in the next call ({out}.ckpt)")
                 return 0
-        report = evaluate(out, [held], samples=args.eval_samples, size_px=args.eval_size,
-                          layouts=args.layouts)  # fmt: skip
+        report = evaluate(out, [held, *others], samples=args.eval_samples,
+                          size_px=args.eval_size, layouts=args.layouts)  # fmt: skip
         state["families"][held] = {
             "trained_on": others,
             "model": str(out),
             **report["families"][held],
+            "trained_scores": {f: report["families"][f]["overall"] for f in others},
         }
         atomic_write_text(state_path, json.dumps(state, indent=1) + "\n")
     done = {"families": {f: state["families"][f] for f in args.hold_out if f in state["families"]}}
     print(format_table(done))
+    print(
+        f"{'held out':10} {'F1':>6} {'count':>7}   same model on its training families (F1, count)"
+    )
+    for held, d in done["families"].items():
+        m = d["overall"]
+        seen = ", ".join(f"{f} {v['f1']:.3f} {v['count_error']:+.3f}"
+                         for f, v in d.get("trained_scores", {}).items())  # fmt: skip
+        print(f"{held:10} {m['f1']:>6.3f} {m['count_error']:>+7.3f}   {seen}")
     print(f"wrote {state_path}")
     return 0
 

@@ -68,11 +68,22 @@ def test_lofo_trains_in_chunks_then_scores_the_held_out_family(tmp_path, capsys)
     state = json.loads((tmp_path / "lofo.json").read_text())["families"]
     others = [f for f in FAMILIES if f != "flat"]
     assert state["flat"]["trained_on"] == others and state["flat"]["overall"]["patches"] == 2
+    seen = state["flat"]["trained_scores"]  # the same model on the families it trained on
+    assert sorted(seen) == sorted(others) and all(v["patches"] == 2 for v in seen.values())
     assert not (tmp_path / "lofo-flat.pt.ckpt").exists()
     from detector.model.weights import read_meta
 
     recipe = read_meta(tmp_path / "lofo-flat.pt").recipe
     assert recipe["families"] == dict.fromkeys(others, 1.0) and recipe["layouts"] == "v2"
     assert recipe["steps"] == 3
+    # a result from before the training-family scores gets them without training again
+    path = tmp_path / "lofo.json"
+    old = json.loads(path.read_text())
+    del old["families"]["flat"]["trained_scores"]
+    path.write_text(json.dumps(old))
+    mtime = (tmp_path / "lofo-flat.pt").stat().st_mtime_ns
     assert lofo.main([*args, "--hold-out", "flat"]) == 0  # done: nothing trained again
-    assert "flat       all" in capsys.readouterr().out
+    assert (tmp_path / "lofo-flat.pt").stat().st_mtime_ns == mtime
+    assert sorted(json.loads(path.read_text())["families"]["flat"]["trained_scores"]) == sorted(others)
+    out = capsys.readouterr().out
+    assert "flat       all" in out and "on its training families" in out
