@@ -84,6 +84,8 @@ def test_lofo_trains_in_chunks_then_scores_the_held_out_family(tmp_path, capsys)
     mtime = (tmp_path / "lofo-flat.pt").stat().st_mtime_ns
     assert lofo.main([*args, "--hold-out", "flat"]) == 0  # done: nothing trained again
     assert (tmp_path / "lofo-flat.pt").stat().st_mtime_ns == mtime
-    assert sorted(json.loads(path.read_text())["families"]["flat"]["trained_scores"]) == sorted(others)
+    assert sorted(json.loads(path.read_text())["families"]["flat"]["trained_scores"]) == sorted(
+        others
+    )
     out = capsys.readouterr().out
     assert "flat       all" in out and "on its training families" in out
