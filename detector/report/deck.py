@@ -127,10 +127,24 @@ def deck_svg(features: list[dict], sun: dict | None, *, size_px: int = 900) -> s
     return "\n".join(out)
 
 
+def _bound(doc: dict) -> float:
+    """At most how many deck stacks a scene's counts.json says any one ship holds (its ships'
+    ``visible``); infinite when it does not say."""
+    ships = doc.get("ships")
+    if not isinstance(ships, list) or not ships:
+        return math.inf
+    try:
+        return max(float(s["visible"]) for s in ships)
+    except (KeyError, TypeError, ValueError):
+        return math.inf
+
+
 def deck_figure(det_dir: str | Path) -> DeckFigure | None:
     """The deck with the most detections among the scenes of ``det_dir`` detected with
-    ``--heights shadow`` (None when there is none)."""
-    best: tuple[int, str, str, list[dict], dict | None] | None = None
+    ``--heights shadow`` (None when there is none). Scenes are read in the order of the deck
+    sizes their counts.json give, and no further once no remaining scene can hold a larger
+    deck: a large run reads one or a few detection files, not all of them."""
+    candidates = []
     for cp in sorted(Path(det_dir).glob("*.counts.json")):
         try:
             doc = json.loads(cp.read_text())
@@ -138,6 +152,12 @@ def deck_figure(det_dir: str | Path) -> DeckFigure | None:
             continue
         if not isinstance(doc, dict) or (doc.get("settings") or {}).get("heights") != "shadow":
             continue
+        candidates.append((_bound(doc), cp, doc))
+    candidates.sort(key=lambda c: -c[0])  # stable: file order among equal bounds
+    best: tuple[int, str, str, list[dict], dict | None] | None = None
+    for bound, cp, doc in candidates:
+        if best is not None and bound <= best[0]:
+            break
         geo = cp.with_name(cp.name[: -len(".counts.json")] + ".detections.geojson")
         try:
             features = json.loads(geo.read_text()).get("features") or []

@@ -239,3 +239,35 @@ def test_report_draws_one_deck_only_for_a_run_with_shadow_heights(run_dir, capsy
     from detector.report.deck import TIER_COLOURS
 
     assert fills == [TIER_COLOURS[e - 1] for e in (1, 2, 3, 4, 2, 3)]
+
+
+def test_deck_figure_reads_only_the_scenes_that_can_hold_the_largest_deck(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from detector.labels.io import write_geojson
+    from detector.report.deck import deck_figure
+
+    def scene(name: str, ships, n_feats: int) -> None:
+        counts = {"scene": name, "settings": {"heights": "shadow"}, "sun": None}
+        if ships is not None:
+            counts["ships"] = [{"name": "A", "visible": v} for v in ships]
+        (tmp_path / f"{name}.counts.json").write_text(json.dumps(counts))
+        feats = _deck_features(f"ship-{name}")[:n_feats]
+        write_geojson(tmp_path / f"{name}.detections.geojson", feats, {"scene": name})
+
+    scene("a_small", [2], 2)
+    scene("b_big", [6, 1], 6)
+    scene("c_unsaid", None, 4)  # counts.json without ships: always read
+    scene("d_smaller", [5], 5)
+    read: list[str] = []
+    real = Path.read_text
+
+    def spy(self, *a, **k):
+        if self.name.endswith(".detections.geojson"):
+            read.append(self.name.split(".")[0])
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", spy)
+    fig = deck_figure(tmp_path)
+    assert fig.scene == "b_big" and fig.ship == "ship-b_big" and fig.stacks == 6
+    assert read == ["c_unsaid", "b_big"]  # d (5) and a (2) cannot beat 6: never read
