@@ -8,7 +8,8 @@ Usage (from the repository root)::
 polygon, name, length, beam and bridge position); ``RUN`` a ``ccount run`` (or ``ccount
 detect``) output with ``detections/<scene>.detections.geojson``. Each true hull is matched
 to the detected hull it overlaps most (IoU >= 0.3, else "missed"). Prints how many are named
-right, unknown, named wrong or missed, the confusions, and the length/beam errors.
+right, unknown, named wrong or missed, the confusions, the length/beam errors, and the hulls
+found where there is no ship (overlapping no true hull by IoU >= 0.3: quays, yard blocks).
 """
 
 from __future__ import annotations
@@ -26,6 +27,24 @@ from shapely.geometry import shape
 def _ships(path: Path) -> list[dict]:
     feats = json.loads(path.read_text())["features"]
     return [f for f in feats if f["properties"].get("type") == "ship"]
+
+
+def false_hulls(world: Path, run: Path) -> list[tuple[str, str, float]]:
+    """``(scene, name, length m)`` of the found hulls that overlap no true hull (IoU >= 0.3)."""
+    out = []
+    for truth in sorted((world / "truth").glob("*.geojson")):
+        scene = truth.name[: -len(".geojson")]
+        pred = run / "detections" / f"{scene}.detections.geojson"
+        if not pred.is_file():
+            pred = run / f"{scene}.detections.geojson"
+        if not pred.is_file():
+            continue
+        true = [shape(t["geometry"]).buffer(0) for t in _ships(truth)]
+        for p in _ships(pred):
+            h = shape(p["geometry"]).buffer(0)
+            if not any(h.intersection(g).area / h.union(g).area >= 0.3 for g in true):
+                out.append((scene, p["properties"]["name"], p["properties"]["length_m"]))
+    return out
 
 
 def compare(world: Path, run: Path) -> list[tuple]:
@@ -73,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         e = np.array([r[i] for r in rows if r[i] is not None])
         q = np.quantile(e, [0.25, 0.5, 0.75])
         print(f"{what} error (m): median {q[1]:+.1f}, quartiles {q[0]:+.1f} / {q[2]:+.1f}")
+    extra = false_hulls(args.world, args.run)
+    named = sum(1 for _, name, _ in extra if name != "unknown")
+    print(f"hulls where there is no ship: {len(extra)} ({named} given a registry name)")
     return 0
 
 

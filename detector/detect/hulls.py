@@ -32,6 +32,15 @@ from .locate import PixelAOI, berth_of, land_union
 __all__ = ["ShipTolerance", "ShipHulls", "hull_geometry", "identify_ship", "find_hulls"]
 
 
+#: The shortest hull kept, metres. The smallest container feeders are ~90 m long, and a
+#: hull may be found a little short. At 40 m the finder outlined 34 / 47 / 68 components
+#: that were no ship (quay ends, yard blocks, crane rails; 40-60 m most of them) on
+#: synthetic worlds seeds 1 / winter 11 / 21 besides their 60 / 58 / 63 ships, and sheds,
+#: greenhouses and town blocks (42-66 m) on look-alike scenes. At 80 m: 6 / 16 / 18 left,
+#: ships lost 0 / 1 / 1 (hulls found at 58 and 78 m), look-alike hulls none
+#: (``scripts/eval_ships.py`` reports both).
+MIN_HULL_LENGTH_M = 80.0
+
 #: The narrower end is taken for the bow only when it is at least this much narrower than
 #: the other (the hull map rounds both ends; a pointed bow reads as a clear taper). At 0.05
 #: the taper picked the wrong end of 16 of 59 hulls on synthetic world seed 1 and named them
@@ -214,7 +223,7 @@ def find_hulls(
     thresh: float = 0.3,
     geometry_thresh: float = 0.6,
     bridge_thresh: float = 0.3,
-    min_length_m: float = 40.0,
+    min_length_m: float = MIN_HULL_LENGTH_M,
     max_length_m: float = 400.0,
     min_beam_m: float = 6.0,
     min_aspect: float = 3.0,
@@ -233,7 +242,7 @@ def find_hulls(
     holds a speckled deck together also reaches past the hull's edge (median beam +1.4 m,
     length +1.7 m on synthetic world seed 1; +0.6 / +0.4 m at 0.6, and ships named right
     39 -> 49 of 66 there, 42 -> 51 of 65 on world seed 11: ``scripts/eval_ships.py``).
-    Components shorter than ``min_length_m``, longer than ``max_length_m`` (no ship; a
+    Components shorter than ``min_length_m`` (:data:`MIN_HULL_LENGTH_M`), longer than ``max_length_m`` (no ship; a
     confused map), narrower than ``min_beam_m`` or stubbier than ``min_aspect`` (length /
     beam; a block of containers, not a hull) are dropped, and so are components with more
     than ``max_land_frac`` of their cells on the port's land (``aoi`` features of

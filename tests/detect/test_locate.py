@@ -276,3 +276,17 @@ def test_hulls_found_on_map_parts_match_the_whole_map(aoi):
     assert merged.berths == whole.berths == ("Pier 2 west berth",)
     points = [px(605784, 4678000), px(605740, 4678000)]
     assert assign_regions(dets_at(points), merged, aoi).ship_index.tolist() == [0, -1]
+
+
+def test_hulls_shorter_than_a_container_feeder_are_not_ships():
+    from detector.detect.hulls import MIN_HULL_LENGTH_M
+
+    hull = np.zeros((80, 160), np.float32)
+    hull[10:18, 10:48] = 0.9  # 38 x 8 cells at 1.6 m: ~60 x 13 m, a shed or a quay end
+    hull[40:48, 10:67] = 0.9  # ~90 x 13 m
+    got = find_hulls(hull, np.zeros_like(hull), stride_px=4, gsd_m=0.4, registry=load_registry())
+    assert MIN_HULL_LENGTH_M == 80.0
+    assert [round(h.length_m) for h in got.hulls] == [90]
+    kept = find_hulls(hull, np.zeros_like(hull), stride_px=4, gsd_m=0.4, registry=load_registry(),
+                      min_length_m=40.0)  # fmt: skip
+    assert sorted(round(h.length_m) for h in kept.hulls) == [60, 90]

@@ -47,3 +47,5 @@ def test_compare_names_and_errors(tmp_path, capsys):
     assert _script().main([str(world), "--run", str(run)]) == 0
     out = capsys.readouterr().out
     assert "3 true hulls: 1 named right (33%), 1 unknown, 0 named wrong, 1 missed" in out
+    assert _script().false_hulls(world, run) == [("a", "Maria", 116)]  # the far-away hull
+    assert "hulls where there is no ship: 1 (1 given a registry name)" in out
