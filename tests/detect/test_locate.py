@@ -170,13 +170,13 @@ def test_hull_geometry_tapered_end_is_bow():
 
 
 def test_hull_geometry_slight_taper_leaves_the_bow_open():
-    # 40 x 10 cells; the last 4 columns lose one row each side: the right end is ~13 % narrower
-    # over the end zone, which a rounded hull map does at either end: no bow from that
-    rows, cols = np.mgrid[0:10, 0:40]
-    mask = ~((cols >= 36) & ((rows == 0) | (rows == 9)))
+    # 40 x 20 cells; the last 2 columns lose one row: the right end zone (6 columns) is ~2 %
+    # narrower, less than BOW_TAPER_MIN: no bow from that
+    rows, cols = np.mgrid[0:20, 0:40]
+    mask = ~((cols >= 38) & (rows == 0))
     *_, bow_known = hull_geometry(np.argwhere(mask), np.zeros((0, 2), int), stride_px=4, gsd_m=0.4)
     assert not bow_known
-    mask2 = ~((cols >= 34) & ((rows <= 2) | (rows >= 7)))  # ~50 % narrower: a bow
+    mask2 = ~((cols >= 34) & ((rows <= 2) | (rows >= 17)))  # ~30 % narrower: a bow
     *_, bow_known2 = hull_geometry(
         np.argwhere(mask2), np.zeros((0, 2), int), stride_px=4, gsd_m=0.4
     )
