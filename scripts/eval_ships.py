@@ -29,16 +29,21 @@ def _ships(path: Path) -> list[dict]:
     return [f for f in feats if f["properties"].get("type") == "ship"]
 
 
-def false_hulls(world: Path, run: Path) -> list[tuple[str, str, float]]:
-    """``(scene, name, length m)`` of the found hulls that overlap no true hull (IoU >= 0.3)."""
-    out = []
+def _pairs(world: Path, run: Path):
+    """``(scene, truth path, detections path)`` of the world's scenes the run detected."""
     for truth in sorted((world / "truth").glob("*.geojson")):
         scene = truth.name[: -len(".geojson")]
         pred = run / "detections" / f"{scene}.detections.geojson"
         if not pred.is_file():
             pred = run / f"{scene}.detections.geojson"
-        if not pred.is_file():
-            continue
+        if pred.is_file():
+            yield scene, truth, pred
+
+
+def false_hulls(world: Path, run: Path) -> list[tuple[str, str, float]]:
+    """``(scene, name, length m)`` of the found hulls that overlap no true hull (IoU >= 0.3)."""
+    out = []
+    for scene, truth, pred in _pairs(world, run):
         true = [shape(t["geometry"]).buffer(0) for t in _ships(truth)]
         for p in _ships(pred):
             h = shape(p["geometry"]).buffer(0)
@@ -50,13 +55,7 @@ def false_hulls(world: Path, run: Path) -> list[tuple[str, str, float]]:
 def compare(world: Path, run: Path) -> list[tuple]:
     """``(scene, true name, found name or "missed", length error m, beam error m)`` rows."""
     rows = []
-    for truth in sorted((world / "truth").glob("*.geojson")):
-        scene = truth.name[: -len(".geojson")]
-        pred = run / "detections" / f"{scene}.detections.geojson"
-        if not pred.is_file():
-            pred = run / f"{scene}.detections.geojson"
-        if not pred.is_file():
-            continue
+    for scene, truth, pred in _pairs(world, run):
         found = [(shape(p["geometry"]).buffer(0), p["properties"]) for p in _ships(pred)]
         for t in _ships(truth):
             g, tp = shape(t["geometry"]).buffer(0), t["properties"]
