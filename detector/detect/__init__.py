@@ -107,6 +107,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "configure_process",
             "load_detector",
             "plan_scene",
+            "score_thresh_of",
             "tiling_for",
         ],
         "predictor": ["TorchPredictor"],

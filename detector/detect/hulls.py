@@ -245,8 +245,8 @@ def find_hulls(
     holds a speckled deck together also reaches past the hull's edge (median beam +1.4 m,
     length +1.7 m on synthetic world seed 1; +0.6 / +0.4 m at 0.6, and ships named right
     39 -> 49 of 66 there, 42 -> 51 of 65 on world seed 11: ``scripts/eval_ships.py``).
-    Components shorter than ``min_length_m`` (:data:`MIN_HULL_LENGTH_M`), longer than ``max_length_m`` (no ship; a
-    confused map), narrower than ``min_beam_m`` or stubbier than ``min_aspect`` (length /
+    Components shorter than ``min_length_m`` (:data:`MIN_HULL_LENGTH_M`), longer than
+    ``max_length_m`` (no ship; a confused map), narrower than ``min_beam_m`` or stubbier than ``min_aspect`` (length /
     beam; a block of containers, not a hull) are dropped, and so are components with more
     than ``max_land_frac`` of their cells on the port's land (``aoi`` features of
     :data:`LAND_KINDS`): a ship floats. Those are loaded piers or yard blocks the hull map

@@ -1,10 +1,11 @@
 """``ccount detect``'s library side: scenes in, detections and counts out, one scene at a time.
 
-Per scene: open and validate (:func:`detector.imagery.raster.open_scene`), plan tiles in the model
-frame (:mod:`detector.detect.plan`) and skip nodata (and, with ``aoi_only``, non-port) tiles, run the tiles through the
-model with prefetching reads and merge by ownership (:mod:`detector.detect.inference`), find and
-identify ship hulls and assign regions (:mod:`detector.detect.locate`), count
-(:mod:`detector.detect.count`) and write, all-or-nothing:
+Per scene: open and validate (:func:`detector.imagery.raster.open_scene`), plan tiles in the
+model frame (:mod:`detector.detect.plan`) and skip nodata (and, with ``aoi_only``, non-port)
+tiles, run the tiles through the model with prefetching reads and merge by ownership
+(:mod:`detector.detect.inference`), find and identify ship hulls and assign regions
+(:mod:`detector.detect.locate`), count (:mod:`detector.detect.count`) and write,
+all-or-nothing:
 
 - ``<scene>.detections.geojson``: RFC 7946 lon/lat, one Polygon per container (``kind``,
   ``score``, ``region``, ``ship``, ``tiers_est``) plus one per ship hull;

@@ -25,6 +25,7 @@ __all__ = [
     "configure_process",
     "load_detector",
     "plan_scene",
+    "score_thresh_of",
     "tiling_for",
 ]
 
@@ -137,6 +138,17 @@ def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
             "at least %d px: %s", ctx, need, ", ".join(what),
         )  # fmt: skip
     return replace(config, tile_px=tile, overlap_px=overlap)
+
+
+def score_thresh_of(config: DetectConfig) -> float:
+    """The detection threshold a run with ``config`` uses: ``--score-thresh``, else the one
+    stored in its weights (:attr:`detector.model.weights.ModelMeta.detect_thresh`)."""
+    if config.score_thresh is not None:
+        return float(config.score_thresh)
+    from ..model.weights import read_meta
+    from ..paths import default_model_path
+
+    return read_meta(config.model_path or default_model_path()).detect_thresh
 
 
 def configure_process(config: DetectConfig) -> None:

@@ -135,11 +135,15 @@ def _broken_error(p: Path) -> str:
 
 def detect_settings(config: Any) -> dict[str, Any]:
     """The detect settings that change outputs (hashed into the catalog). Batch size,
-    threads and device change speed, not detections, so they are left out."""
+    threads and device change speed, not detections, so they are left out. The threshold
+    is the one in effect (given, else the weights'), so catalogs made before weights could
+    carry one stay current."""
+    from ..detect.plan import score_thresh_of
+
     return {
         "tile": config.tile_px,
         "overlap": config.overlap_px,
-        "score_thresh": config.score_thresh,
+        "score_thresh": score_thresh_of(config),
         "bands": list(config.bands) if config.bands else None,
         "aoi_only": config.aoi_only,
         # only when on, so catalogs made before the option stay current
