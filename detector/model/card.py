@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from ..detections import TIER_HEIGHT_M
-from .decode import DEFAULT_SCORE_THRESH
 from .net import build_model, count_parameters
 from .tiers import TIERS_DIRECT, TIERS_LOG_SHADOW
 from .weights import ModelMeta, file_sha256
@@ -42,6 +41,7 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     path = Path(path)
     n_params = count_parameters(build_model(meta.arch, **meta.arch_kwargs))
     r = meta.recipe
+    thresh_src = ": calibrated, stored in the file" if meta.score_thresh is not None else ""
     cmd = (
         f"ccount train --out {path.name} --steps {r.get('steps')} --batch-size "
         f"{r.get('batch_size')} --size {r.get('size_px')} --seed {r.get('seed')} "
@@ -98,7 +98,7 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
 - Outputs at stride 2: centre heatmap (20ft, 40ft), log length/width, (sin 2a, cos 2a),
   sub-cell offset, tiers channel (`{meta.tiers_output}`: {_TIERS_MEANING[meta.tiers_output]}),
   hull and bridge logits. Decoding: local maxima of the
-  class-max heatmap (3x3), score >= {DEFAULT_SCORE_THRESH} (detect default), no cap on detections, no NMS between neighbours;
+  class-max heatmap (3x3), score >= {meta.detect_thresh} (detect default{thresh_src}), no cap on detections, no NMS between neighbours;
   a peak centred inside a stronger detection's footprint is dropped (`detections.drop_contained`).
 
 ## Training

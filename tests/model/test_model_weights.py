@@ -183,3 +183,8 @@ def test_model_card_of_the_shipped_weights_names_the_recipe():
         assert f"--snow {snow:g}" in card and f"winter (snow, sea ice) in {snow:.0%}" in card
     plain = dataclasses.replace(meta, recipe={**meta.recipe, "snow": 0.0})
     assert "--snow" not in render_model_card(path, plain)
+    assert "score >= 0.42 (detect default)" in card  # the shipped file stores no threshold
+    tuned = dataclasses.replace(meta, score_thresh=0.37)
+    assert "score >= 0.37 (detect default: calibrated, stored in the file)" in render_model_card(
+        path, tuned
+    )
