@@ -27,10 +27,6 @@ __all__ = ["HELP", "configure", "run"]
 HELP = "train the container detector on synthetic tiles (and label sets); write weights"
 
 
-def _mix_text(mix: dict[str, float]) -> str:
-    return ",".join(f"{k}={v:g}" for k, v in mix.items())
-
-
 def configure(parser) -> None:
     from ..model.config import SHIPPED_DATA, TrainConfig
     from ..model.tiers import TIERS_OUTPUTS
@@ -160,7 +156,7 @@ def configure(parser) -> None:
         default=None,
         metavar="MIX",
         help="rendering-family mix of the synthetic tiles, NAME=WEIGHT,... (default "
-        f"{_mix_text(SHIPPED_DATA['families'])}, as shipped; classic=1: the plain generator)",
+        f"{','.join(f'{k}={v:g}' for k, v in SHIPPED_DATA['families'].items())}, as shipped; classic=1: the plain generator)",
     )
     parser.add_argument(
         "--layouts",

@@ -140,15 +140,18 @@ def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
     return replace(config, tile_px=tile, overlap_px=overlap)
 
 
-def score_thresh_of(config: DetectConfig) -> float:
+def score_thresh_of(config: DetectConfig, meta=None) -> float:
     """The detection threshold a run with ``config`` uses: ``--score-thresh``, else the one
-    stored in its weights (:attr:`detector.model.weights.ModelMeta.detect_thresh`)."""
+    stored in its weights (:attr:`detector.model.weights.ModelMeta.detect_thresh`; ``meta``
+    when already read, else read from the file)."""
     if config.score_thresh is not None:
         return float(config.score_thresh)
-    from ..model.weights import read_meta
-    from ..paths import default_model_path
+    if meta is None:
+        from ..model.weights import read_meta
+        from ..paths import default_model_path
 
-    return read_meta(config.model_path or default_model_path()).detect_thresh
+        meta = read_meta(config.model_path or default_model_path())
+    return meta.detect_thresh
 
 
 def configure_process(config: DetectConfig) -> None:
@@ -168,7 +171,7 @@ def load_detector(config: DetectConfig) -> Detector:
     path = Path(config.model_path) if config.model_path else default_model_path()
     module, meta = load_model(path, device=device)
     context_px = model_context_px(module, meta)
-    thresh = meta.detect_thresh if config.score_thresh is None else float(config.score_thresh)
+    thresh = score_thresh_of(config, meta)
     predictor = TorchPredictor(module, device=device, score_thresh=thresh, tta=config.tta)
     return Detector(
         predictor=predictor,

@@ -169,7 +169,9 @@ def set_score_thresh(path: str | os.PathLike, score_thresh: float) -> ModelMeta:
     if not 0.0 < float(score_thresh) < 1.0:
         raise ModelError(f"{path}: score threshold {score_thresh} must be between 0 and 1")
     payload = _load_payload(path)
-    meta = dataclasses.replace(read_meta(path), score_thresh=round(float(score_thresh), 4))
+    meta = dataclasses.replace(
+        ModelMeta.from_dict(payload["meta"]), score_thresh=round(float(score_thresh), 4)
+    )
     payload["meta"] = meta.to_dict()
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -200,7 +200,8 @@ def run(config: RunConfig) -> RunSummary:
             client = stack.enter_context(open_client(config.cluster))
             if config.progress and client.dashboard_link:
                 print(f"dask dashboard: {client.dashboard_link}")
-        s_hash = settings_hash(detect_settings(config.detect))
+        settings = detect_settings(config.detect)  # reads the weights' threshold: once
+        s_hash = settings_hash(settings)
         m_hash = model.sha256
         done, skipped, failed = [], [], []
         bar_start, bar_close = _tile_bars(config.progress and config.cluster is None)
@@ -261,7 +262,7 @@ def run(config: RunConfig) -> RunSummary:
             failed.sort()
             n = {"done": len(done), "skipped": len(skipped), "failed": len(failed),
                  "gone": len(gone)}  # fmt: skip
-            _write_run_json(out, config, model, s_hash, started, cat.now(), n)
+            _write_run_json(out, config, model, settings, started, cat.now(), n)
         _save_inputs(out, Path(config.voyages_path), assumptions)
         outputs = reconcile_run(out, voyages=voyages, assumptions=assumptions,
                                 report=config.report)  # fmt: skip
@@ -308,7 +309,7 @@ def _write_run_json(
     out: Path,
     config: RunConfig,
     model: _ModelInfo,
-    s_hash: str,
+    settings: dict[str, Any],
     started: str,
     finished: str,
     n_scenes: dict[str, int],
@@ -322,8 +323,8 @@ def _write_run_json(
         "assumptions": str(config.assumptions_path) if config.assumptions_path else None,
         "model": {"path": model.path, "sha256": model.sha256},
         "device": model.device,
-        "settings": detect_settings(config.detect),
-        "settings_hash": s_hash,
+        "settings": settings,
+        "settings_hash": settings_hash(settings),
         "scenes": n_scenes,
     })  # fmt: skip
 
