@@ -165,6 +165,6 @@ def scene_heights(
         base[region == "deck"] = np.nan
     heights = stack_heights(
         ShadowRuns(length, sd, reason, profiles), n=n, gsd_m=gsd, elevation_deg=elev,
-        groups=groups, base_m=base,
+        groups=groups, base_m=base, region=region,
     )  # fmt: skip
     return SceneHeights(heights, sun)

@@ -11,7 +11,6 @@ seen, which is what the heights need.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,9 +58,12 @@ def _band(gray, valid, dets, labels, az, reach_px, sample):
     okf = (_sample(labels, fx, fy, 0) == 0) & (_sample(valid, fx, fy, 0).astype(bool))
     okb = (_sample(labels, bx, by, 0) == 0) & (_sample(valid, bx, by, 0).astype(bool))
     both = okf & okb
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.where(both, gb - g, np.nan), axis=-1)
+    # a plain masked mean: nanmean warns on an all-NaN row, and catch_warnings is not
+    # thread-safe (this runs in the finishing thread while the next scene is read)
+    k = both.sum(-1)
+    total = np.where(both, gb - g, 0.0).sum(-1)
+    with np.errstate(all="ignore"):
+        return np.where(k > 0, total / np.maximum(k, 1), np.nan)
 
 
 def single_tier_length(lengths_px: np.ndarray, *, min_single: int = 20) -> tuple[float, int]:

@@ -232,3 +232,34 @@ def test_heights_and_sun_source_are_checked():
         DetectConfig(heights="sky").check()
     with pytest.raises(ConfigError, match="needs heights 'shadow'"):
         DetectConfig(sun_source="shadows").check()
+
+
+def test_priors_go_from_the_most_specific_to_the_stowage_range():
+    from detector.detect.heights import RAIL_TIERS, ShadowRuns
+
+    elev = 45.0
+    one = TIER_HEIGHT_M / GSD  # px of shadow per tier at tan(45) = 1
+    # 0-2: a block measured at 2, 3, 3 tiers with 3 occluded in it; 4: a block of one
+    # measured stack (3 tiers) and 5 occluded; 6: a lone occluded yard stack; 7: an
+    # occluded rail stack, in a block with 0-2; 8: an occluded deck stack
+    length = np.array([2 * one, 3 * one, 3 * one, np.nan, 3 * one] + [np.nan] * 4)
+    n = len(length)
+    reason = np.where(np.isfinite(length), 0, 1).astype(np.int8)
+    runs = ShadowRuns(length, np.full(n, 0.2), reason, np.full(n, 5, np.int16))
+    groups = np.array([0, 0, 0, 0, 1, 1, 2, 0, 3])
+    region = np.array(["yard"] * 7 + ["rail", "deck"])
+    base = np.where(region == "deck", np.nan, 0.0)
+    h = stack_heights(runs, n=n, gsd_m=GSD, elevation_deg=elev, groups=groups,
+                      base_m=base, region=region)  # fmt: skip
+    got = lambda i: (h.tiers_est[i], h.tiers_low[i], h.tiers_high[i])  # noqa: E731
+    assert [got(i)[0] for i in (0, 1, 2, 4)] == [2, 3, 3, 3]
+    assert got(3) == pytest.approx((3.0, 1.6, 3.5))  # its median and 5-95 % range +-0.5
+    assert got(5) == got(6) == PRIOR_TIERS  # one measured stack is not a block's level
+    assert got(7) == RAIL_TIERS  # one high on a wagon, whatever its neighbours
+    assert got(8) == PRIOR_TIERS  # a deck: the stowage range
+    assert list(h.source) == ["shadow"] * 3 + ["prior", "shadow"] + ["prior"] * 4
+    assert set(h.reason[[3, 5, 6, 7, 8]]) == {"occluded"}
+    # no sun: every stack a prior, but a rail stack is still one high
+    h = stack_heights(runs, n=n, gsd_m=GSD, elevation_deg=None, region=region)
+    assert got(7) == RAIL_TIERS and got(0) == PRIOR_TIERS
+    assert set(h.reason) == {"no_sun"}
