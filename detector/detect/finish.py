@@ -81,13 +81,14 @@ def _sun(scene) -> dict | None:
     return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
 
 
-def _heights(inf: InferredScene, dets, sun: dict | None, source: str, region):
+def _heights(inf: InferredScene, dets, sun: dict | None, source: str, region, blockers):
     """Stack heights from the scene's shadows (:mod:`detector.detect.shadows`); ``source``
-    "shadows" ignores the acquisition time's sun."""
+    "shadows" ignores the acquisition time's sun; ``blockers`` the uncounted boxes under the
+    detection threshold."""
     from .shadows import scene_heights
 
     meta = None if source == "shadows" else sun
-    return scene_heights(inf.scene, inf.grid, dets, meta, region=region)
+    return scene_heights(inf.scene, inf.grid, dets, meta, region=region, blockers=blockers)
 
 
 def _phase(items, desc: str, show: bool):
@@ -146,11 +147,15 @@ def finish_scene(
     from .locate import aoi_pixels, assign_regions
 
     scene, grid, plan, result = inf.scene, inf.grid, inf.plan, inf.result
+    dets, blockers = result.dets, None
+    if getattr(detector, "floor_thresh", None) is not None:  # peaks under the threshold
+        low = dets.score < detector.score_thresh
+        dets, blockers = dets.select(~low), dets.select(low)
     sun = _sun(scene)
     tiers = tiers_from_output(
-        result.dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None
+        dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None
     )
-    dets = replace(result.dets, tiers=tiers)
+    dets = replace(dets, tiers=tiers)
     tiers_net = tiers_clipped(dets).astype(np.float32)  # the network's tier head
     aoi_px = aoi_pixels(load_port(scene.port), grid) if scene.port else ()
     maps, registry = result.maps, load_registry()
@@ -166,7 +171,9 @@ def finish_scene(
     measured, timing = None, {}
     if heights == "shadow":  # opt-in: stack heights from the scene's shadows
         t_heights = time.perf_counter()
-        measured = _heights(inf, dets, sun, getattr(config, "sun_source", "auto"), regions.region)
+        measured = _heights(
+            inf, dets, sun, getattr(config, "sun_source", "auto"), regions.region, blockers
+        )
         timing["heights"] = time.perf_counter() - t_heights
         dets = replace(dets, tiers=measured.heights.tiers_est)
     else:  # the network's tier head (what the reconciler's factors were fitted to)

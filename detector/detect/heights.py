@@ -71,17 +71,20 @@ def anti_sun_unit(azimuth_deg: float) -> tuple[float, float]:
     return -math.sin(a), math.cos(a)
 
 
-def box_labels(dets: Detections, shape: tuple[int, int]) -> np.ndarray:
+def box_labels(
+    dets: Detections, shape: tuple[int, int], under: Detections | None = None
+) -> np.ndarray:
     """int32 [H, W] raster of the boxes of ``dets`` (pixels of the same frame): 0 = none,
-    ``k + 1`` = box k (later boxes overwrite earlier ones where they overlap)."""
+    ``k + 1`` = box k (later boxes overwrite earlier ones where they overlap). ``under``:
+    boxes drawn first, labelled ``len(dets) + 1 + j``, that only block (uncounted ones)."""
     import cv2
 
     lab = np.zeros(shape, np.int32)
-    if not len(dets):
-        return lab
-    corners = np.round(dets.corners() * 16 - 8).astype(np.int32)  # pixel centres at +0.5
-    for k in range(len(dets)):
-        cv2.fillConvexPoly(lab, corners[k], k + 1, lineType=cv2.LINE_8, shift=4)
+    layers = [(under, len(dets) + 1)] if under is not None and len(under) else []
+    for boxes, first in [*layers, (dets, 1)]:
+        corners = np.round(boxes.corners() * 16 - 8).astype(np.int32)  # centres at +0.5
+        for k in range(len(boxes)):
+            cv2.fillConvexPoly(lab, corners[k], first + k, lineType=cv2.LINE_8, shift=4)
     return lab
 
 

@@ -98,13 +98,20 @@ def _blocks(dets: Detections, height: int, width: int, pad: int):
 
 
 def scene_heights(
-    scene, grid, dets: Detections, sun_meta: dict | None, region: np.ndarray | None = None
+    scene,
+    grid,
+    dets: Detections,
+    sun_meta: dict | None,
+    region: np.ndarray | None = None,
+    blockers: Detections | None = None,
 ) -> SceneHeights:
     """Heights of ``dets`` (pixels of ``grid``, the model frame) in ``scene`` under the sun
     from ``sun_meta`` (``{"elevation_deg", "azimuth_deg"}`` from the acquisition time; None
     when unknown, then the sun from the shadows is used). ``region`` [N] (deck|quay|yard|
     rail): a rail stack stands on a wagon bed (:data:`WAGON_BED_M` above the ground its
-    shadow falls on), a deck stack's shadow falls on a surface of unknown level (a prior)."""
+    shadow falls on), a deck stack's shadow falls on a surface of unknown level (a prior).
+    ``blockers``: boxes that are not measured but end a shadow that reaches them (the
+    detector's peaks under its threshold: most are containers it was unsure of)."""
     from ..imagery.reader import SceneReader
     from ..imagery.tiling import Window
 
@@ -140,7 +147,20 @@ def scene_heights(
             lab = box_labels(local, gray.shape)
             return gray, tile.valid, local, lab, np.searchsorted(local_idx, own)
 
+        def with_blockers(window, local, lab):
+            """``lab`` with the blockers near ``window`` drawn under the boxes."""
+            if blockers is None or not len(blockers):
+                return lab
+            r0, c0, r1, c1 = window
+            b = blockers
+            near = (b.cx >= c0 - 20) & (b.cx < c1 + 20) & (b.cy >= r0 - 20) & (b.cy < r1 + 20)
+            if not near.any():
+                return lab
+            return box_labels(local, lab.shape, under=b.select(near).shifted(-c0, -r0))
+
         # the densest blocks calibrate the sun: azimuth from the first, lengths from all
+        # (without the blockers: the single-tier mode is robust to a few short shadows, and
+        # fewer measured boxes would leave more scenes without a sun from their shadows)
         first = [patch(w, own) for w, own in blocks[:_SUN_BLOCKS]]
         g0, v0, d0, lab0, _ = first[0]
         est = sun_from_shadows(g0, v0, d0, gsd_m=gsd, labels=lab0, more=tuple(first[1:]))
@@ -152,6 +172,7 @@ def scene_heights(
             if k < len(first):
                 first[k] = None  # free it once used
             max_px = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(elev)) / gsd
+            lab = with_blockers(window, local, lab)
             runs = shadow_lengths_px(
                 gray, valid, local, azimuth_deg=az, max_px=max_px, measure=pos, labels=lab
             )

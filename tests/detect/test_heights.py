@@ -13,6 +13,7 @@ import pytest
 from detector.detect.heights import (
     PRIOR_TIERS,
     anti_sun_unit,
+    box_labels,
     shadow_lengths_px,
     stack_heights,
 )
@@ -195,7 +196,10 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path, capsys):
     counts_net = json.loads(next(net.glob("*.counts.json")).read_text())
     feats_net = [f["properties"] for f in json.loads(next(net.glob("*.geojson")).read_text())
                  ["features"] if f["properties"]["type"] == "container"]  # fmt: skip
+    # the peaks under the threshold only block shadows (--heights shadow): the same boxes
     assert len(feats_net) == len(feats)
+    assert [p["score"] for p in feats_net] == [p["score"] for p in feats]
+    assert min(p["score"] for p in feats) >= counts["settings"]["score_thresh"]
     assert not any("height_source" in p or "tiers_net" in p for p in feats_net)
     assert [p["tiers_est"] for p in feats_net] == [p["tiers_net"] for p in feats]
     assert counts_net["totals"]["est"] == pytest.approx(sum(p["tiers_net"] for p in feats), abs=0.5)
@@ -263,3 +267,24 @@ def test_priors_go_from_the_most_specific_to_the_stowage_range():
     h = stack_heights(runs, n=n, gsd_m=GSD, elevation_deg=None, region=region)
     assert got(7) == RAIL_TIERS and got(0) == PRIOR_TIERS
     assert set(h.reason) == {"no_sun"}
+
+
+def test_an_uncounted_box_in_the_way_blocks_the_shadow_instead_of_ending_it():
+    elev, az = 40.0, 180.0  # shadows fall north (up)
+    boxes = [(80, 110, 15.2, 6.1, 0.0), (80, 100, 15.2, 6.1, 0.0)]  # 3.9 px apart
+    gray, valid, both = draw(boxes, [3, 3], elev=elev, az=az)
+    counted, missed = both.select(np.array([0])), both.select(np.array([1]))
+    max_px = 4.5 * TIER_HEIGHT_M / math.tan(math.radians(elev)) / GSD
+    # the detector missed the second box: the first one's shadow "ends" on its lit top
+    alone = shadow_lengths_px(gray, valid, counted, azimuth_deg=az, max_px=max_px)
+    h = stack_heights(alone, n=1, gsd_m=GSD, elevation_deg=elev)
+    assert h.source[0] == "shadow" and h.tiers_est[0] == 1  # 3 tiers read as 1
+    # drawn under the counted boxes as a blocker, it hides the shadow's end: a prior
+    lab = box_labels(counted, gray.shape, under=missed)
+    assert lab[100, 80] == 2 and lab[110, 80] == 1
+    runs = shadow_lengths_px(gray, valid, counted, azimuth_deg=az, max_px=max_px, labels=lab)
+    h = stack_heights(runs, n=1, gsd_m=GSD, elevation_deg=elev)
+    assert h.source[0] == "prior" and h.reason[0] == "occluded"
+    # a blocker under a counted box never takes its pixels
+    lab = box_labels(counted, gray.shape, under=counted.shifted(2.0, 0.0))
+    assert lab[110, 80] == 1
