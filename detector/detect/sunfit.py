@@ -1,7 +1,7 @@
 """The sun from a scene's own shadows: single-tier containers are objects of known height.
 
-The azimuth is the direction whose band beside the tops is darkest against the opposite side;
-along it, the shadow lengths (:func:`detector.detect.heights.shadow_lengths_px`) of stacks of
+The azimuth is the phase of the first harmonic of how much darker the band beside the tops
+is than the opposite one, over the whole circle; along it, the shadow lengths (:func:`detector.detect.heights.shadow_lengths_px`) of stacks of
 1-4 tiers cluster at multiples of the single-tier length ``L1`` (a comb fit), and
 ``tan(elevation) = TIER_HEIGHT_M / (L1 * gsd)``. An off-nadir view moves the tops against
 their bases; the elevation found is the one that makes single-tier shadows 2.591 m tall as
@@ -66,12 +66,17 @@ def _band(gray, valid, dets, labels, az, reach_px, sample):
         return np.where(k > 0, total / np.maximum(k, 1), np.nan)
 
 
-def single_tier_length(lengths_px: np.ndarray, *, min_single: int = 20) -> tuple[float, int]:
-    """(single-tier shadow length, boxes on it) from shadow lengths [N] of stacks of 1-4
-    tiers: the length ``L1`` whose multiples 1-4 x ``L1`` fit the lengths best (a comb:
+def single_tier_length(
+    lengths_px: np.ndarray, *, min_single: int = 20, min_ones: int = 5
+) -> tuple[float, int]:
+    """(single-tier shadow length, single-tier boxes) from shadow lengths [N] of stacks of
+    1-4 tiers: the length ``L1`` whose multiples 1-4 x ``L1`` fit the lengths best (a comb:
     sum of Gaussian weights of each length's distance to its nearest tooth, sd 0.6 px +
-    8 %), refined as the median of the lengths within 20 % of ``L1``; (NaN, 0) when fewer
-    than ``min_single`` lengths lie there."""
+    8 %), refined as the median of ``length / k`` over every length within 20 % of its
+    tooth ``k x L1``: a stack of k tiers is an object of known height as much as a single
+    one is. (NaN, 0) unless at least ``min_single`` lengths fit a tooth and ``min_ones`` of
+    them the first. A scene with no single-tier stack at all reads its shortest stacks as
+    single: 2 x L1 fits 2- and 4-tier shadows as well as L1 does."""
     ls = np.asarray(lengths_px, np.float64)
     ls = ls[np.isfinite(ls) & (ls > 0)]
     if len(ls) < min_single:
@@ -82,10 +87,12 @@ def single_tier_length(lengths_px: np.ndarray, *, min_single: int = 20) -> tuple
     sd = 0.6 + 0.08 * ls[None, :]
     fit = np.exp(-0.5 * (r / sd) ** 2).sum(axis=1)
     l1 = float(cands[int(np.argmax(fit))])
-    near = ls[(ls >= l1 * 0.8) & (ls <= l1 * 1.2)]
-    if len(near) < min_single:
+    kk = np.clip(np.round(ls / l1), 1, 4)
+    on = np.abs(ls - kk * l1) <= 0.2 * kk * l1
+    ones = int((on & (kk == 1)).sum())
+    if on.sum() < min_single or ones < min_ones:
         return float("nan"), 0
-    return float(np.median(near)), int(len(near))
+    return float(np.median(ls[on] / kk[on])), ones
 
 
 def sun_from_shadows(
@@ -101,11 +108,14 @@ def sun_from_shadows(
     """The sun's azimuth and elevation from the shadows beside ``dets`` (pixels of
     ``gray``'s frame, ``gsd_m`` m per pixel); None without boxes to read.
 
-    Azimuth: the direction whose band beside the boxes (out to a 4-tier shadow at 20 deg) is
-    darkest relative to the opposite side, 10-deg search then 1-deg refinement. Elevation:
-    the shadows along it (:func:`shadow_lengths_px`); the shortest cluster (the 1st mode of
-    the lengths, at least ``min_single`` boxes within +-20 % of it) are single-tier stacks,
-    ``tan(e) = TIER_HEIGHT_M / (L * gsd)``; NaN when no such cluster. ``more``: other
+    Azimuth: how much darker the band beside the boxes (out to 7 m) is than the opposite
+    band, every 10 deg; the phase of its first harmonic. Measured on 18 scenes (6 a family,
+    seed 82000, no acquisition time) against the argmax with a 1-deg refinement used before:
+    median error ~17 vs ~27 deg; off-nadir views still pull it towards the side where the
+    stacks' shaded walls show (up to 50 deg off). Elevation: the shadows along it
+    (:func:`shadow_lengths_px`) fit to multiples of the single-tier length
+    (:func:`single_tier_length`), ``tan(e) = TIER_HEIGHT_M / (L * gsd)``; NaN when too few
+    fit. ``more``: other
     patches of the scene, ``(gray, valid, dets, labels, measure)`` each, whose boxes
     ``measure`` add their shadow lengths (the azimuth comes from the first patch).
     """
@@ -134,18 +144,16 @@ def sun_from_shadows(
             return -np.inf
         return float(sum(v * w for v, w in vals) / sum(w for _, w in vals))
 
+    # the darkness is antisymmetric (az + 180 is the opposite band) and broad, and its
+    # argmax noisy (blocks aligned with the image favour their own axes): the phase of its
+    # first harmonic over the whole circle
     coarse = np.arange(0.0, 360.0, 10.0)
-    s = [score(a) for a in coarse]
-    best = float(coarse[int(np.argmax(s))])
-    fine = best + np.arange(-10.0, 10.01, 1.0)
-    sf = np.array([score(a) for a in fine])
-    # parabola through the best and its neighbours
-    j = int(np.argmax(sf))
-    az = float(fine[j])
-    if 0 < j < len(fine) - 1 and np.isfinite(sf[j - 1 : j + 2]).all():
-        den = sf[j - 1] - 2 * sf[j] + sf[j + 1]
-        if den < 0:
-            az += 0.5 * (sf[j - 1] - sf[j + 1]) / den
+    dark = np.array([score(a) for a in coarse])
+    ok = np.isfinite(dark)
+    if not ok.any():
+        return None
+    rad = np.radians(coarse[ok])
+    az = math.degrees(math.atan2((dark[ok] * np.sin(rad)).sum(), (dark[ok] * np.cos(rad)).sum()))
     az %= 360.0
     # lengths of up to 2000 boxes (a random share of each patch): plenty for the cluster
     total = sum(len(p[4]) if i else len(dets) for i, p in enumerate(parts))

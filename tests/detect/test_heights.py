@@ -141,6 +141,14 @@ def test_sun_from_a_set_of_boxes():
     assert single_tier_length(np.full(5, one)) == (float("nan"), 0) or math.isnan(
         single_tier_length(np.full(5, one))[0]
     )
+    # a block's edge rows are mostly taller stacks: every tier count gives the length, and
+    # a few single-tier shadows anchor the comb (a scene's first patch: 6 of 40)
+    noisy = np.random.default_rng(0).normal(0.0, 0.3, 40)
+    mixed = np.r_[np.full(6, one), np.full(20, 2 * one), np.full(14, 3 * one)] + noisy
+    l1, n1 = single_tier_length(mixed)
+    assert l1 == pytest.approx(one, rel=0.03) and n1 == 6
+    # too few on the teeth: no length
+    assert math.isnan(single_tier_length(np.r_[np.full(4, one), np.full(10, 3 * one)])[0])
 
 
 def test_sun_record_uses_metadata_and_flags_disagreement():
