@@ -113,6 +113,12 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "predictor": ["TorchPredictor"],
         "progress": ["tqdm_progress"],
         "sunfit": ["SunEstimate", "single_tier_length", "sun_from_shadows"],
-        "shadows": ["SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"],
+        "shadows": [
+            "SUN_DISAGREE_AZ_DEG",
+            "SUN_DISAGREE_DEG",
+            "SceneHeights",
+            "scene_heights",
+            "sun_record",
+        ],
     },
 )

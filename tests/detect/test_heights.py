@@ -159,6 +159,10 @@ def test_sun_record_uses_metadata_and_flags_disagreement():
     assert rec["source"] == "metadata" and rec["elevation_deg"] == 35.0
     assert rec["shadows"]["elevation_deg"] == 41.0 and rec["disagree"] is True
     assert rec["difference_deg"] == {"elevation": 6.0, "azimuth": 2.0}
+    # the shadows' azimuth is rough: only a sun on the wrong side disagrees
+    for az, flag in ((152.0 + 60.0, False), (152.0 + 120.0, True)):
+        rough = SunEstimate(36.0, az, 9.0, 80, 30)
+        assert sun_record({"elevation_deg": 35.0, "azimuth_deg": 152.0}, rough)["disagree"] is flag
     rec = sun_record(None, est)
     assert rec["source"] == "shadows" and rec["elevation_deg"] == 41.0 and rec["metadata"] is None
     assert sun_record(None, None)["source"] == "none"
