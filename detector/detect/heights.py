@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import TIER_HEIGHT_M, Detections
+from .profiles import anti_sun_unit, box_labels, exit_t, nan_reduce, sample_at
 
 __all__ = [
     "MAX_SUN_ELEVATION_DEG",
@@ -65,29 +66,6 @@ _MODEL_SD_REL = 0.12  # and in proportion to it and to tan(elevation)
 _EDGE_SD_PX = 0.6  # edge position uncertainty of one profile (blur + sampling), pixels
 
 
-def anti_sun_unit(azimuth_deg: float) -> tuple[float, float]:
-    """Unit step (dx, dy) in image pixels (north up) along which shadows fall."""
-    a = math.radians(azimuth_deg)
-    return -math.sin(a), math.cos(a)
-
-
-def box_labels(
-    dets: Detections, shape: tuple[int, int], under: Detections | None = None
-) -> np.ndarray:
-    """int32 [H, W] raster of the boxes of ``dets`` (pixels of the same frame): 0 = none,
-    ``k + 1`` = box k (later boxes overwrite earlier ones where they overlap). ``under``:
-    boxes drawn first, labelled ``len(dets) + 1 + j``, that only block (uncounted ones)."""
-    import cv2
-
-    lab = np.zeros(shape, np.int32)
-    layers = [(under, len(dets) + 1)] if under is not None and len(under) else []
-    for boxes, first in [*layers, (dets, 1)]:
-        corners = np.round(boxes.corners() * 16 - 8).astype(np.int32)  # centres at +0.5
-        for k in range(len(boxes)):
-            cv2.fillConvexPoly(lab, corners[k], first + k, lineType=cv2.LINE_8, shift=4)
-    return lab
-
-
 @dataclass(frozen=True)
 class ShadowRuns:
     """Per box [N]: ``length_px`` median shadow length over its good profiles (NaN: not
@@ -98,53 +76,6 @@ class ShadowRuns:
     sd_px: np.ndarray
     reason: np.ndarray
     profiles: np.ndarray
-
-
-def _exit_t(ox, oy, ux, uy, cx, cy, length, width, angle):
-    """Distance along (ux, uy) from (ox, oy) (inside the box) to the box's boundary."""
-    c, s = np.cos(angle), np.sin(angle)
-    dx, dy = ox - cx, oy - cy
-    out = np.full(np.shape(ox), np.inf)
-    for ex, ey, half in ((c, s, length / 2), (-s, c, width / 2)):
-        o = dx * ex + dy * ey
-        d = ux * ex + uy * ey
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(np.abs(d) > 1e-9, (np.sign(d) * half - o) / d, np.inf)
-        out = np.minimum(out, t)
-    return np.maximum(out, 0.0)
-
-
-def _nan_reduce(fn, a: np.ndarray) -> np.ndarray:
-    """``fn`` (nanmedian, nanstd) over the last axis, NaN where a row is all NaN, without
-    numpy's warning: catch_warnings is not thread-safe, and this runs in the finishing
-    thread while the next scene is read."""
-    empty = np.isnan(a).all(-1)
-    return np.where(empty, np.nan, fn(np.where(empty[..., None], 0.0, a), axis=-1))
-
-
-def _sample(img: np.ndarray, x: np.ndarray, y: np.ndarray, order: int) -> np.ndarray:
-    """``img`` at points (x, y) (pixel centres at +0.5): bilinear (``order`` 1) or nearest
-    (0); 0 outside. Plain gathers: ~10x faster than scipy's map_coordinates here."""
-    h, w = img.shape
-    if order == 0:
-        c = np.floor(x).astype(np.int64)
-        r = np.floor(y).astype(np.int64)
-        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        out = img[np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)]
-        return np.where(inside, out, 0)
-    xf, yf = x - 0.5, y - 0.5
-    c0, r0 = np.floor(xf), np.floor(yf)
-    fx, fy = (xf - c0).astype(np.float32), (yf - r0).astype(np.float32)
-    c0, r0 = c0.astype(np.int64), r0.astype(np.int64)
-    inside = (r0 >= 0) & (r0 < h - 1) & (c0 >= 0) & (c0 < w - 1)
-    r0, c0 = np.clip(r0, 0, h - 2), np.clip(c0, 0, w - 2)
-    flat = img.reshape(-1)
-    i00 = r0 * w + c0
-    a, b = flat[i00], flat[i00 + 1]
-    c, d = flat[i00 + w], flat[i00 + w + 1]
-    top = a + (b - a) * fx
-    out = top + ((c + (d - c) * fx) - top) * fy
-    return np.where(inside, out, 0).astype(np.float32)
 
 
 def shadow_lengths_px(
@@ -211,32 +142,32 @@ def shadow_lengths_px(
     s = half[:, None] * frac[None, :]  # [n, P]
     ox, oy = cx[:, None] + s * vx, cy[:, None] + s * vy
     args = (cx[:, None], cy[:, None], ln[:, None], wd[:, None], an[:, None])
-    t_out = _exit_t(ox, oy, ux, uy, *args)
-    t_in = _exit_t(ox, oy, -ux, -uy, *args)
+    t_out = exit_t(ox, oy, ux, uy, *args)
+    t_in = exit_t(ox, oy, -ux, -uy, *args)
     reach = float(max_px) + 3.0
     tau = np.arange(0.0, reach + 4.0 + 1e-9, step_px)  # [T] beyond the exit point
     fx = ox[..., None] + (t_out[..., None] + tau) * ux
     fy = oy[..., None] + (t_out[..., None] + tau) * uy
-    ok = _sample(valid, fx, fy, 0).astype(bool)
-    other = _sample(lab, fx, fy, 0)
+    ok = sample_at(valid, fx, fy, 0).astype(bool)
+    other = sample_at(lab, fx, fy, 0)
     mine = (idx + 1)[:, None, None]
     blocked = (other != 0) & (other != mine) | ~ok
     if blocked_only:  # profiles blocked within 1.5 px
         hit = (blocked & (tau <= 1.5)).any(-1).sum(-1).astype(np.int16)
         return ShadowRuns(nan, nan, np.zeros(n, np.int8), hit)
-    g = _sample(gray, fx, fy, 1)  # [n, P, T]
+    g = sample_at(gray, fx, fy, 1)  # [n, P, T]
     # lit ground on the sun side, 1.5-4 px before the box
     back = np.arange(1.5, 4.01, step_px)
     bx = ox[..., None] - (t_in[..., None] + back) * ux
     by = oy[..., None] - (t_in[..., None] + back) * uy
-    gb = _sample(gray, bx, by, 1)
-    okb = (_sample(lab, bx, by, 0) == 0) & (_sample(valid, bx, by, 0).astype(bool))
+    gb = sample_at(gray, bx, by, 1)
+    okb = (sample_at(lab, bx, by, 0) == 0) & (sample_at(valid, bx, by, 0).astype(bool))
     # lit ground beyond the longest shadow
     far = tau >= reach
     near = (tau >= 0.5) & (tau <= 1.5)
-    lit_far = _nan_reduce(np.nanmedian, np.where(~blocked[..., far], g[..., far], np.nan))
-    lit_back = _nan_reduce(np.nanmedian, np.where(okb, gb, np.nan))
-    dark = _nan_reduce(np.nanmedian, np.where(~blocked[..., near], g[..., near], np.nan))
+    lit_far = nan_reduce(np.nanmedian, np.where(~blocked[..., far], g[..., far], np.nan))
+    lit_back = nan_reduce(np.nanmedian, np.where(okb, gb, np.nan))
+    dark = nan_reduce(np.nanmedian, np.where(~blocked[..., near], g[..., near], np.nan))
     lit = np.fmax(lit_far, lit_back)  # [n, P]
     contrast = lit - dark
     clear = np.isfinite(contrast) & (contrast > np.maximum(0.04, 0.15 * lit))
@@ -262,8 +193,8 @@ def shadow_lengths_px(
     hit = (first_block <= first_up) & (first_block < len(tau))
     good = clear & ended & ~hit
     n_good = good.sum(-1)
-    med = _nan_reduce(np.nanmedian, np.where(good, length, np.nan))
-    spread = _nan_reduce(np.nanstd, np.where(good, length, np.nan))
+    med = nan_reduce(np.nanmedian, np.where(good, length, np.nan))
+    spread = nan_reduce(np.nanstd, np.where(good, length, np.nan))
     measured = n_good >= need
     sd = np.sqrt(_EDGE_SD_PX**2 / np.maximum(n_good, 1) + spread**2 / np.maximum(n_good, 1))
     sd = np.sqrt(sd**2 + (0.5 * step_px) ** 2)
@@ -349,11 +280,11 @@ def stack_heights(
     Measured: ``tiers = L * gsd * tan(e) / TIER_HEIGHT_M`` rounded to whole tiers, and a 90 %
     interval of whole tiers: +-1.645 sd (the edge's and a model error), clipped to 1..4.
     Not measured: a prior (``source`` "prior", ``reason`` says why), the most specific one
-    that applies (:func:`_fill_priors`; ``region`` [N] deck|quay|yard|rail when known). ``base_m`` [N]: how far the stack's base stands
-    above the surface its shadow falls on (a rail wagon's bed: :data:`WAGON_BED_M`), taken
-    off the measured height; NaN where that surface's level is unknown (a ship's deck: the
-    shadow may fall on hatch covers, the deck or the water), which makes it a prior
-    (``reason`` "unknown_base").
+    that applies (:func:`_fill_priors`; ``region`` [N] deck|quay|yard|rail when known).
+    ``base_m`` [N]: how far the stack's base stands above the surface its shadow falls on (a
+    rail wagon's bed: :data:`WAGON_BED_M`), taken off the measured height; NaN where that
+    surface's level is unknown (a ship's deck: the shadow may fall on hatch covers, the deck
+    or the water), which makes it a prior (``reason`` "unknown_base").
     """
     est = np.full(n, PRIOR_TIERS[0], np.float64)
     low = np.full(n, PRIOR_TIERS[1], np.float64)
@@ -403,14 +334,9 @@ def _fill_priors(est, low, high, m, groups, region) -> None:
        anti-sun edge row is the one whose shadow reaches the ground);
     3. else :data:`PRIOR_TIERS`, the stowage range.
 
-    Tried and not adopted (``scripts/eval_heights.py`` on detections, seeds 81000-81002;
-    world 21 with ``scripts/eval_reconcile.py --targets 17``): a block with one measured
-    stack taking it +-1 tier, and lone yard/quay stacks taking the scene's measured ones
-    (median, 5-95 %). MAE 0.59 / 0.83 / 0.73 -> 0.54 / 0.84 / 0.70 tier (classic / flat /
-    photo), but the flat world's shipments went from 8.3 % median error, 88 % inside, total
-    -7.1 % to 10.1 %, 81 %, -9.0 %: a container the detector missed ends a shadow early
-    (flat: a third of measured 3-4 tier stacks read as 1 tier on detections, none at the
-    true tops), and a scene prior spreads that error to every lone stack.
+    Tried and not adopted (README, ``--heights shadow``): one measured stack setting its
+    block +-1 tier, and lone yard/quay stacks taking the scene's measured ones: MAE a wash,
+    the flat world's shipments worse.
     """
     todo = ~m
     if region is not None:

@@ -165,8 +165,8 @@ def scene_heights(
             return box_labels(local, lab.shape, under=b.select(near).shifted(-c0, -r0))
 
         # the densest blocks calibrate the sun: azimuth from the first, lengths from all
-        # (without the blockers: the single-tier mode is robust to a few short shadows, and
-        # fewer measured boxes would leave more scenes without a sun from their shadows)
+        # (without the blockers: the comb fit shrugs off a few short shadows, and fewer
+        # measured boxes would leave more scenes without a sun from their shadows)
         first = [patch(w, own) for w, own in blocks[:_SUN_BLOCKS]]
         g0, v0, d0, lab0, _ = first[0]
         est = sun_from_shadows(g0, v0, d0, gsd_m=gsd, labels=lab0, more=tuple(first[1:]))

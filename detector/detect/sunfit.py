@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import TIER_HEIGHT_M, Detections
-from .heights import _exit_t, _sample, anti_sun_unit, box_labels, shadow_lengths_px
+from .heights import shadow_lengths_px
+from .profiles import anti_sun_unit, box_labels, exit_t, sample_at
 
 __all__ = ["SunEstimate", "single_tier_length", "sun_from_shadows"]
 
@@ -46,17 +47,17 @@ def _band(gray, valid, dets, labels, az, reach_px, sample):
     idx = sample
     cx, cy = dets.cx[idx], dets.cy[idx]
     ln, wd, an = dets.length_px[idx], dets.width_px[idx], dets.angle_rad[idx]
-    t_out = _exit_t(cx, cy, ux, uy, cx, cy, ln, wd, an)
-    t_back = _exit_t(cx, cy, -ux, -uy, cx, cy, ln, wd, an)
+    t_out = exit_t(cx, cy, ux, uy, cx, cy, ln, wd, an)
+    t_back = exit_t(cx, cy, -ux, -uy, cx, cy, ln, wd, an)
     tau = np.arange(0.5, reach_px + 1e-9, 0.5)
     fx = cx[:, None] + (t_out[:, None] + tau) * ux
     fy = cy[:, None] + (t_out[:, None] + tau) * uy
     bx = cx[:, None] - (t_back[:, None] + tau) * ux
     by = cy[:, None] - (t_back[:, None] + tau) * uy
-    g = _sample(gray, fx, fy, 1)
-    gb = _sample(gray, bx, by, 1)
-    okf = (_sample(labels, fx, fy, 0) == 0) & (_sample(valid, fx, fy, 0).astype(bool))
-    okb = (_sample(labels, bx, by, 0) == 0) & (_sample(valid, bx, by, 0).astype(bool))
+    g = sample_at(gray, fx, fy, 1)
+    gb = sample_at(gray, bx, by, 1)
+    okf = (sample_at(labels, fx, fy, 0) == 0) & (sample_at(valid, fx, fy, 0).astype(bool))
+    okb = (sample_at(labels, bx, by, 0) == 0) & (sample_at(valid, bx, by, 0).astype(bool))
     both = okf & okb
     # a plain masked mean: nanmean warns on an all-NaN row, and catch_warnings is not
     # thread-safe (this runs in the finishing thread while the next scene is read)
