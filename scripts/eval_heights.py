@@ -13,7 +13,8 @@ of the heights written (``tiers_est``) and of the network's tier head (``tiers_n
 MAE of the shadow-measured ones alone, coverage of the 90 % intervals
 (``tiers_low <= truth <= tiers_high``), share measured by shadow vs prior (and why), and
 per scene the sun from the shadows alone vs the truth (scenes with >= 20 visible single-tier
-containers), and the factor a reconciler would still need on the matched stacks (true
+containers), stacks and MAE by what their height rests on (``by_basis``: shadow, or the
+block, rail or stowage prior), and the factor a reconciler would still need on the matched stacks (true
 containers / estimated, overall and by region, for the heights and for the tier head).
 ``--no-time`` ignores the acquisition time (the sun from the shadows alone). ``--oracle`` measures at the true tops instead of detections (the height
 measurement alone, no detector). Prints a table, writes the JSON.
@@ -105,6 +106,19 @@ def detected(tif: Path, geo: Path, out: Path, detector, config, no_time: bool):
     return t.tiers[vis][ti], props, outcome.counts["sun"]
 
 
+def _by_basis(truth, est, lo, hi, src) -> dict:
+    """{basis: [stacks, MAE]}: measured by "shadow", or the prior used (detect.heights
+    ``_fill_priors``): "rail", "block" (its block's measured stacks) or "stowage" (1-4)."""
+    from detector.detect.heights import PRIOR_TIERS, RAIL_TIERS
+
+    trio = np.c_[est, lo, hi]
+    basis = np.where(src == "shadow", "shadow", "block").astype(object)
+    basis[(src != "shadow") & (trio == PRIOR_TIERS).all(1)] = "stowage"
+    basis[(src != "shadow") & (trio == RAIL_TIERS).all(1)] = "rail"
+    return {str(b): [int((basis == b).sum()), round(float(np.abs(est - truth)[basis == b].mean()), 3)]
+            for b in ("shadow", "block", "rail", "stowage") if (basis == b).any()}  # fmt: skip
+
+
 def summarise(rows: list[dict]) -> dict:
     if not rows:
         return {}
@@ -125,6 +139,7 @@ def summarise(rows: list[dict]) -> dict:
         "coverage_shadow": float(((lo <= truth + 1e-6) & (truth <= hi + 1e-6))[sh].mean())
         if sh.any() else None,
         "mae_prior": float(np.abs(est[~sh] - truth[~sh]).mean()) if (~sh).any() else None,
+        "by_basis": _by_basis(truth, est, lo, hi, src),
         "reasons": {str(k): int(v) for k, v in zip(*np.unique(
             [r["reason"] for r in rows if r["source"] == "prior"] or [""], return_counts=True),
             strict=True)},
@@ -223,6 +238,7 @@ def main(argv=None) -> int:
               f"{f(s['coverage90'])} {f(s['share_shadow']):>6s} {f(s['mae_shadow'])} "
               f"{f(s['mae_prior'])} {f(s.get('mae_net')):>6s}  "
               f"{[round(e, 1) for e in s['sun_elev_abs_err']]}")  # fmt: skip
+        print(f"{'':8s} by basis [stacks, MAE]: {s['by_basis']}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
