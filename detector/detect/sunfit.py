@@ -1,8 +1,8 @@
 """The sun from a scene's own shadows: single-tier containers are objects of known height.
 
 The azimuth is the phase of the first harmonic of how much darker the band beside the tops
-is than the opposite one, over the whole circle; along it, the shadow lengths (:func:`detector.detect.heights.shadow_lengths_px`) of stacks of
-1-4 tiers cluster at multiples of the single-tier length ``L1`` (a comb fit), and
+is than the opposite one, over the whole circle; along it, the shadow lengths
+(:func:`detector.detect.heights.shadow_lengths_px`) of stacks of 1-4 tiers cluster at multiples of the single-tier length ``L1`` (a comb fit), and
 ``tan(elevation) = TIER_HEIGHT_M / (L1 * gsd)``. An off-nadir view moves the tops against
 their bases; the elevation found is the one that makes single-tier shadows 2.591 m tall as
 seen, which is what the heights need.
@@ -116,9 +116,9 @@ def sun_from_shadows(
     stacks' shaded walls show (up to 50 deg off). Elevation: the shadows along it
     (:func:`shadow_lengths_px`) fit to multiples of the single-tier length
     (:func:`single_tier_length`), ``tan(e) = TIER_HEIGHT_M / (L * gsd)``; NaN when too few
-    fit. ``more``: other
-    patches of the scene, ``(gray, valid, dets, labels, measure)`` each, whose boxes
-    ``measure`` add their shadow lengths (the azimuth comes from the first patch).
+    fit. ``more``: other patches of the scene, ``(gray, valid, dets, labels, measure)``
+    each, whose boxes ``measure`` add their shadow lengths (the azimuth comes from the
+    first patch).
     """
     if len(dets) == 0:
         return None
