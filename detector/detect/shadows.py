@@ -140,45 +140,47 @@ def scene_heights(
         blocks = list(_blocks(dets, grid.height, grid.width, pad))
         blocks.sort(key=lambda b: -len(b[1]))
 
-        def patch(window, own):
+        def near(boxes: Detections, window) -> np.ndarray:
+            r0, c0, r1, c1 = window
+            return np.nonzero(
+                (boxes.cx >= c0 - 20) & (boxes.cx < c1 + 20) & (boxes.cy >= r0 - 20)
+                & (boxes.cy < r1 + 20)
+            )[0]  # fmt: skip
+
+        def patch(window, own, blocking: bool):
+            """The block's image and boxes; ``blocking``: its label raster with the blockers
+            drawn under the boxes (the heights'), else without (the sun fit's)."""
             r0, c0, r1, c1 = window
             tile = reader.read(Window(col_off=c0, row_off=r0, width=c1 - c0, height=r1 - r0))
-            near = (
-                (dets.cx >= c0 - 20) & (dets.cx < c1 + 20) & (dets.cy >= r0 - 20)
-                & (dets.cy < r1 + 20)
-            )  # fmt: skip
-            local_idx = np.nonzero(near)[0]
+            local_idx = near(dets, window)
             local = dets.select(local_idx).shifted(-c0, -r0)
             gray = _gray(tile.image)
-            lab = box_labels(local, gray.shape)
+            lab = box_labels(local, gray.shape, under=under(window) if blocking else None)
             return gray, tile.valid, local, lab, np.searchsorted(local_idx, own)
 
-        def with_blockers(window, local, lab):
-            """``lab`` with the blockers near ``window`` drawn under the boxes."""
+        def under(window) -> Detections | None:
             if blockers is None or not len(blockers):
-                return lab
-            r0, c0, r1, c1 = window
-            b = blockers
-            near = (b.cx >= c0 - 20) & (b.cx < c1 + 20) & (b.cy >= r0 - 20) & (b.cy < r1 + 20)
-            if not near.any():
-                return lab
-            return box_labels(local, lab.shape, under=b.select(near).shifted(-c0, -r0))
+                return None
+            return blockers.select(near(blockers, window)).shifted(-window[1], -window[0])
 
         # the densest blocks calibrate the sun: azimuth from the first, lengths from all
         # (without the blockers: the comb fit shrugs off a few short shadows, and fewer
         # measured boxes would leave more scenes without a sun from their shadows)
-        first = [patch(w, own) for w, own in blocks[:_SUN_BLOCKS]]
+        first = [patch(w, own, False) for w, own in blocks[:_SUN_BLOCKS]]
         g0, v0, d0, lab0, _ = first[0]
         est = sun_from_shadows(g0, v0, d0, gsd_m=gsd, labels=lab0, more=tuple(first[1:]))
         sun = sun_record(sun_meta, est)
         elev, az = sun["elevation_deg"], sun["azimuth_deg"]
         usable = elev is not None and MIN_SUN_ELEVATION_DEG <= elev <= MAX_SUN_ELEVATION_DEG
         for k, (window, own) in enumerate(blocks if usable else ()):
-            gray, valid, local, lab, pos = first[k] if k < len(first) else patch(window, own)
             if k < len(first):
+                gray, valid, local, lab, pos = first[k]
                 first[k] = None  # free it once used
+                if (u := under(window)) is not None:  # the sun fit's raster, blockers added
+                    lab = box_labels(local, lab.shape, under=u)
+            else:
+                gray, valid, local, lab, pos = patch(window, own, True)
             max_px = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(elev)) / gsd
-            lab = with_blockers(window, local, lab)
             runs = shadow_lengths_px(
                 gray, valid, local, azimuth_deg=az, max_px=max_px, measure=pos, labels=lab
             )
