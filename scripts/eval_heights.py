@@ -14,7 +14,7 @@ MAE of the shadow-measured ones alone, coverage of the 90 % intervals
 (``tiers_low <= truth <= tiers_high``), share measured by shadow vs prior (and why), and
 per scene the sun from the shadows alone vs the truth (scenes with >= 20 visible single-tier
 containers), stacks and MAE by what their height rests on (``by_basis``: shadow, or the
-block, rail or stowage prior), and the factor a reconciler would still need on the matched stacks (true
+block, rail or stowage prior) and by true region (``by_region``: deck, quay, yard, rail), and the factor a reconciler would still need on the matched stacks (true
 containers / estimated, overall and by region, for the heights and for the tier head).
 ``--no-time`` ignores the acquisition time (the sun from the shadows alone). ``--oracle`` measures at the true tops instead of detections (the height
 measurement alone, no detector). Prints a table, writes the JSON.
@@ -119,6 +119,19 @@ def _by_basis(truth, est, lo, hi, src) -> dict:
             for b in ("shadow", "block", "rail", "stowage") if (basis == b).any()}  # fmt: skip
 
 
+def _by_region(truth, est, src, region) -> dict:
+    """{region: [stacks, MAE, mean true tiers, mean estimate, share measured by shadow]} of
+    the true region (deck, quay, yard, rail): where the error sits, and whether the
+    estimates lean one way there (what a reconciler would otherwise absorb in a factor)."""
+    out = {}
+    for g in np.unique(region):
+        m = region == g
+        out[str(g)] = [int(m.sum()), round(float(np.abs(est - truth)[m].mean()), 3),
+                       round(float(truth[m].mean()), 2), round(float(est[m].mean()), 2),
+                       round(float((src[m] == "shadow").mean()), 2)]  # fmt: skip
+    return out
+
+
 def summarise(rows: list[dict]) -> dict:
     if not rows:
         return {}
@@ -150,6 +163,7 @@ def summarise(rows: list[dict]) -> dict:
         out["factor_heights"] = float(truth.sum() / est.sum())
         out["factor_net"] = float(truth.sum() / np.clip(net, 1, 4).sum())
         reg = np.array([r.get("region") for r in rows])
+        out["by_region"] = _by_region(truth, est, src, reg)
         out["factor_heights_by_region"] = {
             str(g): round(float(truth[reg == g].sum() / est[reg == g].sum()), 3)
             for g in np.unique(reg)
@@ -239,6 +253,8 @@ def main(argv=None) -> int:
               f"{f(s['mae_prior'])} {f(s.get('mae_net')):>6s}  "
               f"{[round(e, 1) for e in s['sun_elev_abs_err']]}")  # fmt: skip
         print(f"{'':8s} by basis [stacks, MAE]: {s['by_basis']}")
+        if "by_region" in s:
+            print(f"{'':8s} by region [stacks, MAE, truth, est, measured]: {s['by_region']}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0

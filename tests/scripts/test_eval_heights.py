@@ -22,3 +22,18 @@ def test_summary_splits_the_error_by_basis():
                              "stowage": [2, 1.5]}  # fmt: skip
     assert s["mae"] == pytest.approx(np.mean([0, 1, 0, 0, 1.5, 1.5]))
     assert s["coverage90"] == pytest.approx(5 / 6)  # the second: 2 tiers outside 3..4
+
+
+def test_summary_splits_the_error_by_region():
+    ev = load_script("eval_heights")
+
+    def row(truth, est, source, region):
+        return dict(truth=truth, est=est, low=1.0, high=4.0, source=source, reason="",
+                    net=2.0, region=region)  # fmt: skip
+
+    rows = [row(1.0, 2.5, "prior", "deck"), row(1.0, 2.5, "prior", "deck"),
+            row(3.0, 3.0, "shadow", "yard"), row(2.0, 3.0, "prior", "yard")]  # fmt: skip
+    s = ev.summarise(rows)
+    # [stacks, MAE, mean truth, mean estimate, share measured]
+    assert s["by_region"] == {"deck": [2, 1.5, 1.0, 2.5, 0.0], "yard": [2, 0.5, 2.5, 3.0, 0.5]}
+    assert s["factor_heights_by_region"] == {"deck": 0.4, "yard": round(5 / 6, 3)}
