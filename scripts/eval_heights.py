@@ -106,17 +106,14 @@ def detected(tif: Path, geo: Path, out: Path, detector, config, no_time: bool):
     return t.tiers[vis][ti], props, outcome.counts["sun"]
 
 
-def _by_basis(truth, est, lo, hi, src) -> dict:
-    """{basis: [stacks, MAE]}: measured by "shadow", or the prior used (detect.heights
-    ``_fill_priors``): "rail", "block" (its block's measured stacks) or "stowage" (1-4)."""
-    from detector.detect.heights import PRIOR_TIERS, RAIL_TIERS
+def _by_basis(truth, est, basis) -> dict:
+    """{basis: [stacks, MAE]}: what the heights rest on (detect.heights ``BASES``): "shadow"
+    (measured), "step" (a measured height carried across height steps), "block" (its
+    block's measured stacks), "rail" or "stowage" (1-4)."""
+    from detector.detect.heights import BASES
 
-    trio = np.c_[est, lo, hi]
-    basis = np.where(src == "shadow", "shadow", "block").astype(object)
-    basis[(src != "shadow") & (trio == PRIOR_TIERS).all(1)] = "stowage"
-    basis[(src != "shadow") & (trio == RAIL_TIERS).all(1)] = "rail"
-    return {str(b): [int((basis == b).sum()), round(float(np.abs(est - truth)[basis == b].mean()), 3)]
-            for b in ("shadow", "block", "rail", "stowage") if (basis == b).any()}  # fmt: skip
+    return {b: [int((basis == b).sum()), round(float(np.abs(est - truth)[basis == b].mean()), 3)]
+            for b in BASES if (basis == b).any()}  # fmt: skip
 
 
 def _by_region(truth, est, src, region) -> dict:
@@ -152,7 +149,7 @@ def summarise(rows: list[dict]) -> dict:
         "coverage_shadow": float(((lo <= truth + 1e-6) & (truth <= hi + 1e-6))[sh].mean())
         if sh.any() else None,
         "mae_prior": float(np.abs(est[~sh] - truth[~sh]).mean()) if (~sh).any() else None,
-        "by_basis": _by_basis(truth, est, lo, hi, src),
+        "by_basis": _by_basis(truth, est, np.array([r.get("basis") for r in rows])),
         "reasons": {str(k): int(v) for k, v in zip(*np.unique(
             [r["reason"] for r in rows if r["source"] == "prior"] or [""], return_counts=True),
             strict=True)},
@@ -208,7 +205,8 @@ def main(argv=None) -> int:
                 truth, h, sun = oracle(tif, geo, meta)
                 srows = [dict(truth=float(truth[i]), est=float(h.tiers_est[i]),
                               low=float(h.tiers_low[i]), high=float(h.tiers_high[i]),
-                              source=str(h.source[i]), reason=str(h.reason[i]))
+                              source=str(h.source[i]), reason=str(h.reason[i]),
+                              basis=str(h.basis[i]))
                          for i in range(len(truth))]  # fmt: skip
             else:
                 out = args.work / "detect" / fam
@@ -216,6 +214,7 @@ def main(argv=None) -> int:
                 srows = [dict(truth=float(t), est=q["tiers_est"], low=q["tiers_low"],
                               high=q["tiers_high"], source=q["height_source"],
                               reason=q.get("height_note") or "", net=q.get("tiers_net"),
+                              basis=q.get("height_basis"),
                               region=q["truth_region"])
                          for t, q in zip(truth, props_p, strict=True)]  # fmt: skip
             ones = int((np.asarray(truth) == 1).sum())

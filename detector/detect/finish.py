@@ -229,7 +229,8 @@ def finish_scene(
     if measured is not None:
         h = measured.heights
         extra = {"tiers_low": h.tiers_low, "tiers_high": h.tiers_high, "height_source": h.source,
-                 "height_note": h.reason, "shadow_m": h.shadow_m, "tiers_net": tiers_net}  # fmt: skip
+                 "height_note": h.reason, "height_basis": h.basis, "shadow_m": h.shadow_m,
+                 "tiers_net": tiers_net}  # fmt: skip
     features = container_features(
         dets, grid=grid, region=list(regions.region), ship=list(regions.ship), rings=rings,
         extra=extra,

@@ -27,9 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import TIER_HEIGHT_M, Detections
-from .profiles import anti_sun_unit, box_labels, exit_t, nan_reduce, sample_at
+from .profiles import anti_sun_unit, box_labels, nan_reduce, profile_origins, sample_at
+from .steps import Steps, chain_heights
 
 __all__ = [
+    "BASES",
     "MAX_SUN_ELEVATION_DEG",
     "MIN_SUN_ELEVATION_DEG",
     "PRIOR_TIERS",
@@ -55,6 +57,10 @@ MAX_TIERS = 4.0
 #: A rail stack not measured: containers ride one high on flat wagons (no double-stacking
 #: under the 1520 mm and UIC loading gauges; DOMAIN.md: rail leaves in wagons).
 RAIL_TIERS = (1.0, 1.0, 1.0)
+#: What a stack's height rests on: its own shadow, a measured height carried across the
+#: height steps between touching stacks (:mod:`.steps`), its block's measured stacks, the
+#: rail prior or the stowage prior.
+BASES = ("shadow", "step", "block", "rail", "stowage")
 #: Why a stack's height is not from its shadow ("" = measured).
 REASONS = ("", "occluded", "no_edge", "high_sun", "low_sun", "no_sun", "no_image", "unknown_base")
 #: Height of a container flat wagon's bed above the rail head, metres (UIC flat wagons for
@@ -132,18 +138,7 @@ def shadow_lengths_px(
             )
         return ShadowRuns(length, sd, reason, prof)
     ux, uy = anti_sun_unit(azimuth_deg)
-    vx, vy = -uy, ux
-    cx, cy = dets.cx[idx], dets.cy[idx]
-    ln, wd, an = dets.length_px[idx], dets.width_px[idx], dets.angle_rad[idx]
-    # half extent of each box across the sun direction; profiles over its middle 70 %
-    ca, sa = np.cos(an), np.sin(an)
-    half = np.abs(ln / 2 * (ca * vx + sa * vy)) + np.abs(wd / 2 * (-sa * vx + ca * vy))
-    frac = np.linspace(-0.7, 0.7, n_profiles)
-    s = half[:, None] * frac[None, :]  # [n, P]
-    ox, oy = cx[:, None] + s * vx, cy[:, None] + s * vy
-    args = (cx[:, None], cy[:, None], ln[:, None], wd[:, None], an[:, None])
-    t_out = exit_t(ox, oy, ux, uy, *args)
-    t_in = exit_t(ox, oy, -ux, -uy, *args)
+    ox, oy, t_out, t_in = profile_origins(dets, idx, azimuth_deg, n_profiles)
     reach = float(max_px) + 3.0
     tau = np.arange(0.0, reach + 4.0 + 1e-9, step_px)  # [T] beyond the exit point
     fx = ox[..., None] + (t_out[..., None] + tau) * ux
@@ -232,7 +227,9 @@ class Heights:
     """Per detection [N]: ``tiers_est`` and its 90 % interval ``tiers_low``..``tiers_high``
     (float32, tiers of :data:`TIER_HEIGHT_M`), ``source`` "shadow"|"prior", ``reason`` why
     not measured ("" when measured; :data:`REASONS`), ``shadow_m`` measured shadow length
-    (NaN where none)."""
+    (NaN where none), ``basis`` what the height rests on (:data:`BASES`): its own shadow,
+    a measured one carried across height steps, its block's measured stacks, the rail or the
+    stowage prior."""
 
     tiers_est: np.ndarray
     tiers_low: np.ndarray
@@ -240,6 +237,7 @@ class Heights:
     source: np.ndarray
     reason: np.ndarray
     shadow_m: np.ndarray
+    basis: np.ndarray
 
     def __len__(self) -> int:
         return len(self.tiers_est)
@@ -247,6 +245,7 @@ class Heights:
     def shares(self) -> dict[str, int]:
         """How many detections got each source and each reason."""
         out = {f"source_{s}": int((self.source == s).sum()) for s in ("shadow", "prior")}
+        out.update({f"basis_{b}": int((self.basis == b).sum()) for b in BASES[1:]})
         for r in REASONS[1:]:
             k = int((self.reason == r).sum())
             if k:
@@ -273,6 +272,7 @@ def stack_heights(
     groups: np.ndarray | None = None,
     base_m: np.ndarray | None = None,
     region: np.ndarray | None = None,
+    steps: Steps | None = None,
 ) -> Heights:
     """Per-detection heights from shadow runs (:func:`shadow_lengths_px`, ``n`` boxes) under
     a sun at ``elevation_deg`` (None: unknown) in a frame of ``gsd_m`` m per pixel.
@@ -284,7 +284,8 @@ def stack_heights(
     ``base_m`` [N]: how far the stack's base stands above the surface its shadow falls on (a
     rail wagon's bed: :data:`WAGON_BED_M`), taken off the measured height; NaN where that
     surface's level is unknown (a ship's deck: the shadow may fall on hatch covers, the deck
-    or the water), which makes it a prior (``reason`` "unknown_base").
+    or the water), which makes it a prior (``reason`` "unknown_base"). ``steps``: height
+    differences between touching stacks (:func:`~detector.detect.steps.height_steps`).
     """
     est = np.full(n, PRIOR_TIERS[0], np.float64)
     low = np.full(n, PRIOR_TIERS[1], np.float64)
@@ -292,12 +293,13 @@ def stack_heights(
     source = np.full(n, "prior", dtype=object)
     reason = np.full(n, "", dtype=object)
     shadow_m = np.full(n, np.nan)
+    basis = np.full(n, "stowage", dtype=object)
     sun_why = _sun_reason(elevation_deg)
     if sun_why or runs is None:
         reason[:] = REASONS[sun_why or REASONS.index("no_image")]
-        _fill_priors(est, low, high, np.zeros(n, bool), None, region)
+        _fill_priors(est, low, high, basis, np.zeros(n, bool), None, region, None)
         return Heights(est.astype(np.float32), low.astype(np.float32),
-                       high.astype(np.float32), source, reason, shadow_m)  # fmt: skip
+                       high.astype(np.float32), source, reason, shadow_m, basis)  # fmt: skip
     k = math.tan(math.radians(float(elevation_deg))) * float(gsd_m) / TIER_HEIGHT_M
     base = np.zeros(n) if base_m is None else np.asarray(base_m, np.float64)
     m = np.isfinite(runs.length_px) & np.isfinite(base)
@@ -316,23 +318,27 @@ def stack_heights(
     low[m] = np.minimum(low[m], est[m])
     high[m] = np.maximum(high[m], est[m])
     source[m] = "shadow"
+    basis[m] = "shadow"
     shadow_m[m] = runs.length_px[m] * gsd_m
     reason[~m] = [REASONS[r] for r in runs.reason[~m]]
     unknown = np.isfinite(runs.length_px) & ~np.isfinite(base)
     reason[unknown] = "unknown_base"
-    _fill_priors(est, low, high, m, groups, region)
+    _fill_priors(est, low, high, basis, m, groups, region, steps)
     return Heights(est.astype(np.float32), low.astype(np.float32), high.astype(np.float32),
-                   source, reason, shadow_m)  # fmt: skip
+                   source, reason, shadow_m, basis)  # fmt: skip
 
 
-def _fill_priors(est, low, high, m, groups, region) -> None:
-    """Priors (in place) for the stacks not measured (``m`` False), most specific first:
+def _fill_priors(est, low, high, basis, m, groups, region, steps) -> None:
+    """Priors (in place; ``basis`` says which) for the stacks not measured (``m`` False),
+    most specific first:
 
     1. a rail stack: :data:`RAIL_TIERS` (containers ride one high on flat wagons);
     2. a stack in a block (``groups``) with at least two measured stacks: their median and
        5-95 % range +-0.5 tier (a block is stacked to one level, give or take a tier; its
        anti-sun edge row is the one whose shadow reaches the ground);
-    3. else :data:`PRIOR_TIERS`, the stowage range.
+    3. a stack off the deck that measured heights reach across ``steps``
+       (:func:`~detector.detect.steps.chain_heights`), +-1 tier;
+    4. else :data:`PRIOR_TIERS`, the stowage range.
 
     Tried and not adopted (README, ``--heights shadow``): one measured stack setting its
     block +-1 tier, and lone yard/quay stacks taking the scene's measured ones: MAE a wash,
@@ -342,14 +348,26 @@ def _fill_priors(est, low, high, m, groups, region) -> None:
     if region is not None:
         rail = todo & (np.asarray(region) == "rail")
         est[rail], low[rail], high[rail] = RAIL_TIERS
+        basis[rail] = "rail"
         todo &= ~rail
-    if groups is None or not todo.any():
+    if groups is not None:
+        for gid in np.unique(groups[todo]):
+            ing = groups == gid
+            vals = est[ing & m]
+            if len(vals) >= 2:
+                sel = ing & todo
+                est[sel] = float(np.median(vals))
+                low[sel] = max(1.0, float(np.quantile(vals, 0.05)) - 0.5)
+                high[sel] = min(MAX_TIERS, float(np.quantile(vals, 0.95)) + 0.5)
+                basis[sel] = "block"
+                todo &= ~sel
+    if steps is None or not len(steps) or not todo.any():
         return
-    for gid in np.unique(groups[todo]):
-        ing = groups == gid
-        vals = est[ing & m]
-        if len(vals) >= 2:
-            sel = ing & todo
-            est[sel] = float(np.median(vals))
-            low[sel] = max(1.0, float(np.quantile(vals, 0.05)) - 0.5)
-            high[sel] = min(MAX_TIERS, float(np.quantile(vals, 0.95)) + 0.5)
+    h = chain_heights(m, est, steps)
+    sel = todo & np.isfinite(h)
+    if region is not None:
+        sel &= np.asarray(region) != "deck"
+    est[sel] = np.clip(h[sel], 1.0, MAX_TIERS)
+    low[sel] = np.clip(h[sel] - 1.0, 1.0, MAX_TIERS)
+    high[sel] = np.clip(h[sel] + 1.0, 1.0, MAX_TIERS)
+    basis[sel] = "step"

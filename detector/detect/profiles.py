@@ -9,7 +9,7 @@ import numpy as np
 
 from ..detections import Detections
 
-__all__ = ["anti_sun_unit", "box_labels", "exit_t", "nan_reduce", "sample_at"]
+__all__ = ["anti_sun_unit", "box_labels", "exit_t", "nan_reduce", "profile_origins", "sample_at"]
 
 
 def anti_sun_unit(azimuth_deg: float) -> tuple[float, float]:
@@ -47,6 +47,23 @@ def exit_t(ox, oy, ux, uy, cx, cy, length, width, angle):
             t = np.where(np.abs(d) > 1e-9, (np.sign(d) * half - o) / d, np.inf)
         out = np.minimum(out, t)
     return np.maximum(out, 0.0)
+
+
+def profile_origins(dets: Detections, idx: np.ndarray, azimuth_deg: float, n_profiles: int):
+    """Parallel profiles along the anti-sun direction over the middle 70 % of each box
+    ``idx`` of ``dets`` (across the sun): origins ``ox``, ``oy`` [n, P] at the box's centre
+    line and the distances from them to the box's edge, ``t_out`` towards the shadow and
+    ``t_in`` towards the sun [n, P]."""
+    ux, uy = anti_sun_unit(azimuth_deg)
+    vx, vy = -uy, ux
+    cx, cy = dets.cx[idx], dets.cy[idx]
+    ln, wd, an = dets.length_px[idx], dets.width_px[idx], dets.angle_rad[idx]
+    ca, sa = np.cos(an), np.sin(an)
+    half = np.abs(ln / 2 * (ca * vx + sa * vy)) + np.abs(wd / 2 * (-sa * vx + ca * vy))
+    s = half[:, None] * np.linspace(-0.7, 0.7, n_profiles)[None, :]  # [n, P]
+    ox, oy = cx[:, None] + s * vx, cy[:, None] + s * vy
+    args = (cx[:, None], cy[:, None], ln[:, None], wd[:, None], an[:, None])
+    return ox, oy, exit_t(ox, oy, ux, uy, *args), exit_t(ox, oy, -ux, -uy, *args)
 
 
 def nan_reduce(fn, a: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from .heights import (
     stack_heights,
     touching_groups,
 )
+from .steps import Steps, height_steps
 from .sunfit import sun_from_shadows
 
 __all__ = ["SUN_DISAGREE_AZ_DEG", "SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"]
@@ -168,6 +169,7 @@ def scene_heights(
         # measured boxes would leave more scenes without a sun from their shadows)
         first = [patch(w, own, False) for w, own in blocks[:_SUN_BLOCKS]]
         g0, v0, d0, lab0, _ = first[0]
+        steps: list[Steps] = []
         est = sun_from_shadows(g0, v0, d0, gsd_m=gsd, labels=lab0, more=tuple(first[1:]))
         sun = sun_record(sun_meta, est)
         elev, az = sun["elevation_deg"], sun["azimuth_deg"]
@@ -186,14 +188,22 @@ def scene_heights(
             )
             length[own], sd[own] = runs.length_px, runs.sd_px
             reason[own], profiles[own] = runs.reason, runs.profiles
+            st = height_steps(gray, local, lab, azimuth_deg=az, elevation_deg=elev, gsd_m=gsd,
+                              measure=pos[runs.reason == 1])  # fmt: skip
+            glob = near(dets, window)  # local box k is dets[glob[k]]
+            steps.append(Steps(glob[st.higher], glob[st.lower], st.tiers))
     groups = touching_groups(dets, gap_px=max(1.0, 0.8 / gsd))
     base = np.zeros(n)
     if region is not None:
         region = np.asarray(region)
         base[region == "rail"] = WAGON_BED_M
         base[region == "deck"] = np.nan
+    chain = Steps.concat(steps)
+    if region is not None:  # a deck's level is unknown: no chain onto or off it
+        off = (region[chain.higher] != "deck") & (region[chain.lower] != "deck")
+        chain = Steps(chain.higher[off], chain.lower[off], chain.tiers[off])
     heights = stack_heights(
         ShadowRuns(length, sd, reason, profiles), n=n, gsd_m=gsd, elevation_deg=elev,
-        groups=groups, base_m=base, region=region,
+        groups=groups, base_m=base, region=region, steps=chain,
     )  # fmt: skip
     return SceneHeights(heights, sun)

@@ -191,6 +191,8 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path, capsys):
         assert 1 <= p["tiers_low"] <= p["tiers_est"] <= p["tiers_high"] <= 4
         assert (p["height_source"] == "prior") == bool(p["height_note"])
         assert (p["shadow_m"] is not None) == (p["height_source"] == "shadow")
+        assert (p["height_basis"] == "shadow") == (p["height_source"] == "shadow")
+        assert p["height_basis"] in ("shadow", "step", "block", "rail", "stowage")
         assert p["tiers_net"] is not None
     sun = counts["sun"]
     assert sun["source"] == "metadata"
@@ -199,6 +201,9 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path, capsys):
     assert "shadows" in sun and "disagree" in sun
     h = counts["heights"]
     assert h["source_shadow"] + h["source_prior"] == len(feats)
+    basis = [p["height_basis"] for p in feats]
+    for b in ("step", "block", "rail", "stowage"):
+        assert h[f"basis_{b}"] == basis.count(b)
     assert counts["totals"]["est"] == pytest.approx(sum(p["tiers_est"] for p in feats), abs=0.5)
     assert counts["settings"]["heights"] == "shadow" and "heights" in counts["timing_s"]
 

@@ -10,18 +10,25 @@ from conftest import load_script
 def test_summary_splits_the_error_by_basis():
     ev = load_script("eval_heights")
     rows = [
-        dict(truth=3.0, est=3.0, low=2.0, high=3.0, source="shadow", reason=""),
-        dict(truth=2.0, est=3.0, low=3.0, high=4.0, source="shadow", reason=""),
-        dict(truth=3.0, est=3.0, low=2.5, high=3.5, source="prior", reason="occluded"),
-        dict(truth=1.0, est=1.0, low=1.0, high=1.0, source="prior", reason="occluded"),
-        dict(truth=4.0, est=2.5, low=1.0, high=4.0, source="prior", reason="occluded"),
-        dict(truth=1.0, est=2.5, low=1.0, high=4.0, source="prior", reason="unknown_base"),
-    ]
+        dict(truth=3.0, est=3.0, low=2.0, high=3.0, source="shadow", reason="", basis="shadow"),
+        dict(truth=2.0, est=3.0, low=3.0, high=4.0, source="shadow", reason="", basis="shadow"),
+        dict(truth=3.0, est=3.0, low=2.5, high=3.5, source="prior", reason="occluded",
+             basis="block"),
+        dict(truth=1.0, est=1.0, low=1.0, high=1.0, source="prior", reason="occluded",
+             basis="rail"),
+        dict(truth=4.0, est=2.5, low=1.0, high=4.0, source="prior", reason="occluded",
+             basis="stowage"),
+        dict(truth=1.0, est=2.5, low=1.0, high=4.0, source="prior", reason="unknown_base",
+             basis="stowage"),
+        dict(truth=2.0, est=3.0, low=2.0, high=4.0, source="prior", reason="occluded",
+             basis="step"),
+    ]  # fmt: skip
     s = ev.summarise(rows)
-    assert s["by_basis"] == {"shadow": [2, 0.5], "block": [1, 0.0], "rail": [1, 0.0],
-                             "stowage": [2, 1.5]}  # fmt: skip
-    assert s["mae"] == pytest.approx(np.mean([0, 1, 0, 0, 1.5, 1.5]))
-    assert s["coverage90"] == pytest.approx(5 / 6)  # the second: 2 tiers outside 3..4
+    assert s["by_basis"] == {"shadow": [2, 0.5], "step": [1, 1.0], "block": [1, 0.0],
+                             "rail": [1, 0.0], "stowage": [2, 1.5]}  # fmt: skip
+    assert list(s["by_basis"]) == ["shadow", "step", "block", "rail", "stowage"]
+    assert s["mae"] == pytest.approx(np.mean([0, 1, 0, 0, 1.5, 1.5, 1]))
+    assert s["coverage90"] == pytest.approx(6 / 7)  # the second: 2 tiers outside 3..4
 
 
 def test_summary_splits_the_error_by_region():
