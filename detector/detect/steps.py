@@ -110,8 +110,8 @@ def height_steps(
     lit = _lit_levels(gray, labels, n)
     ux, uy = anti_sun_unit(azimuth_deg)
     ox, oy, t_out, _ = profile_origins(dets, idx, azimuth_deg, n_profiles)
-    ln, wd = dets.length_px[idx], dets.width_px[idx]
-    reach = _NEAR_PX + 5.0 * per_tier + 2 * max(ln.max(), wd.max())
+    # far enough to cross any neighbour: only the run over it is read
+    reach = _NEAR_PX + 2.0 + float(np.hypot(dets.length_px, dets.width_px).max())
     tau = np.arange(0.0, reach, _STEP_PX)
     fx = ox[..., None] + (t_out[..., None] + tau) * ux
     fy = oy[..., None] + (t_out[..., None] + tau) * uy
