@@ -13,8 +13,8 @@ of the heights written (``tiers_est``) and of the network's tier head (``tiers_n
 MAE of the shadow-measured ones alone, coverage of the 90 % intervals
 (``tiers_low <= truth <= tiers_high``), share measured by shadow vs prior (and why), and
 per scene the sun from the shadows alone vs the truth (scenes with >= 20 visible single-tier
-containers), stacks and MAE by what their height rests on (``by_basis``: shadow, or the
-block, rail or stowage prior) and by true region (``by_region``: deck, quay, yard, rail), and the factor a reconciler would still need on the matched stacks (true
+containers), stacks, MAE and 90 % cover by what their height rests on (``by_basis``: shadow, a
+height step, or the block, rail or stowage prior) and by true region (``by_region``: deck, quay, yard, rail), and the factor a reconciler would still need on the matched stacks (true
 containers / estimated, overall and by region, for the heights and for the tier head).
 ``--no-time`` ignores the acquisition time (the sun from the shadows alone). ``--oracle`` measures at the true tops instead of detections (the height
 measurement alone, no detector). Prints a table, writes the JSON.
@@ -106,13 +106,15 @@ def detected(tif: Path, geo: Path, out: Path, detector, config, no_time: bool):
     return t.tiers[vis][ti], props, outcome.counts["sun"]
 
 
-def _by_basis(truth, est, basis) -> dict:
-    """{basis: [stacks, MAE]}: what the heights rest on (detect.heights ``BASES``): "shadow"
-    (measured), "step" (a measured height carried across height steps), "block" (its
-    block's measured stacks), "rail" or "stowage" (1-4)."""
+def _by_basis(truth, est, lo, hi, basis) -> dict:
+    """{basis: [stacks, MAE, 90 % cover]}: what the heights rest on (detect.heights
+    ``BASES``): "shadow" (measured), "step" (a measured height carried across height
+    steps), "block" (its block's measured stacks), "rail" or "stowage" (1-4)."""
     from detector.detect.heights import BASES
 
-    return {b: [int((basis == b).sum()), round(float(np.abs(est - truth)[basis == b].mean()), 3)]
+    inside = (lo <= truth + 1e-6) & (truth <= hi + 1e-6)
+    return {b: [int((basis == b).sum()), round(float(np.abs(est - truth)[basis == b].mean()), 3),
+                round(float(inside[basis == b].mean()), 3)]
             for b in BASES if (basis == b).any()}  # fmt: skip
 
 
@@ -149,7 +151,7 @@ def summarise(rows: list[dict]) -> dict:
         "coverage_shadow": float(((lo <= truth + 1e-6) & (truth <= hi + 1e-6))[sh].mean())
         if sh.any() else None,
         "mae_prior": float(np.abs(est[~sh] - truth[~sh]).mean()) if (~sh).any() else None,
-        "by_basis": _by_basis(truth, est, np.array([r.get("basis") for r in rows])),
+        "by_basis": _by_basis(truth, est, lo, hi, np.array([r.get("basis") for r in rows])),
         "reasons": {str(k): int(v) for k, v in zip(*np.unique(
             [r["reason"] for r in rows if r["source"] == "prior"] or [""], return_counts=True),
             strict=True)},
@@ -251,7 +253,7 @@ def main(argv=None) -> int:
               f"{f(s['coverage90'])} {f(s['share_shadow']):>6s} {f(s['mae_shadow'])} "
               f"{f(s['mae_prior'])} {f(s.get('mae_net')):>6s}  "
               f"{[round(e, 1) for e in s['sun_elev_abs_err']]}")  # fmt: skip
-        print(f"{'':8s} by basis [stacks, MAE]: {s['by_basis']}")
+        print(f"{'':8s} by basis [stacks, MAE, cover90]: {s['by_basis']}")
         if "by_region" in s:
             print(f"{'':8s} by region [stacks, MAE, truth, est, measured]: {s['by_region']}")
     if args.json:
