@@ -1,7 +1,7 @@
 """Stage 2 of the shipped recipe: whole synthetic port scenes as a label set.
 
 Usage: .venv/bin/python scripts/make_finetune_set.py [--out imagery/generated/finetune] [--n 60] [--jobs 2]
-    [--families classic=1,flat=1,photo=1]
+    [--families classic=1,flat=1,photo=1] [--winter 0.3]
 
 Writes ``ccount synth scene`` output (GeoTIFF + truth GeoJSON) for scene seeds 50000+ (the
 detector test set uses 70000+; training tiles use ``training_sample`` seeds >= 1,000,000),
@@ -9,7 +9,9 @@ cycling the three ports, random GSD 0.31-0.6 m, every other scene a 16-bit 4-ban
 Stage 2 fine-tunes the stage-1 weights on these with ``ccount train --init ... --labels ...``
 so the model sees whole rendered port scenes (water, piers, rail, sun) as inference does.
 ``--families`` renders each scene in a family drawn from the mix by its seed (default: all
-classic, as shipped).
+classic, as shipped). ``--winter P`` renders about a share P of the scenes in winter, snow
+and sea ice over 0.3-0.8 of the ground (from each scene's own winter stream, so the other
+scenes and every layout stay as without it; default 0, as the shipped stage 2).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from detector.synth.families import pick_family  # noqa: E402
 from detector.synth.mixes import parse_mix  # noqa: E402
+from detector.synth.weather import draw_winter, winter_rng  # noqa: E402
 
 PORTS = ("rajin", "vostochny", "dunai")
 SEED_BASE = 50_000
@@ -37,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1600)
     p.add_argument("--jobs", type=int, default=2, help="scenes rendered at once")
     p.add_argument("--families", default=None, metavar="MIX", help="e.g. classic=1,flat=1")
+    p.add_argument("--winter", type=float, default=0.0, help="share of winter scenes (0..1)")
     args = p.parse_args(argv)
+    if not 0.0 <= args.winter <= 1.0:
+        p.error(f"--winter {args.winter}: expected a share 0..1")
     mix = None if args.families is None else parse_mix(args.families)
     cmds = []
     for i in range(args.n):
@@ -47,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--bits", "16", "--bands", "4"] if i % 2 else []
         if mix is not None:
             extra += ["--family", pick_family(SEED_BASE + i, mix)]
+        cover = draw_winter(winter_rng(SEED_BASE + i, 0xF7), args.winter, 0.3, 0.8)
+        extra += ["--snow", f"{cover:.3f}"] if cover else []
         cmds.append([sys.executable, "-m", "detector", "synth", "scene", "--port", PORTS[i % 3],
                      "--seed", str(SEED_BASE + i), "--size", str(args.size), str(args.size),
                      "--out", str(d), *extra])  # fmt: skip

@@ -19,14 +19,16 @@ from .weights import ModelMeta, save_weights
 __all__ = ["amp_dtype", "code_version", "cpu_name", "generator_version", "hardware", "save_trained"]
 
 
-def generator_version(sample_fn: Callable[..., Any] | None = None) -> str:
-    """Version of the sample generator: ``synth-<sha256 of detector/synth/*.py>[:12]``."""
+def generator_version(sample_fn: Callable[..., Any] | None = None, root: Path | None = None) -> str:
+    """Version of the sample generator: ``synth-<sha256 of detector/synth/**/*.py>[:12]``
+    (the rendering families included, so a resumed run refuses a changed renderer);
+    ``root`` another copy of that folder."""
     if sample_fn is not None:
         return f"custom:{getattr(sample_fn, '__qualname__', repr(sample_fn))}"
-    root = Path(__file__).resolve().parents[1] / "synth"
+    root = Path(__file__).resolve().parents[1] / "synth" if root is None else Path(root)
     h = hashlib.sha256()
-    for p in sorted(root.glob("*.py")):
-        h.update(p.name.encode())
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     return f"synth-{h.hexdigest()[:12]}"
 

@@ -381,7 +381,7 @@ def training_sample(
 
         return flat_sample(
             seed, canvas, blocks, cranes, setting, size_px=int(size_px),
-            out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX,
+            out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX, snow=float(snow),
         )  # fmt: skip
     lean = (0.0, 0.0)
     if rng.random() < 0.6:  # off-nadir view: stack sides show, tops shift away from the satellite

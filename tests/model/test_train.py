@@ -240,3 +240,17 @@ def test_ema_saves_the_moving_average_of_the_weights(tmp_path, monkeypatch):
     assert not torch.allclose(got[name], last[name], atol=1e-6)
     with pytest.raises(Exception, match="--ema"):
         _config(tmp_path, ema=1.0)
+
+
+def test_generator_version_covers_the_rendering_families(tmp_path):
+    import shutil
+
+    from detector.model.provenance import generator_version
+
+    src = Path(__file__).resolve().parents[2] / "detector" / "synth"
+    copy = tmp_path / "synth"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert generator_version(root=copy) == generator_version()
+    flat = copy / "families" / "flat_snow.py"
+    flat.write_text(flat.read_text() + "\n# a changed renderer\n")
+    assert generator_version(root=copy) != generator_version()

@@ -120,3 +120,25 @@ def test_train_script_takes_the_mix_and_layouts(tmp_path, capsys, monkeypatch):
     rc = script.main(["--families", "classic=1,zebra=1", "--card", str(tmp_path / "c.md")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "zebra" in err
+
+
+def test_train_script_stage2_scenes_have_a_winter_share(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from conftest import load_script
+
+    script = load_script("train")
+    seen, rendered = [], []
+    monkeypatch.setattr(
+        script,
+        "train",
+        lambda config, **_: seen.append(config) or SimpleNamespace(finished=False, steps_done=0),
+    )
+    monkeypatch.setattr(script.make_finetune_set, "main", lambda argv: rendered.append(argv) or 0)
+    base = ["--stage", "2", "--work", str(tmp_path), "--card", str(tmp_path / "c.md")]
+    assert script.main(base) == 0
+    assert seen[0].labels == tmp_path / "finetune-winter0.3"
+    assert rendered[0][rendered[0].index("--winter") + 1] == "0.3"
+    assert script.main([*base, "--stage2-winter", "0"]) == 0  # the shipped weights' scenes
+    assert seen[1].labels == tmp_path / "finetune"
+    assert rendered[1][rendered[1].index("--winter") + 1] == "0.0"

@@ -16,6 +16,7 @@ from detector.synth.containers import make_block
 from detector.synth.families import FAMILIES, pick_family
 from detector.synth.families.flat_draw import draw_flat, random_style
 from detector.synth.families.flat_sensor import FlatSensor
+from detector.synth.families.flat_snow import FlatWinter
 from detector.synth.record import Ground
 from detector.synth.render import Canvas, polygon_mask
 from detector.synth.training import training_sample
@@ -151,8 +152,8 @@ def test_flat_lean_moves_roofs_by_height():
 def test_flat_lookalikes_drawn_never_labelled(monkeypatch):
     seen: list = []
 
-    def spy(shape, g, notes, blocks, cranes, style, rng):
-        out = draw_flat(shape, g, notes, blocks, cranes, style, rng)
+    def spy(shape, g, notes, blocks, cranes, style, rng, winter=None):
+        out = draw_flat(shape, g, notes, blocks, cranes, style, rng, winter)
         seen.append((notes, blocks, out))
         return out
 
@@ -265,3 +266,57 @@ def test_flat_sensor_clips_posterises_and_compresses():
     assert 0.0 < np.abs(jpeg - img).mean() < 0.08
     again = apply_flat_sensor(img, FlatSensor(3, 16, 1.0, 0.02, None, 0, "420", 25))
     assert np.array_equal(jpeg, again)
+
+
+def _snowy_layout(cover: float, seed: int = 9):
+    """The block of :func:`_layout` on concrete beside open water, in winter."""
+    g, h = 0.4, 160
+    rng = np.random.default_rng(3)
+    block = make_block(rng, cx=80.0, cy=60.0, angle_rad=0.4, bays=6, rows=3, gsd_m=g)
+    water = np.zeros((h, h), bool)
+    water[120:] = True
+    notes = [Ground("concrete", ~water), Ground("water", water)]
+    style = replace(random_style(rng, g), shadow_rgb=(1.0, 1.0, 1.0), outline=0.0,
+                    lean_px_per_m=(0.0, 0.0))  # fmt: skip
+    winter = FlatWinter(cover, np.random.default_rng(seed))
+    rgb, _, _, tops = draw_flat((h, h), g, notes, [block], [], style, rng, winter)
+    return rgb, tops, style, water
+
+
+def test_flat_snow_whitens_ground_and_roofs_in_flat_cells():
+    bare, tops0, style, water = _snowy_layout(0.0)
+    rgb, tops, _, _ = _snowy_layout(1.0)
+    np.testing.assert_array_equal(tops.cx, tops0.cx)  # winter never moves the truth
+    roofs = union(rgb.shape[:2], tops.corners())
+    ground = ~roofs & ~water
+    ground &= ~union(rgb.shape[:2], replace(tops, length_px=tops.length_px + 6,
+                                             width_px=tops.width_px + 6).corners())  # fmt: skip
+    snowish = (rgb.min(axis=-1) > 0.45) & (np.ptp(rgb, axis=-1) < 0.12)
+    concrete = style.ground_rgb("concrete")
+    assert not (np.abs(rgb[ground] - concrete).max(axis=-1) < 1e-6).any()  # cover 1: all snowed
+    assert snowish[ground].mean() > 0.95
+    tones = np.unique(np.round(rgb[ground], 4), axis=0)
+    assert len(tones) <= 2  # flat: one fresh and one trodden tone, no texture
+    cy, cx = np.round(tops.cy).astype(int), np.round(tops.cx).astype(int)
+    assert 0.6 < snowish[cy, cx].mean() <= 1.0  # most roofs snowed, some bare
+    ice = snowish[water].mean()
+    assert ice == 0.0 or 0.2 < ice < 0.95  # floes with open leads, when there is ice
+    cover0 = _snowy_layout(0.0)[0]
+    np.testing.assert_array_equal(cover0, bare)
+
+
+def test_flat_snow_keeps_labels_and_the_rest_of_the_sample():
+    for s in (2, 5, 11):
+        plain = training_sample(s, family="flat", layouts="v2")
+        assert digest(training_sample(s, family="flat", layouts="v2", snow=0.0)) == digest(plain)
+        snowy = training_sample(s, family="flat", layouts="v2", snow=1.0)
+        assert digest(snowy) != digest(plain)
+        for f in ("cx", "cy", "kind", "tiers", "angle_rad"):
+            np.testing.assert_array_equal(getattr(plain.containers, f),
+                                          getattr(snowy.containers, f))  # fmt: skip
+        np.testing.assert_array_equal(plain.hull_mask, snowy.hull_mask)
+        assert snowy.sun_elevation_deg == plain.sun_elevation_deg
+        changed = np.abs(snowy.image - plain.image).max(axis=0) > 0.02
+        assert changed.mean() > 0.1  # cover 0.2-0.9 of the ground (trodden snow can be darker)
+    with pytest.raises(ConfigError, match="flat snow cover"):
+        FlatWinter(1.5, np.random.default_rng(0))

@@ -74,6 +74,17 @@ def test_flat_scene_11bit_4band():
     assert inside.std(axis=1).min() > 20  # every band, NIR included, has contrast
 
 
+def test_flat_scene_in_winter_same_truth():
+    plain = render_scene(spec("vostochny", 3, family="flat"))
+    winter = render_scene(replace(spec("vostochny", 3, family="flat"), snow=0.8))
+    for f in ("cx", "cy", "kind", "tiers"):
+        np.testing.assert_array_equal(getattr(plain.truth, f), getattr(winter.truth, f))
+    v = winter.valid  # this port's ground is brown: snow brightens the scene
+    assert winter.image[:, v].mean() > 1.1 * plain.image[:, v].mean()
+    again = render_scene(replace(spec("vostochny", 3, family="flat"), snow=0.0))
+    assert digest(again) == digest(plain)
+
+
 def test_cli_family(tmp_path, capsys):
     out = tmp_path / "flat"
     argv = ["synth", "scene", "--port", "vostochny", "--seed", "3", "--size", "300", "300"]
@@ -92,6 +103,11 @@ def test_cli_family(tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "x"), "--family", "sketch"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--family sketch" in err[0] and "classic, flat, photo" in err[0]
-    assert main([*argv, "--out", str(tmp_path / "y"), "--family", "flat", "--snow", "0.5"]) == 2
-    assert "no cloud or snow" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "y"), "--family", "flat", "--cloud", "0.5"]) == 2
+    assert "--family flat draws no cloud" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "w"), "--family", "flat", "--snow", "0.5"]) == 0
+    (geo_w,) = (tmp_path / "w").glob("*.geojson")
+    assert (
+        json.loads(geo_w.read_text())["properties"]["containers_total"] == props["containers_total"]
+    )
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

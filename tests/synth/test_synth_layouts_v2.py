@@ -51,9 +51,9 @@ def layouts():
     """(sample, notes, blocks) of 60 flat v2 samples, the layout read from the renderer."""
     seen: list = []
 
-    def spy(shape, g, notes, blocks, cranes, style, rng):
+    def spy(shape, g, notes, blocks, cranes, style, rng, winter=None):
         seen.append((list(notes), blocks))
-        return draw_flat(shape, g, notes, blocks, cranes, style, rng)
+        return draw_flat(shape, g, notes, blocks, cranes, style, rng, winter)
 
     mp = pytest.MonkeyPatch()
     mp.setattr(flat_mod, "draw_flat", spy)
@@ -183,9 +183,9 @@ def test_lookalike_scenes_hold_no_container_in_any_family():
         assert ts.setting == "bus_depot" and len(ts.containers) == 0
     seen: list = []
 
-    def spy(shape, g, notes, blocks, cranes, style, rng):
+    def spy(shape, g, notes, blocks, cranes, style, rng, winter=None):
         seen.append(list(notes))
-        return draw_flat(shape, g, notes, blocks, cranes, style, rng)
+        return draw_flat(shape, g, notes, blocks, cranes, style, rng, winter)
 
     mp = pytest.MonkeyPatch()
     mp.setattr(flat_mod, "draw_flat", spy)

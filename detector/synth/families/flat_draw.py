@@ -26,6 +26,7 @@ import numpy as np
 
 from ...detections import TIER_HEIGHT_M, Detections
 from ..record import Ground, Part, box_part, segment_part
+from .flat_snow import FlatWinter, roof_snow, snow_ground
 
 __all__ = ["FlatStyle", "draw_flat", "random_style"]
 
@@ -123,6 +124,8 @@ def _hull(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     both = np.concatenate([a, b]).astype(np.float32)
     return cv2.convexHull(both).reshape(-1, 2).astype(np.float64)
 
+
+_SNOWY_KINDS = ("concrete", "grass", "soil", "ballast", "marking")
 
 _FIXED = {
     "bus:hvac": (0.78, 0.78, 0.8),
@@ -251,21 +254,32 @@ def draw_flat(
     cranes: list,
     style: FlatStyle,
     rng: np.random.Generator,
+    winter: FlatWinter | None = None,
 ):
     """Render a layout flat. Returns (rgb float32 [H, W, 3] 0..1, hull bool [H, W], bridge
     bool [H, W], tops :class:`~detector.detections.Detections` where the container roofs
-    are drawn, in render pixels)."""
+    are drawn, in render pixels). ``winter`` snows the ground and roofs
+    (:mod:`.flat_snow`); it draws nothing from ``rng``."""
     h, w = shape
     rgb = np.zeros((h, w, 3), np.float32)
+    snowy = winter is not None and winter.cover > 0
+    ground = np.zeros((h, w), np.uint8) if snowy else None
     for item in notes:
         if isinstance(item, Ground):
             item.paste(rgb, style.ground_rgb(item.kind))
+            if ground is not None:  # 1 snowy ground, 2 road, 3 water, 0 neither
+                code = {"asphalt": 2, "water": 3}.get(item.kind, int(item.kind in _SNOWY_KINDS))
+                item.paste(ground, code)
+    if ground is not None:
+        snow_ground(rgb, np.where(ground == 3, 0, ground), ground == 3, gsd_m, winter)
     cparts, ccols, tops = _container_parts(blocks, style, rng)
     parts = [p for p in notes if isinstance(p, Part)]
     parts += _roof_units(parts, gsd_m, rng) + _crane_parts(cranes, gsd_m)
     memo: dict = {}
     cols = [_part_rgb(p.kind, style, rng, memo) for p in parts] + list(ccols)
     parts = parts + cparts
+    roof = roof_snow(np.array([p.poly_xy.mean(axis=0) for p in parts]).reshape(-1, 2), gsd_m,
+                     winter) if snowy else None  # fmt: skip
     order = np.argsort([p.top_m for p in parts], kind="stable")
     lx, ly = style.lean_px_per_m
     hmap = np.zeros((h, w), np.float32)
@@ -288,6 +302,8 @@ def draw_flat(
             if style.outline > 0:  # a darker rim, drawn with the part: higher parts cover it
                 edge = tuple(float(v) for v in col * style.outline)
                 cv2.polylines(rgb, [_pts(top)], True, edge, 1, cv2.LINE_8, _SHIFT)
+            if roof is not None and roof.snowed[i]:  # a bare rim stays round the snow
+                _fill(rgb, [roof.polygon(i, top)], tuple(float(v) for v in roof.rgb[i]))
             _fill(hmap, [top], float(z))
             _mark(parts[i].kind, [top], hull, bridge)
     shade = _shadows(parts, hmap, gsd_m, style)

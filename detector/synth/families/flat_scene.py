@@ -14,8 +14,10 @@ from dataclasses import replace
 import numpy as np
 
 from ...detections import TIER_HEIGHT_M, Detections
+from ..weather import winter_rng
 from .flat_draw import draw_flat, random_style
 from .flat_sensor import apply_flat_sensor, random_flat_sensor
+from .flat_snow import FlatWinter
 
 __all__ = ["flat_scene_image"]
 
@@ -37,8 +39,9 @@ def flat_scene_image(
     lean_px_per_m: tuple[float, float],
     sun_elevation_deg: float,
     sun_azimuth_deg: float,
+    snow: float = 0.0,
 ) -> tuple[np.ndarray, Detections, Detections]:
-    """Render a noted scene layout flat. Returns (image uint8 [3, H, W] for ``bits`` 8 or
+    """Render a noted scene layout flat, with ``snow`` cover 0..1 (:mod:`.flat_snow`). Returns (image uint8 [3, H, W] for ``bits`` 8 or
     uint16 [bands, H, W] 11-bit for 16, 0 outside ``valid``; the container tops where
     they are seen; the same tops where their stacks stand, for region assignment)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xF1A75C])
@@ -49,7 +52,8 @@ def flat_scene_image(
         sun_azimuth_deg=float(sun_azimuth_deg),
         lean_px_per_m=(float(lean_px_per_m[0]), float(lean_px_per_m[1])),
     )
-    rgb, _, _, tops = draw_flat(canvas.shape, g, canvas.notes, blocks, [], style, rng)
+    winter = FlatWinter(float(snow), winter_rng(seed, 0xF1A75C))
+    rgb, _, _, tops = draw_flat(canvas.shape, g, canvas.notes, blocks, [], style, rng, winter)
     sensor = random_flat_sensor(rng)
     if bits == 8 and sensor.jpeg_quality and rng.random() < 0.5:
         sensor = replace(sensor, jpeg_quality=0)  # half the 8-bit products are not JPEG'd

@@ -22,7 +22,7 @@ def check_family(family: str) -> str:
 
 
 #: Families whose scenes can show snow (``SceneSpec.snow``); none but classic draws cloud.
-SNOWY: frozenset[str] = frozenset({"classic", "photo"})
+SNOWY: frozenset[str] = frozenset({"classic", "flat", "photo"})
 
 
 def refuse_weather(family: str, cloud: float, snow: float, what: str) -> None:
@@ -36,15 +36,13 @@ def refuse_weather(family: str, cloud: float, snow: float, what: str) -> None:
 
 def family_scene_image(family: str, canvas, blocks: list, **kw):
     """The image and tops of a whole scene in a non-classic ``family``: the keyword
-    arguments of :func:`.flat_scene.flat_scene_image` (``snow`` only where the family
-    draws it)."""
+    arguments of :func:`.flat_scene.flat_scene_image`."""
     if family == "photo":
         from .photo_scene import photo_scene_image
 
         return photo_scene_image(canvas, blocks, **kw)
     from .flat_scene import flat_scene_image
 
-    kw.pop("snow", None)
     return flat_scene_image(canvas, blocks, **kw)
 
 
