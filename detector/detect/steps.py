@@ -173,12 +173,16 @@ def height_steps(
                  np.asarray(tiers, np.int64))  # fmt: skip
 
 
-def chain_heights(anchor: np.ndarray, tiers: np.ndarray, steps: Steps) -> np.ndarray:
-    """float [N]: heights carried from the ``anchor`` stacks (bool [N], their ``tiers``)
+def chain_heights(
+    anchor: np.ndarray, tiers: np.ndarray, steps: Steps
+) -> tuple[np.ndarray, np.ndarray]:
+    """(float [N] heights carried from the ``anchor`` stacks (bool [N], their ``tiers``)
     across ``steps`` breadth-first (nearest anchor first; a stack keeps the first height that
-    reaches it), NaN where none reaches."""
+    reaches it), NaN where none reaches; int [N] steps crossed to get there, 0 on an anchor
+    and where none reaches)."""
     n = len(anchor)
     h = np.where(anchor, np.asarray(tiers, np.float64), np.nan)
+    hops = np.zeros(n, np.int64)
     adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     for a, b, d in zip(steps.higher.tolist(), steps.lower.tolist(), steps.tiers.tolist(),
                        strict=True):  # fmt: skip
@@ -190,5 +194,6 @@ def chain_heights(anchor: np.ndarray, tiers: np.ndarray, steps: Steps) -> np.nda
         for v, d in adj[u]:
             if np.isnan(h[v]):
                 h[v] = h[u] + d
+                hops[v] = hops[u] + 1
                 queue.append(v)
-    return h
+    return h, hops

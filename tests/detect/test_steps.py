@@ -106,8 +106,9 @@ def test_heights_carried_from_the_measured_stack():
     h = stack_heights(runs, n=n, gsd_m=GSD, elevation_deg=elev, steps=steps)
     assert h.tiers_est.tolist() == [3.0, 2.0, 2.0, 1.0]
     assert h.source.tolist() == ["prior", "prior", "prior", "shadow"]
-    assert h.tiers_low.tolist() == [2.0, 1.0, 1.0, 1.0]
-    assert h.tiers_high.tolist() == [4.0, 3.0, 3.0, 1.0]
+    # +-1 tier one step from the measured stack, a quarter tier more per further step
+    assert h.tiers_low.tolist() == [1.5, 1.0, 1.0, 1.0]
+    assert h.tiers_high.tolist() == [4.0, 3.25, 3.0, 1.0]
     # without the steps the occluded three get the stowage range
     h0 = stack_heights(runs, n=n, gsd_m=GSD, elevation_deg=elev)
     assert h0.tiers_est.tolist() == [2.5, 2.5, 2.5, 1.0]
@@ -120,9 +121,10 @@ def test_heights_carried_from_the_measured_stack():
 def test_chain_heights_nearest_anchor_first_and_unreached_nan():
     steps = Steps(np.array([0, 1, 3]), np.array([1, 2, 4]), np.array([1, 0, 2]))
     anchor = np.array([False, False, True, False, False, False])
-    h = chain_heights(anchor, np.array([0, 0, 2, 0, 0, 0.0]), steps)
+    h, hops = chain_heights(anchor, np.array([0, 0, 2, 0, 0, 0.0]), steps)
     assert h[:3].tolist() == [3.0, 2.0, 2.0]
     assert np.isnan(h[3:]).all()
+    assert hops.tolist() == [2, 1, 0, 0, 0, 0]
 
 
 def test_no_steps_without_a_neighbour_or_boxes():
