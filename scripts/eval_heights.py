@@ -106,13 +106,13 @@ def detected(tif: Path, geo: Path, out: Path, detector, config, no_time: bool):
     return t.tiers[vis][ti], props, outcome.counts["sun"]
 
 
-def _by_basis(truth, est, lo, hi, basis) -> dict:
+def _by_basis(truth, est, inside, basis) -> dict:
     """{basis: [stacks, MAE, 90 % cover]}: what the heights rest on (detect.heights
     ``BASES``): "shadow" (measured), "step" (a measured height carried across height
-    steps), "block" (its block's measured stacks), "rail" or "stowage" (1-4)."""
+    steps), "block" (its block's measured stacks), "rail" or "stowage" (1-4); ``inside``
+    whether each truth lies in its interval."""
     from detector.detect.heights import BASES
 
-    inside = (lo <= truth + 1e-6) & (truth <= hi + 1e-6)
     return {b: [int((basis == b).sum()), round(float(np.abs(est - truth)[basis == b].mean()), 3),
                 round(float(inside[basis == b].mean()), 3)]
             for b in BASES if (basis == b).any()}  # fmt: skip
@@ -141,17 +141,17 @@ def summarise(rows: list[dict]) -> dict:
     src = np.array([r["source"] for r in rows])
     net = np.array([np.nan if r.get("net") is None else r["net"] for r in rows], float)
     sh = src == "shadow"
+    inside = (lo <= truth + 1e-6) & (truth <= hi + 1e-6)
     out = {
         "stacks": len(rows),
         "mae": float(np.abs(est - truth).mean()),
         "mae_rounded": float(np.abs(np.clip(np.round(est), 1, 4) - truth).mean()),
-        "coverage90": float(((lo <= truth + 1e-6) & (truth <= hi + 1e-6)).mean()),
+        "coverage90": float(inside.mean()),
         "share_shadow": float(sh.mean()),
         "mae_shadow": float(np.abs(est[sh] - truth[sh]).mean()) if sh.any() else None,
-        "coverage_shadow": float(((lo <= truth + 1e-6) & (truth <= hi + 1e-6))[sh].mean())
-        if sh.any() else None,
+        "coverage_shadow": float(inside[sh].mean()) if sh.any() else None,
         "mae_prior": float(np.abs(est[~sh] - truth[~sh]).mean()) if (~sh).any() else None,
-        "by_basis": _by_basis(truth, est, lo, hi, np.array([r.get("basis") for r in rows])),
+        "by_basis": _by_basis(truth, est, inside, np.array([r.get("basis") for r in rows])),
         "reasons": {str(k): int(v) for k, v in zip(*np.unique(
             [r["reason"] for r in rows if r["source"] == "prior"] or [""], return_counts=True),
             strict=True)},

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...detections import TIER_HEIGHT_M, Detections
 from ..record import Ground, Part, box_part, segment_part
-from .flat_snow import FlatWinter, roof_snow, snow_ground
+from .flat_snow import FlatWinter, ground_code, roof_snow, snow_ground
 
 __all__ = ["FlatStyle", "draw_flat", "random_style"]
 
@@ -124,8 +124,6 @@ def _hull(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     both = np.concatenate([a, b]).astype(np.float32)
     return cv2.convexHull(both).reshape(-1, 2).astype(np.float64)
 
-
-_SNOWY_KINDS = ("concrete", "grass", "soil", "ballast", "marking")
 
 _FIXED = {
     "bus:hvac": (0.78, 0.78, 0.8),
@@ -267,11 +265,10 @@ def draw_flat(
     for item in notes:
         if isinstance(item, Ground):
             item.paste(rgb, style.ground_rgb(item.kind))
-            if ground is not None:  # 1 snowy ground, 2 road, 3 water, 0 neither
-                code = {"asphalt": 2, "water": 3}.get(item.kind, int(item.kind in _SNOWY_KINDS))
-                item.paste(ground, code)
+            if ground is not None:
+                item.paste(ground, ground_code(item.kind))
     if ground is not None:
-        snow_ground(rgb, np.where(ground == 3, 0, ground), ground == 3, gsd_m, winter)
+        snow_ground(rgb, ground, gsd_m, winter)
     cparts, ccols, tops = _container_parts(blocks, style, rng)
     parts = [p for p in notes if isinstance(p, Part)]
     parts += _roof_units(parts, gsd_m, rng) + _crane_parts(cranes, gsd_m)

@@ -41,8 +41,8 @@ def flat_scene_image(
     sun_azimuth_deg: float,
     snow: float = 0.0,
 ) -> tuple[np.ndarray, Detections, Detections]:
-    """Render a noted scene layout flat, with ``snow`` cover 0..1 (:mod:`.flat_snow`). Returns (image uint8 [3, H, W] for ``bits`` 8 or
-    uint16 [bands, H, W] 11-bit for 16, 0 outside ``valid``; the container tops where
+    """Render a noted scene layout flat, with ``snow`` cover 0..1 (:mod:`.flat_snow`).
+    Returns (image uint8 [3, H, W] for ``bits`` 8 or uint16 [bands, H, W] 11-bit for 16, 0 outside ``valid``; the container tops where
     they are seen; the same tops where their stacks stand, for region assignment)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xF1A75C])
     g = canvas.gsd_m

@@ -22,7 +22,11 @@ from scipy.spatial import cKDTree
 
 from ...errors import ConfigError
 
-__all__ = ["FlatWinter", "RoofSnow", "roof_snow", "snow_ground"]
+__all__ = ["FlatWinter", "RoofSnow", "ground_code", "roof_snow", "snow_ground"]
+
+#: Ground kinds (:class:`detector.synth.record.Ground`) that hold snow; roads clear faster.
+_SNOWY = ("concrete", "grass", "soil", "ballast", "marking")
+_SNOWY_GROUND, _ROAD, _WATER = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -70,23 +74,28 @@ def _voronoi(shape: tuple[int, int], cell_px: float, rng: np.random.Generator) -
     return labels
 
 
-def snow_ground(rgb: np.ndarray, ground: np.ndarray, water: np.ndarray, gsd_m: float,
-                winter: FlatWinter) -> None:  # fmt: skip
-    """Snow and ice on the ground, in place: ``ground`` uint8 [H, W] is 1 where a snowy
-    ground kind lies, 2 on roads; ``water`` bool [H, W] open water."""
+def ground_code(kind: str) -> int:
+    """How a ground ``kind`` takes snow: 1 snowy ground, 2 road, 3 water, 0 none (rails,
+    fenders, foam)."""
+    return {"asphalt": _ROAD, "water": _WATER}.get(kind, _SNOWY_GROUND if kind in _SNOWY else 0)
+
+
+def snow_ground(rgb: np.ndarray, ground: np.ndarray, gsd_m: float, winter: FlatWinter) -> None:
+    """Snow and ice on the ground, in place: ``ground`` uint8 [H, W] the :func:`ground_code`
+    of what lies at each pixel."""
     cover, rng = float(winter.cover), winter.rng
     if cover == 0.0:
         return
+    water = ground == _WATER
     cells = _voronoi(rgb.shape[:2], rng.uniform(8.0, 40.0) / gsd_m, rng)
     n = int(cells.max()) + 1
     u = rng.random(n)
     fresh, trodden = _tone(rng, 0.88, 0.98), _tone(rng, 0.55, 0.78)
     grey = rng.random(n) < rng.uniform(0.1, 0.5)  # trodden cells
-    on_land = (u < cover)[cells] & (ground == 1)
-    on_road = (u < 0.6 * cover)[cells] & (ground == 2)
-    tone = np.where(grey[cells][..., None], trodden, fresh)
+    on_land = (u < cover)[cells] & (ground == _SNOWY_GROUND)
+    on_road = (u < 0.6 * cover)[cells] & (ground == _ROAD)
     hit = on_land | on_road
-    rgb[hit] = tone[hit]
+    rgb[hit] = np.where(grey[cells[hit]][:, None], trodden, fresh)
     if not water.any() or rng.random() >= 0.7:
         return
     floes = _voronoi(rgb.shape[:2], rng.uniform(5.0, 30.0) / gsd_m, rng)
