@@ -102,7 +102,7 @@ def infer_band(detector, job: BandJob, config, *, progress=None) -> SceneInferen
         tile_px=config.tile_px, overlap_px=config.overlap_px, batch_size=config.batch_size
     )
     n_read = runtime.reader_threads(config.read_threads, detector.device)
-    n_read = max(1, min(n_read, -(-len(job.tiles) // config.batch_size)))
+    n_read = max(1, min(n_read, len(job.tiles)))  # a batch's tiles read side by side
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), contextlib.ExitStack() as stack:
         readers = [
             stack.enter_context(SceneReader(job.scene, target_gsd_m=detector.gsd_m))

@@ -19,10 +19,12 @@ are held; the scene itself never is.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -306,26 +308,37 @@ def _inner_valid(
     )
 
 
-def _reader_fn(readers: Sequence) -> Callable[[Sequence], _Batch]:
-    free: queue.SimpleQueue = queue.SimpleQueue()  # each batch borrows a reader of its own
+def _reader_fn(readers: Sequence, pool: ThreadPoolExecutor | None) -> Callable[[Sequence], _Batch]:
+    """``read_batch(tiles)``: one batch's tiles, each read with a reader borrowed for that
+    tile; with a ``pool`` (one thread per reader) a batch's tiles are read side by side, so
+    a large batch of few tiles (a GPU's 32 tiles of 1280 px) still keeps every reader busy."""
+    free: queue.SimpleQueue = queue.SimpleQueue()
     for r in readers:
         free.put(r)
 
     def read_batch(tiles: Sequence) -> _Batch:
         h, w = _batch_hw(tiles)
         # pixel-interleaved (channels-last) buffer, handed on as an [n, 3, h, w] view: the
-        # model's layout, so the transposition happens here in the reading thread
+        # model's layout, so the transposition happens here in the reading threads
         nhwc = np.zeros((len(tiles), h, w, 3), np.float32)
         valid = np.zeros((len(tiles), h, w), bool)
-        reader = free.get()
-        try:
-            for k, t in enumerate(tiles):
-                img = reader.read(t.window)
-                th, tw = img.valid.shape
-                nhwc[k, :th, :tw] = img.image.transpose(1, 2, 0)
-                valid[k, :th, :tw] = img.valid
-        finally:
-            free.put(reader)
+
+        def fill(k: int) -> None:  # each tile writes its own slice of the buffers
+            reader = free.get()
+            try:
+                img = reader.read(tiles[k].window)
+            finally:
+                free.put(reader)
+            th, tw = img.valid.shape
+            nhwc[k, :th, :tw] = img.image.transpose(1, 2, 0)
+            valid[k, :th, :tw] = img.valid
+
+        if pool is None or len(tiles) == 1:
+            for k in range(len(tiles)):
+                fill(k)
+        else:
+            for f in [pool.submit(fill, k) for k in range(len(tiles))]:
+                f.result()  # re-raises a reading error
         return _Batch(tuple(tiles), nhwc.transpose(0, 3, 1, 2), valid)
 
     return read_batch
@@ -369,13 +382,14 @@ def infer_scene(
     model_s = 0.0
     bs = max(1, settings.batch_size)
     chunks = [tuple(tiles[i : i + bs]) for i in range(0, len(tiles), bs)]
-    prefetch = Prefetcher(
-        chunks,
-        _reader_fn(readers),
-        depth=max(1, settings.prefetch_batches),
-        workers=len(readers),
-    )
-    with prefetch as batches:
+    depth = max(1, settings.prefetch_batches)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if len(readers) > 1:
+            pool = stack.enter_context(ThreadPoolExecutor(len(readers), "ccount-read"))
+        read = _reader_fn(readers, pool)
+        prefetch = Prefetcher(chunks, read, depth=depth, workers=1 if pool is None else 2)
+        batches = stack.enter_context(prefetch)
         for batch in batches:
             t0 = time.perf_counter()
             outputs = predictor(batch.images)

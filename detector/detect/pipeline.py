@@ -131,7 +131,7 @@ def _infer(
             phase_rc = grid_phase(grid.transform, a)
             plan = plan_scene(reader, scene, config, a, phase_rc)
             coverage = reader.coverage()
-            n_read = max(1, min(n_read, -(-len(plan.tiles) // config.batch_size)))
+            n_read = max(1, min(n_read, len(plan.tiles)))  # a batch's tiles read side by side
             phase = phase_rc[0]
             per_band = band_rows(grid.height, grid.width, tile_px=config.tile_px,
                                  overlap_px=config.overlap_px, band_mpx=config.band_mpx,

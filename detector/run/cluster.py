@@ -80,11 +80,17 @@ class ClusterConfig:
 
 def worker_config(config: Any, cluster: ClusterConfig) -> Any:
     """The detect settings each worker uses: on a local cluster the cores are split between
-    the workers (torch threads = cores // workers unless ``--threads`` says otherwise)."""
+    the workers (torch threads = cores // workers unless ``--threads`` says otherwise, and
+    on CUDA the tile-reading threads too: half a worker's share, as one process takes half
+    the cores, unless ``--read-threads`` says otherwise)."""
     from ..model.runtime import cpu_cores
 
-    if cluster.workers is not None and config.num_threads is None:
-        config = replace(config, num_threads=max(1, cpu_cores() // cluster.workers))
+    if cluster.workers is not None:
+        share = max(1, cpu_cores() // cluster.workers)
+        if config.num_threads is None:
+            config = replace(config, num_threads=share)
+        if config.read_threads is None and config.device != "cpu":
+            config = replace(config, read_threads=max(1, share // 2))
     return replace(config, serial=True)  # one scene per task: nothing to overlap with
 
 

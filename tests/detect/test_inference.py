@@ -364,12 +364,16 @@ class _ExclusiveReader(ArrayReader):
             self._busy.release()
 
 
-def test_several_readers_give_the_single_reader_result(scene):
+@pytest.mark.parametrize("batch", [2, 100])
+def test_several_readers_give_the_single_reader_result(scene, batch):
+    """Also when one batch holds every tile (a GPU's large batches): its tiles are read by
+    all the readers side by side."""
     img, _ = scene
     tiles = plan_tiles(700, 1100, tile_px=128, overlap_px=16)
+    assert len(tiles) < 100
     one = infer_scene(blob_predictor, ArrayReader(img), tiles, InferenceSettings(batch_size=2))
     readers = [_ExclusiveReader(img) for _ in range(3)]
-    many = infer_scene(blob_predictor, readers, tiles, InferenceSettings(batch_size=2))
+    many = infer_scene(blob_predictor, readers, tiles, InferenceSettings(batch_size=batch))
     assert len(many.dets) == len(one.dets) > 0
     np.testing.assert_array_equal(many.dets.cx, one.dets.cx)
     np.testing.assert_array_equal(many.dets.cy, one.dets.cy)

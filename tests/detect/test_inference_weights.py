@@ -49,9 +49,9 @@ def test_reading_threads_change_nothing(runs):
 
     one, three = runs[512], runs["512r3"]
     assert one.counts["settings"]["read_threads"] == 1  # the CPU default
-    # no more readers than batches: 16 tiles (512 px, 160 px overlap) in batches of 8
+    # 16 tiles (512 px, 160 px overlap) in batches of 8: each batch's tiles read side by side
     assert three.counts["tiles"]["run"] == 16
-    assert three.counts["settings"]["read_threads"] == 2
+    assert three.counts["settings"]["read_threads"] == 3
     a, b = (json.loads(o.detections_path.read_text())["features"] for o in (one, three))
     assert len(a) == len(b) > 500
     assert a == b

@@ -313,3 +313,23 @@ def test_bad_cluster_flags_are_one_line_errors(world, tmp_path, capsys):
         assert main(["run", *_args(world, tmp_path / "o"), *extra]) == 2, extra
         err = capsys.readouterr().err.strip()
         assert msg in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("device", "workers", "threads", "reads"),
+    [("cpu", 4, 4, None), ("cuda", 4, 4, 2), ("cuda", 16, 1, 1), ("auto", 2, 8, 4)],
+)
+def test_local_workers_share_the_cores_for_the_model_and_on_a_gpu_for_reading(
+    monkeypatch, device, workers, threads, reads
+):
+    from detector.model import runtime
+    from detector.run.cluster import worker_config
+
+    monkeypatch.setattr(runtime, "cpu_cores", lambda: 16)
+    cfg = worker_config(DetectConfig(device=device), ClusterConfig(workers=workers))
+    assert (cfg.num_threads, cfg.read_threads, cfg.serial) == (threads, reads, True)
+    # what the user asked for stands; a remote cluster (no worker count) is left alone
+    asked = DetectConfig(device="cuda", num_threads=3, read_threads=5)
+    assert (worker_config(asked, ClusterConfig(workers=4)).read_threads) == 5
+    remote = worker_config(DetectConfig(device="cuda"), ClusterConfig(address="tcp://h:8786"))
+    assert (remote.num_threads, remote.read_threads) == (None, None)
