@@ -11,4 +11,4 @@ def test_bench_scale_runs_and_outputs_match(tmp_path, capsys):
                        "--out", str(tmp_path)]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "1 scenes," in out and "(baseline)" in out
-    assert " 1 worker(s):" in out and "outputs identical: True" in out
+    assert " 1 worker(s):" in out and "outputs identical: yes" in out
