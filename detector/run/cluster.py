@@ -78,6 +78,15 @@ class ClusterConfig:
             raise ConfigError(f"--scene-timeout {self.scene_timeout_s:g} must be > 0 seconds")
 
 
+def _local_gpu(device: str) -> bool:
+    """Whether ``device`` (auto|cpu|cuda...) runs on a GPU of this machine."""
+    if device == "cpu":
+        return False
+    import torch
+
+    return device != "auto" or torch.cuda.is_available()
+
+
 def worker_config(config: Any, cluster: ClusterConfig) -> Any:
     """The detect settings each worker uses: on a local cluster the cores are split between
     the workers (torch threads = cores // workers unless ``--threads`` says otherwise, and
@@ -89,7 +98,7 @@ def worker_config(config: Any, cluster: ClusterConfig) -> Any:
         share = max(1, cpu_cores() // cluster.workers)
         if config.num_threads is None:
             config = replace(config, num_threads=share)
-        if config.read_threads is None and config.device != "cpu":
+        if config.read_threads is None and _local_gpu(config.device):
             config = replace(config, read_threads=max(1, share // 2))
     return replace(config, serial=True)  # one scene per task: nothing to overlap with
 

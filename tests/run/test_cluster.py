@@ -322,10 +322,13 @@ def test_bad_cluster_flags_are_one_line_errors(world, tmp_path, capsys):
 def test_local_workers_share_the_cores_for_the_model_and_on_a_gpu_for_reading(
     monkeypatch, device, workers, threads, reads
 ):
+    import torch
+
     from detector.model import runtime
     from detector.run.cluster import worker_config
 
     monkeypatch.setattr(runtime, "cpu_cores", lambda: 16)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "auto" finds a GPU
     cfg = worker_config(DetectConfig(device=device), ClusterConfig(workers=workers))
     assert (cfg.num_threads, cfg.read_threads, cfg.serial) == (threads, reads, True)
     # what the user asked for stands; a remote cluster (no worker count) is left alone
@@ -333,3 +336,7 @@ def test_local_workers_share_the_cores_for_the_model_and_on_a_gpu_for_reading(
     assert (worker_config(asked, ClusterConfig(workers=4)).read_threads) == 5
     remote = worker_config(DetectConfig(device="cuda"), ClusterConfig(address="tcp://h:8786"))
     assert (remote.num_threads, remote.read_threads) == (None, None)
+    # "auto" on a machine without a GPU reads as on a CPU: one thread (the default)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cpu = worker_config(DetectConfig(device="auto"), ClusterConfig(workers=2))
+    assert (cpu.num_threads, cpu.read_threads) == (8, None)
