@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import queue
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ import numpy as np
 
 from ..detections import Detections, drop_contained
 from ..imagery.prefetch import Prefetcher
+from .batches import batch_reader
 
 __all__ = [
     "TileOutput",
@@ -186,13 +186,6 @@ class SceneInference:
     total_s: float
 
 
-@dataclass(frozen=True)
-class _Batch:
-    tiles: tuple  # tuple[Tile, ...]
-    images: np.ndarray  # float32 [B, 3, H, W]
-    valid: np.ndarray  # bool [B, H, W]
-
-
 def owned(dets: Detections, tile, valid: np.ndarray | None = None) -> Detections:
     """Detections of one tile that the tile owns, shifted to scene pixels.
 
@@ -272,13 +265,6 @@ def paste_core(
     ).astype(np.uint8)
 
 
-def _batch_hw(tiles: Sequence) -> tuple[int, int]:
-    h = max(t.window.height for t in tiles)
-    w = max(t.window.width for t in tiles)
-    m = PAD_MULTIPLE_PX
-    return math.ceil(h / m) * m, math.ceil(w / m) * m
-
-
 def _inner_valid(
     valid: np.ndarray, tile, shape: tuple[int, ...], frame: tuple[int, int] | None = None
 ) -> np.ndarray:
@@ -306,42 +292,6 @@ def _inner_valid(
     return cv2.resize(out, (shape[-1], shape[-2]), interpolation=cv2.INTER_NEAREST).astype(
         np.float32
     )
-
-
-def _reader_fn(readers: Sequence, pool: ThreadPoolExecutor | None) -> Callable[[Sequence], _Batch]:
-    """``read_batch(tiles)``: one batch's tiles, each read with a reader borrowed for that
-    tile; with a ``pool`` (one thread per reader) a batch's tiles are read side by side, so
-    a large batch of few tiles (a GPU's 32 tiles of 1280 px) still keeps every reader busy."""
-    free: queue.SimpleQueue = queue.SimpleQueue()
-    for r in readers:
-        free.put(r)
-
-    def read_batch(tiles: Sequence) -> _Batch:
-        h, w = _batch_hw(tiles)
-        # pixel-interleaved (channels-last) buffer, handed on as an [n, 3, h, w] view: the
-        # model's layout, so the transposition happens here in the reading threads
-        nhwc = np.zeros((len(tiles), h, w, 3), np.float32)
-        valid = np.zeros((len(tiles), h, w), bool)
-
-        def fill(k: int) -> None:  # each tile writes its own slice of the buffers
-            reader = free.get()
-            try:
-                img = reader.read(tiles[k].window)
-            finally:
-                free.put(reader)
-            th, tw = img.valid.shape
-            nhwc[k, :th, :tw] = img.image.transpose(1, 2, 0)
-            valid[k, :th, :tw] = img.valid
-
-        if pool is None or len(tiles) == 1:
-            for k in range(len(tiles)):
-                fill(k)
-        else:
-            for f in [pool.submit(fill, k) for k in range(len(tiles))]:
-                f.result()  # re-raises a reading error
-        return _Batch(tuple(tiles), nhwc.transpose(0, 3, 1, 2), valid)
-
-    return read_batch
 
 
 def infer_scene(
@@ -387,7 +337,7 @@ def infer_scene(
         pool = None
         if len(readers) > 1:
             pool = stack.enter_context(ThreadPoolExecutor(len(readers), "ccount-read"))
-        read = _reader_fn(readers, pool)
+        read = batch_reader(readers, pool, PAD_MULTIPLE_PX)
         prefetch = Prefetcher(chunks, read, depth=depth, workers=1 if pool is None else 2)
         batches = stack.enter_context(prefetch)
         for batch in batches:
