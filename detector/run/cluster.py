@@ -78,27 +78,19 @@ class ClusterConfig:
             raise ConfigError(f"--scene-timeout {self.scene_timeout_s:g} must be > 0 seconds")
 
 
-def _local_gpu(device: str) -> bool:
-    """Whether ``device`` (auto|cpu|cuda...) runs on a GPU of this machine."""
-    if device == "cpu":
-        return False
-    import torch
-
-    return device != "auto" or torch.cuda.is_available()
-
-
 def worker_config(config: Any, cluster: ClusterConfig) -> Any:
     """The detect settings each worker uses: on a local cluster the cores are split between
     the workers (torch threads = cores // workers unless ``--threads`` says otherwise, and
     on CUDA the tile-reading threads too: half a worker's share, as one process takes half
     the cores, unless ``--read-threads`` says otherwise)."""
     from ..model.runtime import cpu_cores
+    from ..model.weights import resolve_device
 
     if cluster.workers is not None:
         share = max(1, cpu_cores() // cluster.workers)
         if config.num_threads is None:
             config = replace(config, num_threads=share)
-        if config.read_threads is None and _local_gpu(config.device):
+        if config.read_threads is None and resolve_device(config.device).type == "cuda":
             config = replace(config, read_threads=max(1, share // 2))
     return replace(config, serial=True)  # one scene per task: nothing to overlap with
 
