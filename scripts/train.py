@@ -124,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         "weights of 2026-12-03 used 0)",
     )
     p.add_argument(
+        "--stage2-setting-weights",
+        default=None,
+        metavar="MIX",
+        help="multiply the shares of these v2 layout settings in stage 2's synthetic tiles, "
+        "e.g. town=3,field=2 (default: none, the shares of the shipped weights)",
+    )
+    p.add_argument(
         "--families",
         default=FAMILIES,
         metavar="MIX",
@@ -144,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, flush=True)  # noqa: E731
     try:
         families = None if args.families is None else parse_mix(args.families)
+        boost = args.stage2_setting_weights
+        boost = None if boost is None else parse_mix(boost, option="--setting-weights")
     except CountError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
@@ -175,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             labels=labels,
             label_fraction=0.5,
             checkpoint=work / "stage2.ckpt",
+            setting_weights=boost,
             **common,
         )
         stages.append((config, lambda: make_finetune_set.main(scenes)))

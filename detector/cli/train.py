@@ -167,6 +167,14 @@ def configure(parser) -> None:
         "detector.synth.terminal; v1: the plain one)",
     )
     parser.add_argument(
+        "--setting-weights",
+        default=None,
+        metavar="MIX",
+        help="multiply the shares of v2 layout settings, NAME=FACTOR,... (e.g. town=3,field=2: "
+        "town blocks and solar/greenhouse fields more often; default: the shares of "
+        "detector.synth.terminal.WEIGHTS_V2)",
+    )
+    parser.add_argument(
         "--ema",
         type=float,
         default=None,
@@ -225,7 +233,7 @@ _OPTIONS = {
     "label_fraction": "label_fraction", "pool": "pool_size", "refresh": "refresh_per_step",
     "val_samples": "val_samples", "threads": "threads", "gen_workers": "gen_workers",
     "tiers_output": "tiers_output", "snow": "snow", "ema": "ema",
-    "families": "families", "layouts": "layouts",
+    "families": "families", "layouts": "layouts", "setting_weights": "setting_weights",
 }  # fmt: skip
 
 
@@ -259,6 +267,10 @@ def run(args) -> int:
         from ..synth.mixes import parse_mix
 
         given["families"] = parse_mix(given["families"])
+    if "setting_weights" in given:
+        from ..synth.mixes import parse_mix
+
+        given["setting_weights"] = parse_mix(given["setting_weights"], option="--setting-weights")
     if args.resume is not None:  # the checkpoint carries its recipe
         fields, out = _from_checkpoint(args.resume)
     else:

@@ -59,6 +59,10 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
         cmd += " --families " + ",".join(f"{k}={float(v):g}" for k, v in families.items())
     if layouts != "v1":
         cmd += f" --layouts {layouts}"
+    boost = r.get("setting_weights")
+    if boost:
+        cmd += " --setting-weights " + ",".join(f"{k}={float(v):g}" for k, v in boost.items())
+        layouts += " (setting shares x " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
     mix = (
         ", ".join(f"{k} {float(v) / sum(families.values()):.0%}" for k, v in families.items())
         if families

@@ -63,6 +63,7 @@ class TrainConfig:
     snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
     families: dict[str, float] | None = None  # rendering-family mix; None: classic only
     layouts: str = "v1"  # layout generator of synth.training_sample: v1 or v2 (see SHIPPED_DATA)
+    setting_weights: dict[str, float] | None = None  # v2 settings' share multipliers; None: 1
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
     amp: bool = True
     arch: str = "ccnet-v1"
@@ -89,6 +90,14 @@ class TrainConfig:
             from ..synth.mixes import check_mix
 
             object.__setattr__(self, "families", check_mix(self.families))
+        if self.setting_weights is not None:
+            from ..synth.mixes import check_setting_weights
+
+            if self.layouts != "v2":
+                raise ConfigError("--setting-weights: needs --layouts v2")
+            object.__setattr__(
+                self, "setting_weights", check_setting_weights(self.setting_weights) or None
+            )
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema {self.ema}: expected a decay 0 <= d < 1 (0: off)")
         if self.threads is not None and self.threads < 1:
@@ -121,4 +130,6 @@ class TrainConfig:
             d.pop("families", None)
         if d.get("layouts") == "v1":
             d.pop("layouts", None)
+        if d.get("setting_weights") is None:
+            d.pop("setting_weights", None)
         return d

@@ -172,6 +172,8 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
             extra["families"] = config.families
         if config.layouts != "v1":
             extra["layouts"] = config.layouts
+        if config.setting_weights:
+            extra["setting_weights"] = config.setting_weights
         make = functools.partial(training_sample, out_gsd_m=gsd, snow=config.snow, **extra)
     from ..synth.training import stream_sample
 

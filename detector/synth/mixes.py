@@ -2,6 +2,8 @@
 validated ``{family: weight}`` mapping (:func:`parse_mix`, :func:`check_mix`,
 :func:`format_mix`). Family names come from the registry
 (:data:`detector.synth.families.FAMILIES`), so a family that lands there is accepted here.
+Layout-setting multipliers (``"town=3,field=2"``, :func:`check_setting_weights`) parse the
+same way.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 
 from ..errors import ConfigError
 
-__all__ = ["check_mix", "format_mix", "parse_mix"]
+__all__ = ["check_mix", "check_setting_weights", "format_mix", "parse_mix"]
 
 
 def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
@@ -26,21 +28,46 @@ def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
                 f"--families: unknown rendering family {name!r}; expected some of "
                 f"{', '.join(FAMILIES)}"
             )
-        try:
-            w = float(weight)
-        except (TypeError, ValueError):
-            raise ConfigError(f"--families: weight of {name} {weight!r} is not a number") from None
-        if not math.isfinite(w) or w < 0:
-            raise ConfigError(f"--families: weight of {name} {weight!r}: expected a number >= 0")
-        out[str(name)] = w
+        out[str(name)] = _weight("--families", name, weight)
     if not out or sum(out.values()) <= 0:
         raise ConfigError(f"--families {dict(mix)!r}: give at least one weight > 0")
     return out
 
 
-def parse_mix(text: str) -> dict[str, float]:
+def check_setting_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """``weights`` as a plain dict of v2 layout settings
+    (:data:`detector.synth.terminal.SETTINGS_V2`) to multipliers of their shipped shares
+    (>= 0, finite; settings not named keep theirs);
+    :class:`~detector.errors.ConfigError` otherwise."""
+    from .terminal import SETTINGS_V2
+
+    out: dict[str, float] = {}
+    for name, weight in dict(weights).items():
+        if name not in SETTINGS_V2:
+            raise ConfigError(
+                f"--setting-weights: unknown layout setting {name!r}; expected some of "
+                f"{', '.join(SETTINGS_V2)}"
+            )
+        out[str(name)] = _weight("--setting-weights", name, weight)
+    if all(out.get(name, 1.0) <= 0 for name in SETTINGS_V2):
+        raise ConfigError(f"--setting-weights {dict(weights)!r}: every setting weighs 0")
+    return out
+
+
+def _weight(option: str, name: str, weight) -> float:
+    try:
+        w = float(weight)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option}: weight of {name} {weight!r} is not a number") from None
+    if not math.isfinite(w) or w < 0:
+        raise ConfigError(f"{option}: weight of {name} {weight!r}: expected a number >= 0")
+    return w
+
+
+def parse_mix(text: str, *, option: str = "--families") -> dict[str, float]:
     """``"classic=1,flat=0.5"`` -> ``{"classic": 1.0, "flat": 0.5}`` (a bare name weighs 1;
-    a family named twice is an error)."""
+    a family named twice is an error). ``option="--setting-weights"`` parses layout-setting
+    multipliers instead (:func:`check_setting_weights`)."""
     mix: dict[str, float | str] = {}
     for item in str(text).split(","):
         item = item.strip()
@@ -49,11 +76,11 @@ def parse_mix(text: str) -> dict[str, float]:
         name, sep, weight = item.partition("=")
         name = name.strip()
         if name in mix:
-            raise ConfigError(f"--families {text!r}: {name} is given twice")
+            raise ConfigError(f"{option} {text!r}: {name} is given twice")
         mix[name] = weight.strip() if sep else 1.0
     if not mix:
-        raise ConfigError(f"--families {text!r}: expected NAME=WEIGHT[,NAME=WEIGHT...]")
-    return check_mix(mix)
+        raise ConfigError(f"{option} {text!r}: expected NAME=WEIGHT[,NAME=WEIGHT...]")
+    return check_setting_weights(mix) if option == "--setting-weights" else check_mix(mix)
 
 
 def format_mix(mix: Mapping[str, float] | None) -> str:

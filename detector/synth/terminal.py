@@ -23,6 +23,7 @@ Frame: render pixels of the canvas (x right, y down); heights in metres.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "SETTINGS_V2",
     "Spreader",
     "compose_v2",
+    "setting_shares",
     "draw_chassis",
     "draw_spreaders",
 ]
@@ -53,6 +55,20 @@ SETTINGS_V2 = ("yard", "quay", "deck", "rail", "road", "water", "land") + NEGATI
 WEIGHTS_V2 = np.array(
     [0.17, 0.11, 0.15, 0.09, 0.06, 0.03, 0.04, 0.08, 0.06, 0.06, 0.06, 0.05, 0.04]
 )
+
+
+def setting_shares(weights: Mapping[str, float] | None = None) -> np.ndarray:
+    """The probability of each of :data:`SETTINGS_V2`: :data:`WEIGHTS_V2` times the
+    multipliers in ``weights`` (settings not named: 1), renormalised."""
+    w = WEIGHTS_V2.copy()
+    if weights:
+        from .mixes import check_setting_weights
+
+        for name, m in check_setting_weights(weights).items():
+            w[SETTINGS_V2.index(name)] *= m
+    return w / w.sum()
+
+
 #: the region a setting's containers belong to (evaluation); other settings: "other"
 REGION_OF = {"yard": "yard", "road": "yard", "quay": "quay", "deck": "deck", "rail": "rail"}
 _L20, _W = CONTAINER_SIZE_M[KIND_20FT]

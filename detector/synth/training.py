@@ -314,6 +314,7 @@ def training_sample(
     family: str = "classic",
     families: Mapping[str, float] | None = None,
     layouts: str = "v1",
+    setting_weights: Mapping[str, float] | None = None,
     compose: Callable[..., Any] | None = None,
 ) -> TrainingSample:
     """A random labelled patch of ``size_px`` x ``size_px`` at ``out_gsd_m``; deterministic in
@@ -333,7 +334,9 @@ def training_sample(
 
     ``layouts`` picks the layout generator: ``"v1"`` (the shipped recipe's, this module's
     composer) or ``"v2"`` (:mod:`detector.synth.terminal`: terminal layouts real ports
-    have, occlusion by spreaders, and hard-negative settings such as bus depots).
+    have, occlusion by spreaders, and hard-negative settings such as bus depots);
+    ``setting_weights`` multiplies the v2 settings' shares (``{"town": 3}``: town blocks
+    three times as often before renormalising; settings not named keep theirs).
     ``compose(rng, canvas)``, when given, lays the patch out instead of a random setting
     (evaluation scenes, :mod:`detector.synth.lookalike_scenes`); it returns (blocks,
     cranes, theta, spreaders) like :func:`detector.synth.terminal.compose_v2`, and its
@@ -347,6 +350,8 @@ def training_sample(
     family = pick_family(seed, families) if families is not None else check_family(family)
     if layouts not in ("v1", "v2"):
         raise ConfigError(f"training_sample: layouts={layouts!r}; expected 'v1' or 'v2'")
+    if setting_weights and layouts != "v2":
+        raise ConfigError("training_sample: setting_weights needs layouts='v2'")
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EED])
     n_out = int(size_px) + 2 * _MARGIN_PX
     n_nat = max(int(round(n_out * out_gsd_m / rng.uniform(0.3, 0.6))), 16)
@@ -356,9 +361,9 @@ def training_sample(
     if layouts == "v1":
         setting = str(rng.choice(SETTINGS, p=_WEIGHTS / _WEIGHTS.sum()))
     else:
-        from .terminal import SETTINGS_V2, WEIGHTS_V2, compose_v2
+        from .terminal import SETTINGS_V2, compose_v2, setting_shares
 
-        setting = str(rng.choice(SETTINGS_V2, p=WEIGHTS_V2 / WEIGHTS_V2.sum()))
+        setting = str(rng.choice(SETTINGS_V2, p=setting_shares(setting_weights)))
     empty = rng.random() < 0.08
     if family != "classic":
         canvas.notes = []
