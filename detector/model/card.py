@@ -62,7 +62,9 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     boost = r.get("setting_weights")
     if boost:
         cmd += " --setting-weights " + ",".join(f"{k}={float(v):g}" for k, v in boost.items())
-        layouts += " (setting shares x " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
+        layouts += (
+            " (setting shares x " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
+        )
     mix = (
         ", ".join(f"{k} {float(v) / sum(families.values()):.0%}" for k, v in families.items())
         if families
