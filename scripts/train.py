@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         "--stage2-setting-weights",
         default=None,
         metavar="MIX",
-        help="multiply the shares of these v2 layout settings in stage 2's synthetic tiles, "
-        "e.g. town=3,field=2 (default: none, the shares of the shipped weights)",
+        help="weights of these v2 layout settings in stage 2's synthetic tiles (ccount train "
+        "--setting-weights), e.g. town=0.12,carpark=0.06 (default: none, the shipped shares)",
     )
     p.add_argument(
         "--families",

@@ -170,9 +170,9 @@ def configure(parser) -> None:
         "--setting-weights",
         default=None,
         metavar="MIX",
-        help="multiply the shares of v2 layout settings, NAME=FACTOR,... (e.g. town=3,field=2: "
-        "town blocks and solar/greenhouse fields more often; default: the shares of "
-        "detector.synth.terminal.WEIGHTS_V2)",
+        help="weights of v2 layout settings, NAME=WEIGHT,... replacing theirs in "
+        "detector.synth.terminal.WEIGHTS_V2 (which sum to 1: yard 0.17, town 0.05, field "
+        "0.04, carpark 0, ...), then renormalised; e.g. town=0.12,carpark=0.06",
     )
     parser.add_argument(
         "--ema",

@@ -63,7 +63,7 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     if boost:
         cmd += " --setting-weights " + ",".join(f"{k}={float(v):g}" for k, v in boost.items())
         layouts += (
-            " (setting shares x " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
+            " (setting weights " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
         )
     mix = (
         ", ".join(f"{k} {float(v) / sum(families.values()):.0%}" for k, v in families.items())

@@ -145,23 +145,29 @@ def draw_bus(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, ang
     return _outline(cx, cy, 12.0 / g, 2.6 / g, angle_rad)
 
 
-def draw_car(canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, angle_rad: float):
+def draw_car(
+    canvas: Canvas, rng: np.random.Generator, cx: float, cy: float, angle_rad: float,
+    length_m: float = 4.5, width_m: float = 1.8, rgb=None,
+):  # fmt: skip
+    """A car (default 4.5 x 1.8 m, a random colour of :data:`_BRIGHT` unless ``rgb``)."""
     g = canvas.gsd_m
-    rgb = _BRIGHT[rng.integers(len(_BRIGHT))] * rng.uniform(0.7, 1.1)
+    pick = _BRIGHT[rng.integers(len(_BRIGHT))] * rng.uniform(0.7, 1.1)
+    rgb = pick if rgb is None else np.asarray(rgb, np.float64)
     _box(
         canvas,
         rng,
         cx,
         cy,
-        4.5 / g,
-        1.8 / g,
+        length_m / g,
+        width_m / g,
         angle_rad,
         rgb,
         1.5,
         BoxStyle(end_dark=0.4, end_m=1.2),
         kind="car:body",
     )
-    return _outline(cx, cy, 4.6 / g, 1.9 / g, angle_rad)
+    pad = (4.6, 1.9) if (length_m, width_m) == (4.5, 1.8) else (length_m + 0.1, width_m + 0.1)
+    return _outline(cx, cy, pad[0] / g, pad[1] / g, angle_rad)
 
 
 def draw_wagon(

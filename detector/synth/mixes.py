@@ -2,7 +2,7 @@
 validated ``{family: weight}`` mapping (:func:`parse_mix`, :func:`check_mix`,
 :func:`format_mix`). Family names come from the registry
 (:data:`detector.synth.families.FAMILIES`), so a family that lands there is accepted here.
-Layout-setting multipliers (``"town=3,field=2"``, :func:`check_setting_weights`) parse the
+Layout-setting weights (``"town=0.15,carpark=0.06"``, :func:`check_setting_weights`) parse the
 same way.
 """
 
@@ -36,10 +36,10 @@ def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
 
 def check_setting_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """``weights`` as a plain dict of v2 layout settings
-    (:data:`detector.synth.terminal.SETTINGS_V2`) to multipliers of their shipped shares
-    (>= 0, finite; settings not named keep theirs);
-    :class:`~detector.errors.ConfigError` otherwise."""
-    from .terminal import SETTINGS_V2
+    (:data:`detector.synth.terminal.SETTINGS_V2`) to the weights that replace theirs in
+    :data:`~detector.synth.terminal.WEIGHTS_V2` (>= 0, finite; settings not named keep
+    theirs); :class:`~detector.errors.ConfigError` otherwise."""
+    from .terminal import SETTINGS_V2, WEIGHTS_V2
 
     out: dict[str, float] = {}
     for name, weight in dict(weights).items():
@@ -49,7 +49,7 @@ def check_setting_weights(weights: Mapping[str, float]) -> dict[str, float]:
                 f"{', '.join(SETTINGS_V2)}"
             )
         out[str(name)] = _weight("--setting-weights", name, weight)
-    if all(out.get(name, 1.0) <= 0 for name in SETTINGS_V2):
+    if all(out.get(name, base) <= 0 for name, base in zip(SETTINGS_V2, WEIGHTS_V2, strict=True)):
         raise ConfigError(f"--setting-weights {dict(weights)!r}: every setting weighs 0")
     return out
 

@@ -1,7 +1,8 @@
 """Hard negatives of the v2 layouts: scenes of things that look like containers from above
 and are never labelled (bus depots, truck parks, rail yards of boxcars and tank cars, bulk
 carriers and general-cargo ships at berth, town blocks with roof units, car parks,
-greenhouses and solar fields), and the objects they are made of.
+greenhouses and solar fields, car terminals and large car lots), and the objects they are
+made of.
 
 Each ``draw_*`` function paints one object at (cx, cy) render pixels with long axis
 ``angle_rad``, notes its parts (:mod:`detector.synth.record`) and returns its footprint
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 #: v2 settings made only of look-alikes (no container is ever labelled in them)
-NEGATIVE_SETTINGS = ("depot", "truckpark", "railyard", "bulk", "town", "field")
+NEGATIVE_SETTINGS = ("depot", "truckpark", "railyard", "bulk", "town", "field", "carpark")
 
 
 def paint(canvas: Canvas, rng, mask: np.ndarray, kind: str, theta: float) -> None:
@@ -305,6 +306,8 @@ def compose_negative(rng, canvas: Canvas, setting: str, empty: bool):
                 int(rng.integers(0, 3)),
                 theta,
             )
+    elif setting == "carpark":
+        _car_lots(canvas, rng, occ, full, theta, centre, u, v, empty)
     else:  # field: greenhouses or solar-panel rows
         paint(canvas, rng, full, str(rng.choice(["grass", "soil", "concrete"])), theta)
         if not empty:
@@ -316,6 +319,40 @@ def compose_negative(rng, canvas: Canvas, setting: str, empty: bool):
                            n_u=int(rng.integers(1, 4)), n_v=int(rng.integers(6, 25)),
                            fill=rng.uniform(0.8, 1.0))  # fmt: skip
     return [], [], theta
+
+
+def _car_lots(canvas: Canvas, rng, occ: Occupancy, full, theta: float, centre, u, v, empty):
+    """A port's car terminal or a large car lot: 1-4 lots of cars in rows, nose to nose,
+    pitch across 2.0-2.8 m (ro-ro terminals park new cars tighter than bays), often a whole
+    lot in one colour (a shipment of one model), driving lanes between lots."""
+    g = canvas.gsd_m
+    paint(canvas, rng, full, str(rng.choice(["asphalt", "concrete", "asphalt", "soil"])), theta)
+    if rng.random() < 0.6:
+        draw_markings(canvas, rng, full, u, v)
+    if empty:
+        return
+    h, w = canvas.shape
+    for _ in range(int(rng.integers(1, 5))):
+        length, width = rng.uniform(3.8, 5.2), rng.uniform(1.6, 2.0)
+        one = rng.random() < 0.5
+        rgb = _CAR_BATCH[rng.integers(len(_CAR_BATCH))] * rng.uniform(0.8, 1.1) if one else None
+        car = functools.partial(_car_of, length, width, rgb)
+        grid_place(canvas, rng, occ, None, car, origin_xy=(rng.uniform(0, w), rng.uniform(0, h)),
+                   theta=theta + np.pi / 2, pitch_u_px=(length + rng.uniform(0.3, 1.2)) / g,
+                   pitch_v_px=rng.uniform(2.0, 2.8) / g, n_u=int(rng.integers(2, 9)),
+                   n_v=int(rng.integers(10, 41)), fill=rng.uniform(0.5, 1.0))  # fmt: skip
+    _scatter(canvas, rng, occ, None, draw_truck, int(rng.integers(0, 3)), theta)
+
+
+#: the colours new cars ship in, lot by lot (white, silver, grey, black, dark blue, red)
+_CAR_BATCH = np.array(
+    [(0.85, 0.85, 0.85), (0.62, 0.63, 0.65), (0.4, 0.4, 0.42), (0.1, 0.1, 0.1),
+     (0.12, 0.18, 0.35), (0.6, 0.1, 0.08)]
+)  # fmt: skip
+
+
+def _car_of(length_m, width_m, rgb, canvas, rng, x, y, angle):
+    return draw_car(canvas, rng, x, y, angle, length_m, width_m, rgb)
 
 
 def _sized(fn, length_m: float, width_m: float, canvas, rng, x, y, angle):

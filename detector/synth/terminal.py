@@ -53,19 +53,19 @@ __all__ = [
 LAYOUTS = ("v1", "v2")
 SETTINGS_V2 = ("yard", "quay", "deck", "rail", "road", "water", "land") + NEGATIVE_SETTINGS
 WEIGHTS_V2 = np.array(
-    [0.17, 0.11, 0.15, 0.09, 0.06, 0.03, 0.04, 0.08, 0.06, 0.06, 0.06, 0.05, 0.04]
-)
+    [0.17, 0.11, 0.15, 0.09, 0.06, 0.03, 0.04, 0.08, 0.06, 0.06, 0.06, 0.05, 0.04, 0.0]
+)  # carpark (added 2026-12-04) weighs 0 here, so these samples stay what they were
 
 
 def setting_shares(weights: Mapping[str, float] | None = None) -> np.ndarray:
-    """The probability of each of :data:`SETTINGS_V2`: :data:`WEIGHTS_V2` times the
-    multipliers in ``weights`` (settings not named: 1), renormalised."""
+    """The probability of each of :data:`SETTINGS_V2`: :data:`WEIGHTS_V2` with the settings
+    named in ``weights`` set to those weights, renormalised."""
     w = WEIGHTS_V2.copy()
     if weights:
         from .mixes import check_setting_weights
 
-        for name, m in check_setting_weights(weights).items():
-            w[SETTINGS_V2.index(name)] *= m
+        for name, weight in check_setting_weights(weights).items():
+            w[SETTINGS_V2.index(name)] = weight
     return w / w.sum()
 
 

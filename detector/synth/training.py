@@ -335,8 +335,9 @@ def training_sample(
     ``layouts`` picks the layout generator: ``"v1"`` (the shipped recipe's, this module's
     composer) or ``"v2"`` (:mod:`detector.synth.terminal`: terminal layouts real ports
     have, occlusion by spreaders, and hard-negative settings such as bus depots);
-    ``setting_weights`` multiplies the v2 settings' shares (``{"town": 3}``: town blocks
-    three times as often before renormalising; settings not named keep theirs).
+    ``setting_weights`` replaces the weights of the v2 settings it names
+    (:func:`detector.synth.terminal.setting_shares`; ``{"town": 0.15}``: town blocks three
+    times as often as shipped, before renormalising).
     ``compose(rng, canvas)``, when given, lays the patch out instead of a random setting
     (evaluation scenes, :mod:`detector.synth.lookalike_scenes`); it returns (blocks,
     cranes, theta, spreaders) like :func:`detector.synth.terminal.compose_v2`, and its

@@ -150,32 +150,33 @@ def test_setting_weights_change_the_setting_shares_and_are_recorded(tmp_path, ca
     from detector.synth.terminal import SETTINGS_V2, WEIGHTS_V2, setting_shares
     from detector.synth.training import training_sample
 
-    assert parse_mix("town=3, field=2", option="--setting-weights") == {"town": 3.0, "field": 2.0}
-    base, boosted = setting_shares(), setting_shares({"town": 3, "field": 2})
+    got = parse_mix("town=0.15, carpark=0.05", option="--setting-weights")
+    assert got == {"town": 0.15, "carpark": 0.05}
+    base, boosted = setting_shares(), setting_shares(got)
     assert base == pytest.approx(WEIGHTS_V2 / WEIGHTS_V2.sum())
-    town, yard = SETTINGS_V2.index("town"), SETTINGS_V2.index("yard")
-    assert boosted.sum() == pytest.approx(1.0)
-    assert boosted[town] / boosted[yard] == pytest.approx(3 * base[town] / base[yard])
+    town, yard, cars = (SETTINGS_V2.index(s) for s in ("town", "yard", "carpark"))
+    assert base[cars] == 0.0 and boosted.sum() == pytest.approx(1.0)
+    assert boosted[town] / boosted[yard] == pytest.approx(0.15 / WEIGHTS_V2[yard])
+    assert boosted[cars] / boosted[town] == pytest.approx(1 / 3)
     for bad, msg in [("bus=2", "unknown layout setting 'bus'"), ("town=-1", ">= 0"),
                      (",".join(f"{s}=0" for s in SETTINGS_V2), "every setting weighs 0")]:  # fmt: skip
         with pytest.raises(ConfigError, match=msg):
             parse_mix(bad, option="--setting-weights")
     with pytest.raises(ConfigError, match="needs --layouts v2"):
         TrainConfig(out=Path("x.pt"), setting_weights={"town": 2})
-    # drawn samples follow the shares: only town blocks when every other setting weighs 0
-    only_town = {s: 0.0 for s in SETTINGS_V2 if s != "town"}
-    drawn = Counter(
-        training_sample(k, size_px=48, layouts="v2", setting_weights=only_town).setting
-        for k in range(6)
-    )
-    assert drawn == Counter({"town": 6})
+    # drawn samples follow the weights: only car lots when every other setting weighs 0
+    only = {s: 0.0 for s in SETTINGS_V2 if s != "carpark"} | {"carpark": 1.0}
+    drawn = [training_sample(k, size_px=96, layouts="v2", setting_weights=only) for k in range(6)]
+    assert Counter(s.setting for s in drawn) == Counter({"carpark": 6})
+    assert sum(len(s.containers) for s in drawn) == 0  # cars are never labelled
+    assert sum(float(s.image.std()) > 0.02 for s in drawn) >= 4  # and are drawn
     out = tmp_path / "b.pt"
-    assert main(["train", "--out", str(out), *TINY, "--setting-weights", "town=3,field=2"]) == 0
+    assert main(["train", "--out", str(out), *TINY, "--setting-weights", "town=0.15"]) == 0
     meta = read_meta(out)
-    assert meta.recipe["setting_weights"] == {"town": 3.0, "field": 2.0}
+    assert meta.recipe["setting_weights"] == {"town": 0.15}
     card = render_model_card(out, meta)
-    assert "--layouts v2 --setting-weights town=3,field=2" in card
-    assert "layouts `v2 (setting shares x town 3, field 2)`" in card
+    assert "--layouts v2 --setting-weights town=0.15" in card
+    assert "layouts `v2 (setting weights town 0.15)`" in card
     rc = main(["train", "--out", str(tmp_path / "c.pt"), *TINY, "--setting-weights", "zoo=1"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "unknown layout setting 'zoo'" in err
@@ -195,9 +196,9 @@ def test_train_script_stage2_setting_weights(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(script.make_finetune_set, "main", lambda argv: 0)
     base = ["--work", str(tmp_path), "--card", str(tmp_path / "c.md")]
-    assert script.main([*base, "--stage", "1", "--stage2-setting-weights", "town=3"]) == 0
+    assert script.main([*base, "--stage", "1", "--stage2-setting-weights", "town=0.15"]) == 0
     assert seen[0].setting_weights is None  # stage 1 keeps the shipped shares
-    assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "town=3"]) == 0
-    assert seen[1].setting_weights == {"town": 3.0}
+    assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "town=0.15"]) == 0
+    assert seen[1].setting_weights == {"town": 0.15}
     assert script.main([*base, "--stage", "2"]) == 0
     assert seen[2].setting_weights is None and "setting_weights" not in seen[2].recipe()
