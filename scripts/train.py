@@ -6,8 +6,9 @@ Usage (from the repository root)::
     .venv/bin/python scripts/train.py --stage 2         # only stage 2, from the stage-1 file
     .venv/bin/python scripts/train.py --card-only       # rewrite models/MODEL_CARD.md
 
-The shipped recipe (weights of 2026-12-03, ``--families classic=1,flat=1,photo=1 --layouts
-v2 --threads 1``, the defaults):
+The shipped recipe (weights of 2026-12-04, the defaults: ``--families classic=1,flat=1,photo=1
+--layouts v2 --stage2-winter 0.3 --stage2-setting-weights town=0.12,field=0.08,carpark=0.06
+--threads 1``):
 
 Stage 1: 6000 steps of 16 synthetic 256 px tiles made on the fly
 (``detector.synth.training_sample``, a pool of 384 refreshed 3 per step), each tile drawn in
@@ -16,33 +17,41 @@ one of three rendering families in equal shares (classic, flat, photo:
 containers on chassis and flat cars, deck patterns and hatch covers, and 35 % look-alike
 settings labelled as background: bus depots, truck parks, rail yards, bulk carriers, town
 blocks, greenhouses and solar rows; ``detector.synth.terminal``), 20 % of the tiles in
-winter (snow and sea ice, ``detector.synth.weather``), AdamW lr 3e-3, cosine decay, bfloat16
-autocast where the CPU supports it, seed 0, ONE torch thread. Equivalent CLI::
+winter (snow and sea ice in every family, ``detector.synth.weather``,
+``detector.synth.families.flat_snow``), AdamW lr 3e-3, cosine decay, bfloat16 autocast
+where the CPU supports it, seed 0, ONE torch thread. Equivalent CLI::
 
     ccount train --out WORK/stage1.pt --steps 6000 --snow 0.2 --seed 0 --threads 1 \
         --families classic=1,flat=1,photo=1 --layouts v2
 
-Stage 2: 60 whole synthetic port scenes, drawn in the same family mix
-(``scripts/make_finetune_set.py --families ...``, scene seeds 50000-50059; the test set uses
-70000+), become a label set, and the stage-1 weights are fine-tuned on half label windows,
-half synthetic tiles for 6000 steps at lr 1e-3. Whole scenes carry what tiles lack (long
-stretches of water with waves, piers, rail yards, the scene-wide stretch). Equivalent CLI::
+Stage 2: 60 whole synthetic port scenes, drawn in the same family mix, 30 % of them in
+winter (``scripts/make_finetune_set.py --families ... --winter 0.3``, scene seeds
+50000-50059; the test set uses 70000+), become a label set, and the stage-1 weights are
+fine-tuned on half label windows, half synthetic tiles for 6000 steps at lr 1e-3. The
+synthetic tiles of stage 2 draw town blocks (car parks), fields (solar rows, greenhouses)
+and car terminals more often than stage 1 (``--setting-weights town=0.12,field=0.08,
+carpark=0.06`` against 0.05 / 0.04 / 0 of ``detector.synth.terminal.WEIGHTS_V2``: 44 % of
+the tiles look-alike-only instead of 35 %), the settings the false boxes of the previous
+weights sat on. Whole scenes carry what tiles lack (long stretches of water with waves,
+piers, rail yards, the scene-wide stretch). Equivalent CLI::
 
-    ccount train --init WORK/stage1.pt --labels WORK/finetune --steps 6000 --lr 1e-3 \
-        --snow 0.2 --seed 0 --threads 1 --families classic=1,flat=1,photo=1 --layouts v2 \
+    ccount train --init WORK/stage1.pt --labels WORK/finetune-winter0.3 --steps 6000 \
+        --lr 1e-3 --snow 0.2 --seed 0 --threads 1 --families classic=1,flat=1,photo=1 \
+        --layouts v2 --setting-weights town=0.12,field=0.08,carpark=0.06 \
         --out models/ccount-centernet.pt
 
-Since 2026-12-04 the recipe differs from the shipped weights' in two things, both more winter
-variation (the shipped weights lose a quarter of the containers in classic winter scenes;
-the model card's winter study): the flat family draws winter tiles too
-(``detector.synth.families.flat_snow``), and ``--stage2-winter`` (default 0.3) renders that
-share of the stage-2 scenes in winter (``make_finetune_set.py --winter``, its own folder
-``WORK/finetune-winter0.3``). Commit d066646 (generator ``synth-fc14756794d9``,
-``--stage2-winter`` absent) reproduces the shipped weights.
+then ``scripts/calibrate_threshold.py --model models/ccount-centernet.pt --write``
+(validation scenes only) stores the detection threshold in the file (0.42).
 
-Time: ~0.9-1.6 steps/s on one thread of this machine's AMD EPYC (the photo family renders
-slower than classic): ~90 min for stage 2 and about as long for stage 1, run in chunks
-across sessions (below). One thread because two stall at every OpenMP barrier when anything
+The shipped stage 1 was trained at commit 07ab3c5 and stage 2 at be143c8; the synthetic
+samples of stage 1 are the same at both (the ``carpark`` setting weighs 0 there; checked
+byte for byte on 60 v2 samples), so this script at be143c8 or later reproduces both, but
+re-runs stage 1 (its generator version, a hash of ``detector/synth``, differs). The weights
+of 2026-12-03 (no winter scenes in stage 2, the flat family without winter, no setting
+weights): commit d066646 with its defaults.
+
+Time: 2.0-2.2 steps/s on one thread of an Intel Xeon (2026-12-04; 0.9-1.6 on an AMD EPYC
+shared with other work): ~50 min a stage, in chunks across sessions if need be (below). One thread because two stall at every OpenMP barrier when anything
 else takes a core (5-10x slower on a busy machine), and thread count changes the weights.
 
 ``--families classic=1 --layouts v1 --threads 2`` is the previous recipe (classic family
@@ -92,7 +101,9 @@ THREADS = 1  # see the docstring
 FAMILIES = "classic=1,flat=1,photo=1"
 LAYOUTS = "v2"
 SNOW = 0.2
-STAGE2_WINTER = 0.3  # share of stage-2 scenes in winter (the shipped weights: 0; see --help)
+STAGE2_WINTER = 0.3  # share of stage-2 scenes in winter (see --help)
+# look-alike settings stage 2's tiles draw more often (detector.synth.terminal.WEIGHTS_V2)
+STAGE2_SETTINGS = "town=0.12,field=0.08,carpark=0.06"
 MARKER = "\n<!-- measured: kept by --card-only -->\n"
 
 
@@ -120,15 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=STAGE2_WINTER,
         metavar="P",
-        help=f"share of the stage-2 scenes in winter (default {STAGE2_WINTER}; the shipped "
-        "weights of 2026-12-03 used 0)",
+        help=f"share of the stage-2 scenes in winter (default {STAGE2_WINTER}, as shipped; "
+        "the weights of 2026-12-03 used 0)",
     )
     p.add_argument(
         "--stage2-setting-weights",
-        default=None,
+        default=STAGE2_SETTINGS,
         metavar="MIX",
         help="weights of these v2 layout settings in stage 2's synthetic tiles (ccount train "
-        "--setting-weights), e.g. town=0.12,carpark=0.06 (default: none, the shipped shares)",
+        f"--setting-weights; default {STAGE2_SETTINGS}, as shipped; 'none': the shares of "
+        "WEIGHTS_V2, as the weights of 2026-12-03)",
     )
     p.add_argument(
         "--families",
@@ -152,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         families = None if args.families is None else parse_mix(args.families)
         boost = args.stage2_setting_weights
-        boost = None if boost is None else parse_mix(boost, option="--setting-weights")
+        none = boost is None or boost.strip().lower() == "none"
+        boost = None if none else parse_mix(boost, option="--setting-weights")
     except CountError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2

@@ -83,7 +83,9 @@ def test_cpu_bfloat16_finds_the_same_containers_as_float32():
     from detector.synth.training import training_sample
 
     module, _ = load_model(default_model_path(), device="cpu")
-    tiles = np.stack([training_sample(70 + k, size_px=256, out_gsd_m=0.4).image for k in range(4)])
+    # 16 tiles, ~840 containers: on 4 (~150) a few peaks next to the threshold moved the
+    # count by up to 2.7 % (3 to 4 boxes) between weights
+    tiles = np.stack([training_sample(70 + k, size_px=256, out_gsd_m=0.4).image for k in range(16)])
     fast = TorchPredictor(module, device="cpu", score_thresh=0.42)
     exact = TorchPredictor(module, device="cpu", score_thresh=0.42, amp=False)
     assert fast.amp_dtype == torch.bfloat16 and exact.amp_dtype is None

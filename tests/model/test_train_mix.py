@@ -200,5 +200,7 @@ def test_train_script_stage2_setting_weights(tmp_path, monkeypatch):
     assert seen[0].setting_weights is None  # stage 1 keeps the shipped shares
     assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "town=0.15"]) == 0
     assert seen[1].setting_weights == {"town": 0.15}
-    assert script.main([*base, "--stage", "2"]) == 0
-    assert seen[2].setting_weights is None and "setting_weights" not in seen[2].recipe()
+    assert script.main([*base, "--stage", "2"]) == 0  # the shipped recipe's
+    assert seen[2].setting_weights == {"town": 0.12, "field": 0.08, "carpark": 0.06}
+    assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "none"]) == 0
+    assert seen[3].setting_weights is None and "setting_weights" not in seen[3].recipe()
