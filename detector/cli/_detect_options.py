@@ -49,7 +49,7 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "overlap the model needs)")  # fmt: skip
     p.add_argument("--overlap", type=int, default=d.overlap_px, metavar="N",
                    help="tile overlap in pixels (default and minimum: twice the input context "
-                        "the model needs, from its weights' metadata; 192 for the shipped model; "
+                        "the model needs, from its weights' metadata; 160 for the shipped model; "
                         "a smaller value is raised, with a warning)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
                    help=f"tiles per batch (default: {d.batch_size})")  # fmt: skip
