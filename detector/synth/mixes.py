@@ -21,14 +21,7 @@ def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
     zero); :class:`~detector.errors.ConfigError` naming the problem otherwise."""
     from .families.registry import FAMILIES
 
-    out: dict[str, float] = {}
-    for name, weight in dict(mix).items():
-        if name not in FAMILIES:
-            raise ConfigError(
-                f"--families: unknown rendering family {name!r}; expected some of "
-                f"{', '.join(FAMILIES)}"
-            )
-        out[str(name)] = _weight("--families", name, weight)
+    out = _named_weights("--families", "rendering family", FAMILIES, mix)
     if not out or sum(out.values()) <= 0:
         raise ConfigError(f"--families {dict(mix)!r}: give at least one weight > 0")
     return out
@@ -41,16 +34,21 @@ def check_setting_weights(weights: Mapping[str, float]) -> dict[str, float]:
     theirs); :class:`~detector.errors.ConfigError` otherwise."""
     from .terminal import SETTINGS_V2, WEIGHTS_V2
 
-    out: dict[str, float] = {}
-    for name, weight in dict(weights).items():
-        if name not in SETTINGS_V2:
-            raise ConfigError(
-                f"--setting-weights: unknown layout setting {name!r}; expected some of "
-                f"{', '.join(SETTINGS_V2)}"
-            )
-        out[str(name)] = _weight("--setting-weights", name, weight)
+    out = _named_weights("--setting-weights", "layout setting", SETTINGS_V2, weights)
     if all(out.get(name, base) <= 0 for name, base in zip(SETTINGS_V2, WEIGHTS_V2, strict=True)):
         raise ConfigError(f"--setting-weights {dict(weights)!r}: every setting weighs 0")
+    return out
+
+
+def _named_weights(option: str, what: str, names, weights: Mapping) -> dict[str, float]:
+    """``weights`` as a plain dict of float weights >= 0, every key one of ``names``."""
+    out: dict[str, float] = {}
+    for name, weight in dict(weights).items():
+        if name not in names:
+            raise ConfigError(
+                f"{option}: unknown {what} {name!r}; expected some of {', '.join(names)}"
+            )
+        out[str(name)] = _weight(option, name, weight)
     return out
 
 
@@ -67,7 +65,7 @@ def _weight(option: str, name: str, weight) -> float:
 def parse_mix(text: str, *, option: str = "--families") -> dict[str, float]:
     """``"classic=1,flat=0.5"`` -> ``{"classic": 1.0, "flat": 0.5}`` (a bare name weighs 1;
     a family named twice is an error). ``option="--setting-weights"`` parses layout-setting
-    multipliers instead (:func:`check_setting_weights`)."""
+    weights instead (:func:`check_setting_weights`)."""
     mix: dict[str, float | str] = {}
     for item in str(text).split(","):
         item = item.strip()
