@@ -143,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         "WEIGHTS_V2, as the weights of 2026-12-03)",
     )
     p.add_argument(
+        "--stage2-loss-weights",
+        default=None,
+        metavar="MIX",
+        help="weights of loss terms in stage 2 (ccount train --loss-weights, e.g. hull=3; "
+        "default: detector.model.losses.LOSS_WEIGHTS, as shipped)",
+    )
+    p.add_argument(
         "--families",
         default=FAMILIES,
         metavar="MIX",
@@ -166,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         boost = args.stage2_setting_weights
         none = boost is None or boost.strip().lower() == "none"
         boost = None if none else parse_mix(boost, option="--setting-weights")
+        loss_w = args.stage2_loss_weights
+        loss_w = None if loss_w is None else parse_mix(loss_w, option="--loss-weights")
     except CountError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
@@ -198,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             label_fraction=0.5,
             checkpoint=work / "stage2.ckpt",
             setting_weights=boost,
+            loss_weights=loss_w,
             **common,
         )
         stages.append((config, lambda: make_finetune_set.main(scenes)))

@@ -175,6 +175,14 @@ def configure(parser) -> None:
         "0.04, carpark 0, ...), then renormalised; e.g. town=0.12,carpark=0.06",
     )
     parser.add_argument(
+        "--loss-weights",
+        default=None,
+        metavar="MIX",
+        help="weights of loss terms, NAME=WEIGHT,... replacing theirs in "
+        "detector.model.losses.LOSS_WEIGHTS (heatmap 1, offset 1, size 1, angle 1, tiers 0.2, "
+        "hull 1, bridge 0.5); e.g. hull=3",
+    )
+    parser.add_argument(
         "--ema",
         type=float,
         default=None,
@@ -234,6 +242,7 @@ _OPTIONS = {
     "val_samples": "val_samples", "threads": "threads", "gen_workers": "gen_workers",
     "tiers_output": "tiers_output", "snow": "snow", "ema": "ema",
     "families": "families", "layouts": "layouts", "setting_weights": "setting_weights",
+    "loss_weights": "loss_weights",
 }  # fmt: skip
 
 
@@ -271,6 +280,10 @@ def run(args) -> int:
         from ..synth.mixes import parse_mix
 
         given["setting_weights"] = parse_mix(given["setting_weights"], option="--setting-weights")
+    if "loss_weights" in given:
+        from ..synth.mixes import parse_mix
+
+        given["loss_weights"] = parse_mix(given["loss_weights"], option="--loss-weights")
     if args.resume is not None:  # the checkpoint carries its recipe
         fields, out = _from_checkpoint(args.resume)
     else:

@@ -65,6 +65,12 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
         layouts += (
             " (setting weights " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
         )
+    loss_w = r.get("loss_weights")
+    loss_text = ""
+    if loss_w:
+        cmd += " --loss-weights " + ",".join(f"{k}={float(v):g}" for k, v in loss_w.items())
+        loss_text = " Loss weights " + ", ".join(f"{k} {float(v):g}" for k, v in loss_w.items())
+        loss_text += " (the other terms as in `detector.model.losses.LOSS_WEIGHTS`)."
     mix = (
         ", ".join(f"{k} {float(v) / sum(families.values()):.0%}" for k, v in families.items())
         if families
@@ -117,7 +123,7 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
   AdamW lr {r.get("lr")} (weight decay {r.get("weight_decay")}), {r.get("warmup_steps")}
   warm-up steps then cosine decay, pool {r.get("pool_size")} samples refreshed
   {r.get("refresh_per_step")} per step, seed {r.get("seed")}, init `{r.get("init")}`,
-  labels `{r.get("labels")}`, precision {r.get("precision")}.
+  labels `{r.get("labels")}`, precision {r.get("precision")}.{loss_text}
 - Reproduce: `python scripts/train.py` (or `{cmd}`). Same seed, machine and thread count
   give the same weights.
 - Training time: {meta.train_time_s / 60:.1f} min on {meta.hardware}.

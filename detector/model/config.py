@@ -64,6 +64,7 @@ class TrainConfig:
     families: dict[str, float] | None = None  # rendering-family mix; None: classic only
     layouts: str = "v1"  # layout generator of synth.training_sample: v1 or v2 (see SHIPPED_DATA)
     setting_weights: dict[str, float] | None = None  # v2 settings' share multipliers; None: 1
+    loss_weights: dict[str, float] | None = None  # replace those of losses.LOSS_WEIGHTS named
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
     amp: bool = True
     arch: str = "ccnet-v1"
@@ -98,6 +99,10 @@ class TrainConfig:
             object.__setattr__(
                 self, "setting_weights", check_setting_weights(self.setting_weights) or None
             )
+        if self.loss_weights is not None:
+            from ..synth.mixes import check_loss_weights
+
+            object.__setattr__(self, "loss_weights", check_loss_weights(self.loss_weights) or None)
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema {self.ema}: expected a decay 0 <= d < 1 (0: off)")
         if self.threads is not None and self.threads < 1:
@@ -115,6 +120,12 @@ class TrainConfig:
                 f"tiers_output {self.tiers_output!r}: expected one of {TIERS_OUTPUTS}"
             )
 
+    def loss_term_weights(self) -> dict[str, float]:
+        """The weight of every loss term: :data:`~.losses.LOSS_WEIGHTS` with ``loss_weights``."""
+        from .losses import LOSS_WEIGHTS
+
+        return {**LOSS_WEIGHTS, **(self.loss_weights or {})}
+
     def recipe(self) -> dict[str, Any]:
         d = {
             k: (str(v) if isinstance(v, Path) else v)
@@ -130,6 +141,7 @@ class TrainConfig:
             d.pop("families", None)
         if d.get("layouts") == "v1":
             d.pop("layouts", None)
-        if d.get("setting_weights") is None:
-            d.pop("setting_weights", None)
+        for key in ("setting_weights", "loss_weights"):
+            if d.get(key) is None:
+                d.pop(key, None)
         return d

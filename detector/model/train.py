@@ -204,6 +204,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
             opt, _lr_lambda(config.warmup_steps, config.steps)
         )
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+        loss_w = config.loss_term_weights()
         ema = _averaged(model, config.ema)
         final = model if ema is None else ema.module  # what is validated and saved
         state = LoopState(model, opt, sched, scaler, ema, rng, gen)
@@ -251,7 +252,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
                     device.type, dtype=amp or torch.float32, enabled=amp is not None
                 ):
                     out = model(x)
-                loss, parts = detection_loss(out, tgt)
+                loss, parts = detection_loss(out, tgt, weights=loss_w)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)

@@ -62,10 +62,20 @@ def _weight(option: str, name: str, weight) -> float:
     return w
 
 
+def check_loss_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """``weights`` as a plain dict of loss terms (:data:`detector.model.losses.LOSS_WEIGHTS`)
+    to the weights that replace theirs (>= 0, finite; terms not named keep theirs);
+    :class:`~detector.errors.ConfigError` otherwise."""
+    from ..model.losses import LOSS_WEIGHTS
+
+    return _named_weights("--loss-weights", "loss term", LOSS_WEIGHTS, weights)
+
+
 def parse_mix(text: str, *, option: str = "--families") -> dict[str, float]:
     """``"classic=1,flat=0.5"`` -> ``{"classic": 1.0, "flat": 0.5}`` (a bare name weighs 1;
     a family named twice is an error). ``option="--setting-weights"`` parses layout-setting
-    weights instead (:func:`check_setting_weights`)."""
+    weights instead (:func:`check_setting_weights`), ``"--loss-weights"`` loss terms' weights
+    (:func:`check_loss_weights`)."""
     mix: dict[str, float | str] = {}
     for item in str(text).split(","):
         item = item.strip()
@@ -78,7 +88,8 @@ def parse_mix(text: str, *, option: str = "--families") -> dict[str, float]:
         mix[name] = weight.strip() if sep else 1.0
     if not mix:
         raise ConfigError(f"{option} {text!r}: expected NAME=WEIGHT[,NAME=WEIGHT...]")
-    return check_setting_weights(mix) if option == "--setting-weights" else check_mix(mix)
+    check = {"--setting-weights": check_setting_weights, "--loss-weights": check_loss_weights}
+    return check.get(option, check_mix)(mix)
 
 
 def format_mix(mix: Mapping[str, float] | None) -> str:

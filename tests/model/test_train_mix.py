@@ -204,3 +204,56 @@ def test_train_script_stage2_setting_weights(tmp_path, monkeypatch):
     assert seen[2].setting_weights == {"town": 0.12, "field": 0.08, "carpark": 0.06}
     assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "none"]) == 0
     assert seen[3].setting_weights is None and "setting_weights" not in seen[3].recipe()
+
+
+def test_loss_weights_reach_the_loss_and_are_recorded(tmp_path, capsys, monkeypatch):
+    import detector.model.train as train_mod
+    from detector.model.losses import LOSS_WEIGHTS
+
+    assert parse_mix("hull=4, bridge=2", option="--loss-weights") == {"hull": 4.0, "bridge": 2.0}
+    for bad, msg in [("hul=2", "unknown loss term 'hul'"), ("hull=-1", ">= 0")]:
+        with pytest.raises(ConfigError, match=msg):
+            parse_mix(bad, option="--loss-weights")
+    config = TrainConfig(out=Path("x.pt"), loss_weights={"hull": 4})
+    assert config.loss_term_weights() == {**LOSS_WEIGHTS, "hull": 4.0}
+    assert "loss_weights" not in TrainConfig(out=Path("x.pt")).recipe()  # older recipes match
+    used = []
+    real = train_mod.detection_loss
+    monkeypatch.setattr(
+        train_mod,
+        "detection_loss",
+        lambda o, t, weights=None: used.append(weights) or real(o, t, weights=weights),
+    )
+    out = tmp_path / "h.pt"
+    assert main(["train", "--out", str(out), *TINY, "--loss-weights", "hull=4,bridge=2"]) == 0
+    assert len(used) == 3 and all(w["hull"] == 4.0 and w["bridge"] == 2.0 for w in used)
+    assert used[0]["heatmap"] == LOSS_WEIGHTS["heatmap"]
+    meta = read_meta(out)
+    assert meta.recipe["loss_weights"] == {"hull": 4.0, "bridge": 2.0}
+    card = render_model_card(out, meta)
+    assert "--loss-weights hull=4,bridge=2" in card and "Loss weights hull 4, bridge 2" in card
+    rc = main(["train", "--out", str(tmp_path / "c.pt"), *TINY, "--loss-weights", "zoo=1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "unknown loss term 'zoo'" in err
+
+
+def test_train_script_stage2_loss_weights(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from conftest import load_script
+
+    script = load_script("train")
+    seen = []
+    monkeypatch.setattr(
+        script,
+        "train",
+        lambda config, **_: seen.append(config) or SimpleNamespace(finished=False, steps_done=0),
+    )
+    monkeypatch.setattr(script.make_finetune_set, "main", lambda argv: 0)
+    base = ["--work", str(tmp_path), "--card", str(tmp_path / "c.md")]
+    assert script.main([*base, "--stage", "1", "--stage2-loss-weights", "hull=4"]) == 0
+    assert seen[0].loss_weights is None  # stage 1 keeps the default weights
+    assert script.main([*base, "--stage", "2", "--stage2-loss-weights", "hull=4"]) == 0
+    assert seen[1].loss_weights == {"hull": 4.0}
+    assert script.main([*base, "--stage", "2"]) == 0  # the shipped recipe's: the defaults
+    assert seen[2].loss_weights is None and "loss_weights" not in seen[2].recipe()
