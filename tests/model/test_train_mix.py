@@ -182,7 +182,9 @@ def test_setting_weights_change_the_setting_shares_and_are_recorded(tmp_path, ca
     assert rc == 2 and len(err.splitlines()) == 1 and "unknown layout setting 'zoo'" in err
 
 
-def test_train_script_stage2_setting_weights(tmp_path, monkeypatch):
+@pytest.fixture
+def stage_configs(tmp_path, monkeypatch):
+    """(scripts/train.py, the TrainConfig of each stage it would train, its base arguments)."""
     from types import SimpleNamespace
 
     from conftest import load_script
@@ -196,6 +198,11 @@ def test_train_script_stage2_setting_weights(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(script.make_finetune_set, "main", lambda argv: 0)
     base = ["--work", str(tmp_path), "--card", str(tmp_path / "c.md")]
+    return script, seen, base
+
+
+def test_train_script_stage2_setting_weights(stage_configs):
+    script, seen, base = stage_configs
     assert script.main([*base, "--stage", "1", "--stage2-setting-weights", "town=0.15"]) == 0
     assert seen[0].setting_weights is None  # stage 1 keeps the shipped shares
     assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "town=0.15"]) == 0
@@ -237,20 +244,8 @@ def test_loss_weights_reach_the_loss_and_are_recorded(tmp_path, capsys, monkeypa
     assert rc == 2 and len(err.splitlines()) == 1 and "unknown loss term 'zoo'" in err
 
 
-def test_train_script_stage2_loss_weights(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
-    from conftest import load_script
-
-    script = load_script("train")
-    seen = []
-    monkeypatch.setattr(
-        script,
-        "train",
-        lambda config, **_: seen.append(config) or SimpleNamespace(finished=False, steps_done=0),
-    )
-    monkeypatch.setattr(script.make_finetune_set, "main", lambda argv: 0)
-    base = ["--work", str(tmp_path), "--card", str(tmp_path / "c.md")]
+def test_train_script_stage2_loss_weights(stage_configs):
+    script, seen, base = stage_configs
     assert script.main([*base, "--stage", "1", "--stage2-loss-weights", "hull=4"]) == 0
     assert seen[0].loss_weights is None  # stage 1 keeps the default weights
     assert script.main([*base, "--stage", "2", "--stage2-loss-weights", "hull=4"]) == 0
