@@ -175,6 +175,13 @@ def configure(parser) -> None:
         "0.04, carpark 0, ...), then renormalised; e.g. town=0.12,carpark=0.06",
     )
     parser.add_argument(
+        "--colour",
+        choices=("tone", "chroma"),
+        default=None,
+        help="photometric jitter of training tiles: tone (default, as shipped: gamma, gain, "
+        "offset) or chroma (also hue +-30 degrees, saturation 0.4-1.6, one tile in ten grey)",
+    )
+    parser.add_argument(
         "--loss-weights",
         default=None,
         metavar="MIX",
@@ -242,7 +249,7 @@ _OPTIONS = {
     "val_samples": "val_samples", "threads": "threads", "gen_workers": "gen_workers",
     "tiers_output": "tiers_output", "snow": "snow", "ema": "ema",
     "families": "families", "layouts": "layouts", "setting_weights": "setting_weights",
-    "loss_weights": "loss_weights",
+    "loss_weights": "loss_weights", "colour": "colour",
 }  # fmt: skip
 
 

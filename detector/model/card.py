@@ -65,6 +65,10 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
         layouts += (
             " (setting weights " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
         )
+    jitter = "photometric jitter"
+    if r.get("colour") == "chroma":
+        cmd += " --colour chroma"
+        jitter += " with hue and saturation"
     loss_w = r.get("loss_weights")
     loss_text = ""
     if loss_w:
@@ -118,7 +122,7 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
   (generator `{r.get("generator")}`): native GSD 0.3-0.6 m resampled to {meta.gsd_m} m,
   yards, quays, ship decks, rail, water, land; sensor blur, noise, haze, JPEG, clouds{winter};
   look-alikes unlabelled. Rendering families: {mix}; layouts `{layouts}`. Sample seeds
-  `{r.get("sample_seeds")}` (test sets should use seeds below 1,000,000); D4 flips/rotations and photometric jitter.
+  `{r.get("sample_seeds")}` (test sets should use seeds below 1,000,000); D4 flips/rotations and {jitter}.
 - Recipe: {r.get("steps")} steps, batch {r.get("batch_size")}, tiles {r.get("size_px")} px,
   AdamW lr {r.get("lr")} (weight decay {r.get("weight_decay")}), {r.get("warmup_steps")}
   warm-up steps then cosine decay, pool {r.get("pool_size")} samples refreshed

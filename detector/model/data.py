@@ -38,6 +38,7 @@ __all__ = [
     "LabelSample",
     "SamplePool",
     "augment_sample",
+    "chroma_jitter",
     "colour_jitter",
     "make_batch",
     "TRAIN_SEED_BASE",
@@ -164,13 +165,16 @@ def augment_sample(
 
 
 def colour_jitter(
-    images: torch.Tensor, gen: torch.Generator, *, strength: float = 1.0
+    images: torch.Tensor, gen: torch.Generator, *, strength: float = 1.0, chroma: bool = False
 ) -> torch.Tensor:
     """Per-image photometric jitter of ``images`` float32 [B, 3, H, W] 0..1, in place.
 
     ``x -> clip(x ** gamma * gain + offset)`` with gamma 0.75..1.33, gain 0.8..1.2 per image
     times +-6 % per band, offset +-0.06; ranges scaled by ``strength``. (Sensor noise, blur
-    and haze are already in the synthetic samples.) Returns ``images``.
+    and haze are already in the synthetic samples.) ``chroma`` then also turns each image's
+    colours about the grey axis (hue +-30 degrees), scales their saturation 0.4..1.6 and
+    makes one image in ten grey (:func:`chroma_jitter`; its random draws come after the
+    others', so the tone jitter is the same with or without it). Returns ``images``.
     """
     b = images.shape[0]
 
@@ -181,7 +185,28 @@ def colour_jitter(
     gain = (1 + s * u(-0.2, 0.2, b, 1, 1, 1)) * (1 + s * u(-0.06, 0.06, b, 3, 1, 1))
     offset = s * u(-0.06, 0.06, b, 1, 1, 1)
     gamma = torch.exp(s * u(-0.29, 0.29, b, 1, 1, 1))
-    return images.clamp_(0, 1).pow_(gamma).mul_(gain).add_(offset).clamp_(0.0, 1.0)
+    images.clamp_(0, 1).pow_(gamma).mul_(gain).add_(offset).clamp_(0.0, 1.0)
+    if not chroma:
+        return images
+    hue = torch.deg2rad(s * u(-30.0, 30.0, b))
+    sat = (1 + s * u(-0.6, 0.6, b)) * (u(0.0, 1.0, b) >= 0.1)
+    return chroma_jitter(images, hue, sat)
+
+
+def chroma_jitter(images: torch.Tensor, hue_rad: torch.Tensor, sat: torch.Tensor) -> torch.Tensor:
+    """``images`` [B, 3, H, W] with each image's colour turned by ``hue_rad`` about the grey
+    axis and its distance from grey scaled by ``sat`` ([B] each; 0 = grey), in place.
+
+    A rotation about (1, 1, 1) keeps every pixel's band mean, so brightness (what shadows
+    and edges are made of) does not change, only colour."""
+    grey = images.mean(dim=1, keepdim=True)
+    c, sn = torch.cos(hue_rad), torch.sin(hue_rad)
+    k = torch.full((3, 3), 1.0 / 3.0)
+    # Rodrigues about the unit axis (1,1,1)/sqrt(3): cos I + sin [a]x + (1 - cos) a a^T
+    cross = torch.tensor([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]) / 3**0.5
+    rot = c[:, None, None] * torch.eye(3) + sn[:, None, None] * cross + (1 - c)[:, None, None] * k
+    turned = torch.einsum("bij,bjhw->bihw", rot, images - grey)
+    return images.copy_(grey + sat[:, None, None, None] * turned).clamp_(0.0, 1.0)
 
 
 def make_batch(
@@ -191,12 +216,14 @@ def make_batch(
     *,
     augment: bool = True,
     jitter: float = 1.0,
+    chroma: bool = False,
     tiers_output: str = TIERS_DIRECT,
 ) -> tuple[torch.Tensor, TargetBatch]:
     """Augment, encode and stack ``samples`` (equal sizes) -> (images [B,3,H,W], targets).
 
     ``tiers_output``: what the tiers channel learns (:mod:`.tiers`); a shadow target uses the
-    sample's ``sun_elevation_deg`` (None or missing: no tiers target for that sample)."""
+    sample's ``sun_elevation_deg`` (None or missing: no tiers target for that sample);
+    ``jitter``/``chroma``: :func:`colour_jitter`'s strength and hue/saturation part."""
     images, targets = [], []
     for s in samples:
         if augment:
@@ -220,5 +247,5 @@ def make_batch(
         )
     x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False))
     if augment and jitter > 0:
-        x = colour_jitter(x, gen, strength=jitter)
+        x = colour_jitter(x, gen, strength=jitter, chroma=chroma)
     return x, collate_targets(targets)

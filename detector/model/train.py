@@ -244,7 +244,12 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
                         label_pool[i] for i in rng.integers(0, len(label_pool), size=n_label)
                     ]
                 x, tgt = make_batch(
-                    chosen, rng, gen, jitter=config.jitter, tiers_output=config.tiers_output
+                    chosen,
+                    rng,
+                    gen,
+                    jitter=config.jitter,
+                    chroma=config.colour == "chroma",
+                    tiers_output=config.tiers_output,
                 )
                 x, tgt = x.to(device, non_blocking=True), tgt.to(device)
                 x = x.contiguous(memory_format=torch.channels_last)

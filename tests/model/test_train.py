@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import subprocess
 import sys
@@ -130,6 +131,25 @@ def test_colour_jitter_stays_in_range_and_varies_per_image():
     means = y.mean(dim=(1, 2, 3))
     assert float(means.max() - means.min()) > 0.01
     assert torch.equal(y, colour_jitter(x.clone(), torch.Generator().manual_seed(1)))
+
+
+def test_chroma_jitter_turns_colour_and_keeps_brightness():
+    from detector.model.data import chroma_jitter
+
+    red = torch.zeros(2, 3, 1, 1)
+    red[:, 0] = 0.9
+    red[:, 1:] = 0.1
+    out = chroma_jitter(red.clone(), torch.tensor([2 * math.pi / 3, 0.0]), torch.tensor([1.0, 0.0]))
+    assert out[0].flatten().tolist() == pytest.approx([0.1, 0.9, 0.1], abs=1e-6)  # red -> green
+    assert out[1].flatten().tolist() == pytest.approx([11 / 30] * 3, abs=1e-6)  # grey
+    # the tone jitter draws first, so with chroma each pixel keeps the tone jitter's band mean
+    x = 0.2 + 0.6 * torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    tone = colour_jitter(x.clone(), torch.Generator().manual_seed(1), strength=0.3)
+    both = colour_jitter(x.clone(), torch.Generator().manual_seed(1), strength=0.3, chroma=True)
+    assert float((both - tone).abs().max()) > 0.05  # colours changed
+    inside = ((both > 0) & (both < 1)).all(dim=1)  # pixels not clipped by the turn
+    assert float(inside.float().mean()) > 0.9
+    assert torch.allclose(both.mean(dim=1)[inside], tone.mean(dim=1)[inside], atol=1e-5)
 
 
 def test_real_synthetic_generator_trains(tmp_path):

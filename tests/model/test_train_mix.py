@@ -252,3 +252,15 @@ def test_train_script_stage2_loss_weights(stage_configs):
     assert seen[1].loss_weights == {"hull": 4.0}
     assert script.main([*base, "--stage", "2"]) == 0  # the shipped recipe's: the defaults
     assert seen[2].loss_weights is None and "loss_weights" not in seen[2].recipe()
+
+
+def test_colour_chroma_is_recorded_and_carded(tmp_path, capsys):
+    assert "colour" not in TrainConfig(out=Path("x.pt")).recipe()  # older recipes match
+    with pytest.raises(ConfigError, match="expected tone or chroma"):
+        TrainConfig(out=Path("x.pt"), colour="hue")
+    out = tmp_path / "c.pt"
+    assert main(["train", "--out", str(out), *TINY, "--colour", "chroma"]) == 0
+    meta = read_meta(out)
+    assert meta.recipe["colour"] == "chroma"
+    card = render_model_card(out, meta)
+    assert "--colour chroma" in card and "photometric jitter with hue and saturation" in card
