@@ -182,6 +182,13 @@ def configure(parser) -> None:
         "offset) or chroma (also hue +-30 degrees, saturation 0.4-1.6, one tile in ten grey)",
     )
     parser.add_argument(
+        "--heads",
+        default=None,
+        metavar="NAMES",
+        help="with --init: train only the readout of these outputs (e.g. hull,bridge); every "
+        "other weight is frozen, so the other outputs stay the init weights' bit for bit",
+    )
+    parser.add_argument(
         "--loss-weights",
         default=None,
         metavar="MIX",
@@ -249,7 +256,7 @@ _OPTIONS = {
     "val_samples": "val_samples", "threads": "threads", "gen_workers": "gen_workers",
     "tiers_output": "tiers_output", "snow": "snow", "ema": "ema",
     "families": "families", "layouts": "layouts", "setting_weights": "setting_weights",
-    "loss_weights": "loss_weights", "colour": "colour",
+    "loss_weights": "loss_weights", "colour": "colour", "heads": "heads",
 }  # fmt: skip
 
 

@@ -69,6 +69,14 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     if r.get("colour") == "chroma":
         cmd += " --colour chroma"
         jitter += " with hue and saturation"
+    heads = r.get("heads")
+    heads_text = ""
+    if heads:
+        cmd += f" --heads {heads}"
+        heads_text = (
+            f" Only the readout of {heads.replace(',', ', ')} was trained (`--heads`): every "
+            "other weight, and so every other output, is the init weights'."
+        )
     loss_w = r.get("loss_weights")
     loss_text = ""
     if loss_w:
@@ -127,7 +135,7 @@ weights file's own metadata by `scripts/train.py` (`--card-only` rewrites it).
   AdamW lr {r.get("lr")} (weight decay {r.get("weight_decay")}), {r.get("warmup_steps")}
   warm-up steps then cosine decay, pool {r.get("pool_size")} samples refreshed
   {r.get("refresh_per_step")} per step, seed {r.get("seed")}, init `{r.get("init")}`,
-  labels `{r.get("labels")}`, precision {r.get("precision")}.{loss_text}
+  labels `{r.get("labels")}`, precision {r.get("precision")}.{loss_text}{heads_text}
 - Reproduce: `python scripts/train.py` (or `{cmd}`). Same seed, machine and thread count
   give the same weights.
 - Training time: {meta.train_time_s / 60:.1f} min on {meta.hardware}.

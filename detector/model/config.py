@@ -65,6 +65,7 @@ class TrainConfig:
     families: dict[str, float] | None = None  # rendering-family mix; None: classic only
     layouts: str = "v1"  # layout generator of synth.training_sample: v1 or v2 (see SHIPPED_DATA)
     setting_weights: dict[str, float] | None = None  # v2 settings' share multipliers; None: 1
+    heads: str | None = None  # train only these outputs' readout (.heads), e.g. "hull,bridge"
     loss_weights: dict[str, float] | None = None  # replace those of losses.LOSS_WEIGHTS named
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
     amp: bool = True
@@ -102,6 +103,12 @@ class TrainConfig:
             object.__setattr__(
                 self, "setting_weights", check_setting_weights(self.setting_weights) or None
             )
+        if self.heads is not None:
+            from .heads import parse_heads
+
+            if self.init is None:
+                raise ConfigError("--heads: needs --init WEIGHTS (the rest is frozen)")
+            object.__setattr__(self, "heads", parse_heads(self.heads))
         if self.loss_weights is not None:
             from ..synth.mixes import check_loss_weights
 
@@ -146,7 +153,7 @@ class TrainConfig:
             d.pop("layouts", None)
         if d.get("colour") == "tone":
             d.pop("colour", None)
-        for key in ("setting_weights", "loss_weights"):
+        for key in ("setting_weights", "loss_weights", "heads"):
             if d.get(key) is None:
                 d.pop(key, None)
         return d

@@ -40,6 +40,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig
 from .data import SamplePool, make_batch
+from .heads import HeadOnly
 from .losses import detection_loss
 from .net import build_model, count_parameters
 from .provenance import amp_dtype, code_version, generator_version, save_trained
@@ -150,6 +151,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
     gen = torch.Generator().manual_seed(config.seed)
     gsd = canonical_gsd_m()
     model, arch, arch_kwargs, init_sha = _build(config, device)
+    heads = None if config.heads is None else HeadOnly(model, config.heads)
     amp = amp_dtype(device, config.amp)
     record = config_record(
         config.recipe(), generator=generator_version(config.sample_fn), init_sha256=init_sha
@@ -264,6 +266,8 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
                 scale = scaler.get_scale()
                 scaler.step(opt)
+                if heads is not None:
+                    heads.restore()
                 scaler.update()
                 if scaler.get_scale() >= scale:  # float16: a step with overflowing gradients is
                     sched.step()  # skipped (and the scale lowered); the schedule waits for it

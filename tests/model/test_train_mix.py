@@ -264,3 +264,38 @@ def test_colour_chroma_is_recorded_and_carded(tmp_path, capsys):
     assert meta.recipe["colour"] == "chroma"
     card = render_model_card(out, meta)
     assert "--colour chroma" in card and "photometric jitter with hue and saturation" in card
+
+
+def test_heads_trains_only_their_readout(tmp_path, capsys):
+    import torch
+
+    from detector.model.heads import parse_heads
+    from detector.model.weights import load_model
+
+    assert parse_heads("bridge, hull") == "hull,bridge"
+    for bad in ("hulls", ""):
+        with pytest.raises(ConfigError, match="expected some of heatmap"):
+            parse_heads(bad)
+    with pytest.raises(ConfigError, match="needs --init"):
+        TrainConfig(out=Path("x.pt"), heads="hull")
+    init, out = tmp_path / "init.pt", tmp_path / "hull.pt"
+    assert main(["train", "--out", str(init), *TINY]) == 0
+    args = ["train", "--out", str(out), "--init", str(init), *TINY, "--lr", "0.05"]
+    assert main([*args, "--heads", "hull,bridge"]) == 0
+    meta = read_meta(out)
+    assert meta.recipe["heads"] == "hull,bridge"
+    assert "--heads hull,bridge" in render_model_card(out, meta)
+    before, _ = load_model(init, device="cpu")
+    after, _ = load_model(out, device="cpu")
+    x = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = before(x), after(x)
+    for name in ("heatmap", "size", "angle", "offset", "tiers"):
+        assert torch.equal(a[name], b[name]), name  # bit for bit
+    assert not torch.equal(a["hull"], b["hull"]) and not torch.equal(a["bridge"], b["bridge"])
+    sb, sa = before.state_dict(), after.state_dict()
+    changed = {k for k in sb if not torch.equal(sb[k], sa[k])}
+    assert changed == {"head4.weight", "head4.bias", "skip2.weight", "skip2.bias"}
+    rc = main(["train", "--out", str(tmp_path / "c.pt"), *TINY, "--heads", "hull"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "needs --init" in err
