@@ -284,6 +284,7 @@ def test_heads_trains_only_their_readout(tmp_path, capsys):
     assert main([*args, "--heads", "hull,bridge"]) == 0
     meta = read_meta(out)
     assert meta.recipe["heads"] == "hull,bridge"
+    assert meta.score_thresh is None  # the init had none to keep
     assert "--heads hull,bridge" in render_model_card(out, meta)
     before, _ = load_model(init, device="cpu")
     after, _ = load_model(out, device="cpu")
@@ -296,6 +297,13 @@ def test_heads_trains_only_their_readout(tmp_path, capsys):
     sb, sa = before.state_dict(), after.state_dict()
     changed = {k for k in sb if not torch.equal(sb[k], sa[k])}
     assert changed == {"head4.weight", "head4.bias", "skip2.weight", "skip2.bias"}
+    from detector.model.weights import set_score_thresh
+
+    set_score_thresh(init, 0.37)  # a calibrated init: its containers, so its threshold, stay
+    assert main([*args, "--heads", "hull", "--out", str(tmp_path / "h2.pt")]) == 0
+    assert read_meta(tmp_path / "h2.pt").score_thresh == 0.37
+    assert main([*args, "--heads", "heatmap", "--out", str(tmp_path / "h3.pt")]) == 0
+    assert read_meta(tmp_path / "h3.pt").score_thresh is None  # new scores: calibrate again
     rc = main(["train", "--out", str(tmp_path / "c.pt"), *TINY, "--heads", "hull"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "needs --init" in err
