@@ -88,6 +88,7 @@ import make_finetune_set  # noqa: E402
 from detector._io import atomic_write_text  # noqa: E402
 from detector.errors import CountError  # noqa: E402
 from detector.model.card import render_model_card  # noqa: E402
+from detector.model.losses import parse_loss_weights  # noqa: E402
 from detector.model.provenance import generator_version  # noqa: E402
 from detector.model.train import TrainConfig, train  # noqa: E402
 from detector.model.weights import read_meta  # noqa: E402
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         none = boost is None or boost.strip().lower() == "none"
         boost = None if none else parse_mix(boost, option="--setting-weights")
         loss_w = args.stage2_loss_weights
-        loss_w = None if loss_w is None else parse_mix(loss_w, option="--loss-weights")
+        loss_w = None if loss_w is None else parse_loss_weights(loss_w)
     except CountError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2

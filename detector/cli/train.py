@@ -295,9 +295,9 @@ def run(args) -> int:
 
         given["setting_weights"] = parse_mix(given["setting_weights"], option="--setting-weights")
     if "loss_weights" in given:
-        from ..synth.mixes import parse_mix
+        from ..model.losses import parse_loss_weights
 
-        given["loss_weights"] = parse_mix(given["loss_weights"], option="--loss-weights")
+        given["loss_weights"] = parse_loss_weights(given["loss_weights"])
     if args.resume is not None:  # the checkpoint carries its recipe
         fields, out = _from_checkpoint(args.resume)
     else:

@@ -110,7 +110,7 @@ class TrainConfig:
                 raise ConfigError("--heads: needs --init WEIGHTS (the rest is frozen)")
             object.__setattr__(self, "heads", parse_heads(self.heads))
         if self.loss_weights is not None:
-            from ..synth.mixes import check_loss_weights
+            from .losses import check_loss_weights
 
             object.__setattr__(self, "loss_weights", check_loss_weights(self.loss_weights) or None)
         if not 0.0 <= self.ema < 1.0:

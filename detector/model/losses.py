@@ -12,7 +12,7 @@ All losses are computed in float32 (safe under CUDA autocast).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,15 @@ import torch.nn.functional as F
 
 from .targets import Targets
 
-__all__ = ["LOSS_WEIGHTS", "TargetBatch", "collate_targets", "focal_loss", "detection_loss"]
+__all__ = [
+    "LOSS_WEIGHTS",
+    "TargetBatch",
+    "check_loss_weights",
+    "collate_targets",
+    "focal_loss",
+    "detection_loss",
+    "parse_loss_weights",
+]
 
 #: Weight of each term in the total loss.
 LOSS_WEIGHTS: dict[str, float] = {
@@ -33,6 +41,22 @@ LOSS_WEIGHTS: dict[str, float] = {
     "hull": 1.0,
     "bridge": 0.5,
 }
+
+
+def check_loss_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """``weights`` as a plain dict of loss terms (:data:`LOSS_WEIGHTS`) to the weights that
+    replace theirs (>= 0, finite; terms not named keep theirs);
+    :class:`~detector.errors.ConfigError` otherwise."""
+    from ..synth.mixes import named_weights
+
+    return named_weights("--loss-weights", "loss term", LOSS_WEIGHTS, weights)
+
+
+def parse_loss_weights(text: str) -> dict[str, float]:
+    """``"hull=4,bridge=2"`` -> ``{"hull": 4.0, "bridge": 2.0}`` (:func:`check_loss_weights`)."""
+    from ..synth.mixes import parse_mix
+
+    return parse_mix(text, option="--loss-weights", check=check_loss_weights)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ..errors import ConfigError
 
-__all__ = ["check_mix", "check_setting_weights", "format_mix", "parse_mix"]
+__all__ = ["check_mix", "check_setting_weights", "format_mix", "named_weights", "parse_mix"]
 
 
 def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
@@ -21,7 +21,7 @@ def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
     zero); :class:`~detector.errors.ConfigError` naming the problem otherwise."""
     from .families.registry import FAMILIES
 
-    out = _named_weights("--families", "rendering family", FAMILIES, mix)
+    out = named_weights("--families", "rendering family", FAMILIES, mix)
     if not out or sum(out.values()) <= 0:
         raise ConfigError(f"--families {dict(mix)!r}: give at least one weight > 0")
     return out
@@ -34,13 +34,13 @@ def check_setting_weights(weights: Mapping[str, float]) -> dict[str, float]:
     theirs); :class:`~detector.errors.ConfigError` otherwise."""
     from .terminal import SETTINGS_V2, WEIGHTS_V2
 
-    out = _named_weights("--setting-weights", "layout setting", SETTINGS_V2, weights)
+    out = named_weights("--setting-weights", "layout setting", SETTINGS_V2, weights)
     if all(out.get(name, base) <= 0 for name, base in zip(SETTINGS_V2, WEIGHTS_V2, strict=True)):
         raise ConfigError(f"--setting-weights {dict(weights)!r}: every setting weighs 0")
     return out
 
 
-def _named_weights(option: str, what: str, names, weights: Mapping) -> dict[str, float]:
+def named_weights(option: str, what: str, names, weights: Mapping) -> dict[str, float]:
     """``weights`` as a plain dict of float weights >= 0, every key one of ``names``."""
     out: dict[str, float] = {}
     for name, weight in dict(weights).items():
@@ -62,20 +62,11 @@ def _weight(option: str, name: str, weight) -> float:
     return w
 
 
-def check_loss_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    """``weights`` as a plain dict of loss terms (:data:`detector.model.losses.LOSS_WEIGHTS`)
-    to the weights that replace theirs (>= 0, finite; terms not named keep theirs);
-    :class:`~detector.errors.ConfigError` otherwise."""
-    from ..model.losses import LOSS_WEIGHTS
-
-    return _named_weights("--loss-weights", "loss term", LOSS_WEIGHTS, weights)
-
-
-def parse_mix(text: str, *, option: str = "--families") -> dict[str, float]:
+def parse_mix(text: str, *, option: str = "--families", check=None) -> dict[str, float]:
     """``"classic=1,flat=0.5"`` -> ``{"classic": 1.0, "flat": 0.5}`` (a bare name weighs 1;
     a family named twice is an error). ``option="--setting-weights"`` parses layout-setting
-    weights instead (:func:`check_setting_weights`), ``"--loss-weights"`` loss terms' weights
-    (:func:`check_loss_weights`)."""
+    weights instead (:func:`check_setting_weights`); ``check`` another checker of the
+    parsed ``{name: weight}`` (e.g. :func:`detector.model.losses.check_loss_weights`)."""
     mix: dict[str, float | str] = {}
     for item in str(text).split(","):
         item = item.strip()
@@ -88,8 +79,9 @@ def parse_mix(text: str, *, option: str = "--families") -> dict[str, float]:
         mix[name] = weight.strip() if sep else 1.0
     if not mix:
         raise ConfigError(f"{option} {text!r}: expected NAME=WEIGHT[,NAME=WEIGHT...]")
-    check = {"--setting-weights": check_setting_weights, "--loss-weights": check_loss_weights}
-    return check.get(option, check_mix)(mix)
+    if check is None:
+        check = check_setting_weights if option == "--setting-weights" else check_mix
+    return check(mix)
 
 
 def format_mix(mix: Mapping[str, float] | None) -> str:

@@ -215,12 +215,12 @@ def test_train_script_stage2_setting_weights(stage_configs):
 
 def test_loss_weights_reach_the_loss_and_are_recorded(tmp_path, capsys, monkeypatch):
     import detector.model.train as train_mod
-    from detector.model.losses import LOSS_WEIGHTS
+    from detector.model.losses import LOSS_WEIGHTS, parse_loss_weights
 
-    assert parse_mix("hull=4, bridge=2", option="--loss-weights") == {"hull": 4.0, "bridge": 2.0}
+    assert parse_loss_weights("hull=4, bridge=2") == {"hull": 4.0, "bridge": 2.0}
     for bad, msg in [("hul=2", "unknown loss term 'hul'"), ("hull=-1", ">= 0")]:
         with pytest.raises(ConfigError, match=msg):
-            parse_mix(bad, option="--loss-weights")
+            parse_loss_weights(bad)
     config = TrainConfig(out=Path("x.pt"), loss_weights={"hull": 4})
     assert config.loss_term_weights() == {**LOSS_WEIGHTS, "hull": 4.0}
     assert "loss_weights" not in TrainConfig(out=Path("x.pt")).recipe()  # older recipes match
