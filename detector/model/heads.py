@@ -65,7 +65,6 @@ class HeadOnly:
             p.requires_grad_(False)
         for conv in (head4, skip2):
             conv.requires_grad_(True)
-        self.model = model
         model.eval()
 
     @torch.no_grad()

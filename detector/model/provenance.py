@@ -108,15 +108,15 @@ def save_trained(
         context_px=measure_context_px(model),
         score_thresh=_kept_threshold(config),
     )
-    return save_weights(config.out, model, meta)
+    return save_weights(config.out, model, meta)  # copies tensors to the CPU, NCHW
 
 
 def _kept_threshold(config) -> float | None:
     """The init weights' calibrated detection threshold when only other outputs were trained
     (``heads`` without the heatmap: every container score is the init's), else None."""
-    heads = getattr(config, "heads", None)
+    heads = config.heads
     if not heads or "heatmap" in heads.split(",") or config.init is None:
         return None
     from .weights import read_meta
 
-    return read_meta(config.init).score_thresh  # copies tensors to the CPU, NCHW
+    return read_meta(config.init).score_thresh

@@ -201,14 +201,18 @@ def stage_configs(tmp_path, monkeypatch):
     return script, seen, base
 
 
-def test_train_script_stage2_setting_weights(stage_configs):
+def test_train_script_stage2_setting_and_loss_weights(stage_configs):
     script, seen, base = stage_configs
-    assert script.main([*base, "--stage", "1", "--stage2-setting-weights", "town=0.15"]) == 0
+    town, hull = ["--stage2-setting-weights", "town=0.15"], ["--stage2-loss-weights", "hull=4"]
+    assert script.main([*base, "--stage", "1", *town, *hull]) == 0
     assert seen[0].setting_weights is None  # stage 1 keeps the shipped shares
-    assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "town=0.15"]) == 0
+    assert seen[0].loss_weights is None  # and the default loss weights
+    assert script.main([*base, "--stage", "2", *town, *hull]) == 0
     assert seen[1].setting_weights == {"town": 0.15}
+    assert seen[1].loss_weights == {"hull": 4.0}
     assert script.main([*base, "--stage", "2"]) == 0  # the shipped recipe's
     assert seen[2].setting_weights == {"town": 0.12, "field": 0.08, "carpark": 0.06}
+    assert seen[2].loss_weights is None and "loss_weights" not in seen[2].recipe()
     assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "none"]) == 0
     assert seen[3].setting_weights is None and "setting_weights" not in seen[3].recipe()
 
@@ -242,16 +246,6 @@ def test_loss_weights_reach_the_loss_and_are_recorded(tmp_path, capsys, monkeypa
     rc = main(["train", "--out", str(tmp_path / "c.pt"), *TINY, "--loss-weights", "zoo=1"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "unknown loss term 'zoo'" in err
-
-
-def test_train_script_stage2_loss_weights(stage_configs):
-    script, seen, base = stage_configs
-    assert script.main([*base, "--stage", "1", "--stage2-loss-weights", "hull=4"]) == 0
-    assert seen[0].loss_weights is None  # stage 1 keeps the default weights
-    assert script.main([*base, "--stage", "2", "--stage2-loss-weights", "hull=4"]) == 0
-    assert seen[1].loss_weights == {"hull": 4.0}
-    assert script.main([*base, "--stage", "2"]) == 0  # the shipped recipe's: the defaults
-    assert seen[2].loss_weights is None and "loss_weights" not in seen[2].recipe()
 
 
 def test_colour_chroma_is_recorded_and_carded(tmp_path, capsys):
