@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python scripts/lofo.py [--out imagery/generated/lofo] [--steps 3000]
         [--max-minutes 50] [--layouts v2] [--hold-out classic flat ...] [--eval-samples 192]
-        [--colour tone|chroma]
+        [--colour tone|chroma|randconv]
 
 The held-out family's score predicts how a model does on imagery nobody here made. For each
 family F of the registry (or ``--hold-out``): ``ccount train --families <the others, weight
@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--layouts", choices=("v1", "v2"), default="v2")
     p.add_argument(
-        "--colour", choices=("tone", "chroma"), default="tone", help="ccount train --colour"
+        "--colour",
+        choices=("tone", "chroma", "randconv"),
+        default="tone",
+        help="ccount train --colour",
     )
     p.add_argument("--max-minutes", type=float, default=50.0, help="work budget of this call")
     p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="S")

@@ -176,10 +176,11 @@ def configure(parser) -> None:
     )
     parser.add_argument(
         "--colour",
-        choices=("tone", "chroma"),
+        choices=("tone", "chroma", "randconv"),
         default=None,
         help="photometric jitter of training tiles: tone (default, as shipped: gamma, gain, "
-        "offset) or chroma (also hue +-30 degrees, saturation 0.4-1.6, one tile in ten grey)",
+        "offset), chroma (also hue +-30 degrees, saturation 0.4-1.6, one tile in ten grey) or "
+        "randconv (chroma, then half the tiles through a random convolution: texture varies)",
     )
     parser.add_argument(
         "--heads",

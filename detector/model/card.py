@@ -66,9 +66,11 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
             " (setting weights " + ", ".join(f"{k} {float(v):g}" for k, v in boost.items()) + ")"
         )
     jitter = "photometric jitter"
-    if r.get("colour") == "chroma":
-        cmd += " --colour chroma"
+    if r.get("colour") in ("chroma", "randconv"):
+        cmd += f" --colour {r['colour']}"
         jitter += " with hue and saturation"
+        if r["colour"] == "randconv":
+            jitter += " and random convolutions (texture)"
     heads = r.get("heads")
     heads_text = ""
     if heads:

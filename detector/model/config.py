@@ -60,7 +60,8 @@ class TrainConfig:
     pool_size: int = 384
     refresh_per_step: int = 3
     jitter: float = 1.0
-    colour: str = "tone"  # photometric jitter: tone (gamma, gain, offset) or chroma (+ hue, sat)
+    colour: str = "tone"  # photometric jitter: tone (gamma, gain, offset), chroma (+ hue, sat)
+    # or randconv (+ random convolutions, data.random_convolution)
     snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
     families: dict[str, float] | None = None  # rendering-family mix; None: classic only
     layouts: str = "v1"  # layout generator of synth.training_sample: v1 or v2 (see SHIPPED_DATA)
@@ -87,8 +88,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.snow <= 1.0:
             raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
-        if self.colour not in ("tone", "chroma"):
-            raise ConfigError(f"--colour {self.colour}: expected tone or chroma")
+        if self.colour not in ("tone", "chroma", "randconv"):
+            raise ConfigError(f"--colour {self.colour}: expected tone, chroma or randconv")
         if self.layouts not in ("v1", "v2"):
             raise ConfigError(f"--layouts {self.layouts}: expected v1 or v2")
         if self.families is not None:

@@ -41,6 +41,7 @@ __all__ = [
     "chroma_jitter",
     "colour_jitter",
     "make_batch",
+    "random_convolution",
     "TRAIN_SEED_BASE",
     "sample_seed",
 ]
@@ -165,7 +166,12 @@ def augment_sample(
 
 
 def colour_jitter(
-    images: torch.Tensor, gen: torch.Generator, *, strength: float = 1.0, chroma: bool = False
+    images: torch.Tensor,
+    gen: torch.Generator,
+    *,
+    strength: float = 1.0,
+    chroma: bool = False,
+    randconv: bool = False,
 ) -> torch.Tensor:
     """Per-image photometric jitter of ``images`` float32 [B, 3, H, W] 0..1, in place.
 
@@ -174,7 +180,9 @@ def colour_jitter(
     and haze are already in the synthetic samples.) ``chroma`` then also turns each image's
     colours about the grey axis (hue +-30 degrees), scales their saturation 0.4..1.6 and
     makes one image in ten grey (:func:`chroma_jitter`; its random draws come after the
-    others', so the tone jitter is the same with or without it). Returns ``images``.
+    others', so the tone jitter is the same with or without it). ``randconv`` (implies
+    ``chroma``) then passes half the images through :func:`random_convolution` (its draws
+    come last). Returns ``images``.
     """
     b = images.shape[0]
 
@@ -186,11 +194,45 @@ def colour_jitter(
     offset = s * u(-0.06, 0.06, b, 1, 1, 1)
     gamma = torch.exp(s * u(-0.29, 0.29, b, 1, 1, 1))
     images.clamp_(0, 1).pow_(gamma).mul_(gain).add_(offset).clamp_(0.0, 1.0)
-    if not chroma:
+    if not (chroma or randconv):
         return images
     hue = torch.deg2rad(s * u(-30.0, 30.0, b))
     sat = (1 + s * u(-0.6, 0.6, b)) * (u(0.0, 1.0, b) >= 0.1)
-    return chroma_jitter(images, hue, sat)
+    chroma_jitter(images, hue, sat)
+    if randconv:
+        random_convolution(images, gen)
+    return images
+
+
+RANDCONV_KERNELS = (1, 3, 5, 7)
+
+
+def random_convolution(
+    images: torch.Tensor, gen: torch.Generator, *, p: float = 0.5
+) -> torch.Tensor:
+    """RandConv (Xu et al., ICLR 2021, "Robust and generalizable visual representation
+    learning via random convolutions"), in place on ``images`` [B, 3, H, W] 0..1: each image
+    with probability ``p`` is filtered by a random 3->3 convolution (kernel size from
+    :data:`RANDCONV_KERNELS`, weights N(0, 1/(3 k^2)), reflect padding), the result given each
+    band's mean and spread of the original, and mixed with it at a uniform random weight.
+    Shapes stay, local texture, contrast and colour do not: a network trained on it leans on
+    shape more than on one renderer's surfaces."""
+    b = images.shape[0]
+    pick = torch.rand(b, generator=gen) < p
+    ks = torch.randint(0, len(RANDCONV_KERNELS), (b,), generator=gen)
+    mix = torch.rand(b, generator=gen)
+    for i in range(b):
+        k = RANDCONV_KERNELS[int(ks[i])]
+        w = torch.randn(3, 3, k, k, generator=gen) / (3 * k * k) ** 0.5
+        if not pick[i]:
+            continue
+        x = images[i : i + 1]
+        y = torch.nn.functional.conv2d(torch.nn.functional.pad(x, [k // 2] * 4, mode="reflect"), w)
+        mu, sd = x.mean(dim=(2, 3), keepdim=True), x.std(dim=(2, 3), keepdim=True)
+        y = (y - y.mean(dim=(2, 3), keepdim=True)) / (y.std(dim=(2, 3), keepdim=True) + 1e-6)
+        a = float(mix[i])
+        x.mul_(a).add_((1 - a) * (y * sd + mu)).clamp_(0.0, 1.0)
+    return images
 
 
 def chroma_jitter(images: torch.Tensor, hue_rad: torch.Tensor, sat: torch.Tensor) -> torch.Tensor:
@@ -217,13 +259,14 @@ def make_batch(
     augment: bool = True,
     jitter: float = 1.0,
     chroma: bool = False,
+    randconv: bool = False,
     tiers_output: str = TIERS_DIRECT,
 ) -> tuple[torch.Tensor, TargetBatch]:
     """Augment, encode and stack ``samples`` (equal sizes) -> (images [B,3,H,W], targets).
 
     ``tiers_output``: what the tiers channel learns (:mod:`.tiers`); a shadow target uses the
     sample's ``sun_elevation_deg`` (None or missing: no tiers target for that sample);
-    ``jitter``/``chroma``: :func:`colour_jitter`'s strength and hue/saturation part."""
+    ``jitter``/``chroma``/``randconv``: :func:`colour_jitter`'s strength and options."""
     images, targets = [], []
     for s in samples:
         if augment:
@@ -247,5 +290,5 @@ def make_batch(
         )
     x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False))
     if augment and jitter > 0:
-        x = colour_jitter(x, gen, strength=jitter, chroma=chroma)
+        x = colour_jitter(x, gen, strength=jitter, chroma=chroma, randconv=randconv)
     return x, collate_targets(targets)

@@ -251,6 +251,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
                     gen,
                     jitter=config.jitter,
                     chroma=config.colour == "chroma",
+                    randconv=config.colour == "randconv",
                     tiers_output=config.tiers_output,
                 )
                 x, tgt = x.to(device, non_blocking=True), tgt.to(device)

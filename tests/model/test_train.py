@@ -152,6 +152,34 @@ def test_chroma_jitter_turns_colour_and_keeps_brightness():
     assert torch.allclose(both.mean(dim=1)[inside], tone.mean(dim=1)[inside], atol=1e-5)
 
 
+def test_random_convolution_changes_texture_keeps_shapes_and_band_means():
+    from detector.model.data import random_convolution
+
+    gen = torch.Generator().manual_seed(0)
+    # a bright square on a dark ground, with a fine texture on the square
+    x = torch.full((6, 3, 32, 32), 0.2)
+    x[:, :, 8:24, 8:24] = 0.6 + 0.1 * torch.rand(6, 3, 16, 16, generator=gen)
+    y = random_convolution(x.clone(), torch.Generator().manual_seed(3), p=1.0)
+    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    changed = (y - x).abs().amax(dim=(1, 2, 3))
+    assert bool((changed > 0.02).all())  # every image filtered
+    inside = ((y > 0) & (y < 1)).all(dim=1).all(dim=(1, 2))
+    assert torch.allclose(
+        y[inside].mean(dim=(2, 3)), x[inside].mean(dim=(2, 3)), atol=1e-4
+    )  # each band's mean kept where nothing clipped
+    # the square still stands out from the ground (shape kept), in some band, in every image
+    contrast = (y[:, :, 10:22, 10:22].mean(dim=(2, 3)) - y[:, :, :6, :6].mean(dim=(2, 3))).abs()
+    assert bool((contrast.amax(dim=1) > 0.05).all())
+    assert torch.equal(random_convolution(x.clone(), torch.Generator().manual_seed(0), p=0.0), x)
+    # same seed, same result; its draws come after chroma's, so unfiltered images equal chroma's
+    again = random_convolution(x.clone(), torch.Generator().manual_seed(3), p=1.0)
+    assert torch.equal(y, again)
+    c = colour_jitter(x.clone(), torch.Generator().manual_seed(5), chroma=True)
+    r = colour_jitter(x.clone(), torch.Generator().manual_seed(5), randconv=True)
+    same = [bool(torch.equal(c[i], r[i])) for i in range(6)]
+    assert 0 < sum(same) < 6
+
+
 def test_real_synthetic_generator_trains(tmp_path):
     result = train(
         _config(tmp_path, out=tmp_path / "s.pt", steps=2, batch_size=2, pool_size=3,

@@ -248,16 +248,23 @@ def test_loss_weights_reach_the_loss_and_are_recorded(tmp_path, capsys, monkeypa
     assert rc == 2 and len(err.splitlines()) == 1 and "unknown loss term 'zoo'" in err
 
 
-def test_colour_chroma_is_recorded_and_carded(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "colour, words",
+    [
+        ("chroma", "with hue and saturation"),
+        ("randconv", "with hue and saturation and random convolutions"),
+    ],
+)
+def test_colour_option_is_recorded_and_carded(tmp_path, colour, words):
     assert "colour" not in TrainConfig(out=Path("x.pt")).recipe()  # older recipes match
-    with pytest.raises(ConfigError, match="expected tone or chroma"):
+    with pytest.raises(ConfigError, match="expected tone, chroma or randconv"):
         TrainConfig(out=Path("x.pt"), colour="hue")
     out = tmp_path / "c.pt"
-    assert main(["train", "--out", str(out), *TINY, "--colour", "chroma"]) == 0
+    assert main(["train", "--out", str(out), *TINY, "--colour", colour]) == 0
     meta = read_meta(out)
-    assert meta.recipe["colour"] == "chroma"
+    assert meta.recipe["colour"] == colour
     card = render_model_card(out, meta)
-    assert "--colour chroma" in card and "photometric jitter with hue and saturation" in card
+    assert f"--colour {colour}" in card and f"photometric jitter {words}" in card
 
 
 def test_heads_trains_only_their_readout(tmp_path, capsys):
