@@ -163,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         help="layout generator (default v2, as shipped: terminal layouts and hard negatives; "
         "v1: the previous)",
     )
+    p.add_argument(
+        "--colour",
+        choices=("tone", "chroma", "randconv"),
+        default="tone",
+        help="photometric jitter of both stages (ccount train --colour; default tone, as shipped)",
+    )
     p.add_argument("--card-only", action="store_true", help="only rewrite the card")
     p.add_argument("--max-minutes", type=float, default=None, help="end this chunk after M min")
     p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="S")
@@ -185,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, device=args.device, threads=args.threads, snow=args.snow,
         max_minutes=args.max_minutes, checkpoint_every_s=args.checkpoint_every,
         layouts=args.layouts,
-        families=families,
+        families=families, colour=args.colour,
     )  # fmt: skip
     stages = []
     if not args.card_only and args.stage in ("1", "all"):

@@ -215,6 +215,10 @@ def test_train_script_stage2_setting_and_loss_weights(stage_configs):
     assert seen[2].loss_weights is None and "loss_weights" not in seen[2].recipe()
     assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "none"]) == 0
     assert seen[3].setting_weights is None and "setting_weights" not in seen[3].recipe()
+    assert seen[3].colour == "tone" and "colour" not in seen[3].recipe()  # as shipped
+    for stage in ("1", "2"):  # both stages
+        assert script.main([*base, "--stage", stage, "--colour", "chroma"]) == 0
+    assert [c.colour for c in seen[4:]] == ["chroma", "chroma"]
 
 
 def test_loss_weights_reach_the_loss_and_are_recorded(tmp_path, capsys, monkeypatch):
