@@ -75,21 +75,25 @@ def make_scene(
     return path
 
 
-def model_file(requested: str | None, work: Path) -> tuple[Path, str]:
-    """The weights to time: ``requested``, else the shipped file, else an untrained one."""
+def model_file(requested: str | None, work: Path, widths: str | None = None) -> tuple[Path, str]:
+    """The weights to time: ``requested``, else the shipped file, else an untrained one;
+    ``widths`` (``W2,...,W32``): an untrained model of those encoder widths (a wider model's
+    speed before it is trained)."""
     from detector.paths import default_model_path
 
     if requested:
         return Path(requested), "given"
-    if default_model_path().is_file():
+    if widths is None and default_model_path().is_file():
         return default_model_path(), "shipped"
-    from detector.model.net import build_ccnet
+    from detector.model.net import build_ccnet, parse_widths
     from detector.model.weights import ModelMeta, save_weights
 
-    path = work / "untrained-ccnet.pt"
+    kw = {} if widths is None else {"widths": parse_widths(widths)}
+    tag = "" if widths is None else "-" + widths.replace(",", "-")
+    path = work / f"untrained-ccnet{tag}.pt"
     if not path.is_file():
-        save_weights(path, build_ccnet(), ModelMeta(arch="ccnet-v1", arch_kwargs={}))
-    return path, "untrained architecture (speed only)"
+        save_weights(path, build_ccnet(**kw), ModelMeta(arch="ccnet-v1", arch_kwargs=kw))
+    return path, f"untrained architecture{' ' + str(kw) if kw else ''} (speed only)"
 
 
 def bench_ccount(scene: Path, out: Path, config, detector) -> dict:
@@ -143,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--retina-tiles", type=int, default=3)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--widths", default=None, help="time an untrained model of these widths")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     ap.add_argument("--batch-size", type=int, default=None, help="default: detect's")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ccount-bench")
@@ -158,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    weights, origin = model_file(args.model, args.work)
+    weights, origin = model_file(args.model, args.work, args.widths)
     batch = args.batch_size or DetectConfig().batch_size
     config = DetectConfig(
         model_path=weights, device=args.device, batch_size=batch,

@@ -89,6 +89,7 @@ from detector._io import atomic_write_text  # noqa: E402
 from detector.errors import CountError  # noqa: E402
 from detector.model.card import render_model_card  # noqa: E402
 from detector.model.losses import parse_loss_weights  # noqa: E402
+from detector.model.net import parse_widths  # noqa: E402
 from detector.model.provenance import generator_version  # noqa: E402
 from detector.model.train import TrainConfig, train  # noqa: E402
 from detector.model.weights import read_meta  # noqa: E402
@@ -169,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         default="tone",
         help="photometric jitter of both stages (ccount train --colour; default tone, as shipped)",
     )
+    p.add_argument(
+        "--widths",
+        default=None,
+        metavar="W2,W4,W8,W16,W32",
+        help="stage 1's encoder widths (ccount train --widths; default 16,32,64,96,128, as "
+        "shipped); stage 2 inherits them",
+    )
     p.add_argument("--card-only", action="store_true", help="only rewrite the card")
     p.add_argument("--max-minutes", type=float, default=None, help="end this chunk after M min")
     p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="S")
@@ -182,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         boost = None if none else parse_mix(boost, option="--setting-weights")
         loss_w = args.stage2_loss_weights
         loss_w = None if loss_w is None else parse_loss_weights(loss_w)
+        arch = {} if args.widths is None else {"widths": parse_widths(args.widths)}
     except CountError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
@@ -196,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     stages = []
     if not args.card_only and args.stage in ("1", "all"):
         config = TrainConfig(
-            out=args.stage1, steps=args.steps, checkpoint=work / "stage1.ckpt", **common
+            out=args.stage1,
+            steps=args.steps,
+            checkpoint=work / "stage1.ckpt",
+            arch_kwargs=arch,
+            **common,
         )
         stages.append((config, None))
     if not args.card_only and args.stage in ("2", "all"):

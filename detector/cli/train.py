@@ -183,6 +183,13 @@ def configure(parser) -> None:
         "randconv (chroma, then half the tiles through a random convolution: texture varies)",
     )
     parser.add_argument(
+        "--widths",
+        default=None,
+        metavar="W2,W4,W8,W16,W32",
+        help="encoder channels at strides 2-32 of a model trained from scratch (default "
+        "16,32,64,96,128, as shipped); wider deep stages add parameters at little cost a pixel",
+    )
+    parser.add_argument(
         "--heads",
         default=None,
         metavar="NAMES",
@@ -299,6 +306,12 @@ def run(args) -> int:
         from ..model.losses import parse_loss_weights
 
         given["loss_weights"] = parse_loss_weights(given["loss_weights"])
+    if args.widths is not None:
+        from ..model.net import parse_widths
+
+        if args.init is not None:
+            raise ConfigError("--widths: not with --init (the init weights' architecture is used)")
+        given["arch_kwargs"] = {"widths": parse_widths(args.widths)}
     if args.resume is not None:  # the checkpoint carries its recipe
         fields, out = _from_checkpoint(args.resume)
     else:

@@ -50,6 +50,9 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     threads = r.get("threads") or (1 if ", 1 threads" in meta.hardware else None)
     if threads:
         cmd += f" --threads {threads}"
+    widths = (r.get("arch_kwargs") or {}).get("widths")
+    if widths and not r.get("init"):
+        cmd += " --widths " + ",".join(str(int(w)) for w in widths)
     snow = float(r.get("snow") or 0.0)
     if snow:
         cmd += f" --snow {snow:g}"

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+
 __all__ = [
     "ARCHITECTURES",
     "HEAD_CHANNELS",
@@ -40,6 +42,7 @@ __all__ = [
     "CCNetExport",
     "build_ccnet",
     "build_model",
+    "parse_widths",
     "count_parameters",
     "fuse_batchnorm",
 ]
@@ -206,6 +209,18 @@ def build_ccnet(
 ) -> CCNet:
     """Build an untrained :class:`CCNet` (keyword-only; see the class for the arguments)."""
     return CCNet(widths=tuple(widths), depths=tuple(depths), head_ch=head_ch)  # type: ignore[arg-type]
+
+
+def parse_widths(text: str) -> list[int]:
+    """``"16,32,64,160,256"`` -> the five encoder widths (:class:`CCNet`); a
+    :class:`~detector.errors.ConfigError` naming the option otherwise."""
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        widths = []
+    if len(widths) != 5 or min(widths) < 1:
+        raise ConfigError(f"--widths {text}: expected five positive integers W2,W4,W8,W16,W32")
+    return widths
 
 
 #: Architecture names a weights file may name, with their builders.

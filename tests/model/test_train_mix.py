@@ -219,6 +219,9 @@ def test_train_script_stage2_setting_and_loss_weights(stage_configs):
     for stage in ("1", "2"):  # both stages
         assert script.main([*base, "--stage", stage, "--colour", "chroma"]) == 0
     assert [c.colour for c in seen[4:]] == ["chroma", "chroma"]
+    assert seen[4].arch_kwargs == {} and "arch_kwargs" in seen[4].recipe()
+    assert script.main([*base, "--stage", "1", "--widths", "16,32,64,160,256"]) == 0
+    assert seen[6].arch_kwargs == {"widths": [16, 32, 64, 160, 256]}  # stage 2: the init's
 
 
 def test_loss_weights_reach_the_loss_and_are_recorded(tmp_path, capsys, monkeypatch):
@@ -312,3 +315,27 @@ def test_heads_trains_only_their_readout(tmp_path, capsys):
     rc = main(["train", "--out", str(tmp_path / "c.pt"), *TINY, "--heads", "hull"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "needs --init" in err
+
+
+def test_widths_build_a_wider_model_recorded_and_carded(tmp_path, capsys):
+    from detector.model.net import count_parameters
+    from detector.model.weights import load_model
+
+    out = tmp_path / "w.pt"
+    assert main(["train", "--out", str(out), *TINY, "--widths", "8,16,32,48,64"]) == 0
+    model, meta = load_model(out, device="cpu")
+    assert model.widths == (8, 16, 32, 48, 64) and meta.arch_kwargs == {
+        "widths": [8, 16, 32, 48, 64]
+    }
+    assert meta.recipe["arch_kwargs"] == {"widths": [8, 16, 32, 48, 64]}
+    assert count_parameters(model) < 744_535 / 2  # narrower than the shipped 16,32,64,96,128
+    card = render_model_card(out, meta)
+    assert "--widths 8,16,32,48,64" in card and '"widths": [8, 16, 32, 48, 64]' in card
+    capsys.readouterr()
+    for bad in (["--widths", "8,16,32"], ["--widths", "8,16,x,48,64"]):
+        assert main(["train", "--out", str(tmp_path / "b.pt"), *TINY, *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "expected five positive integers" in err
+    args = ["--widths", "8,16,32,48,64", "--init", str(out)]
+    assert main(["train", "--out", str(tmp_path / "c.pt"), *TINY, *args]) == 2
+    assert "not with --init" in capsys.readouterr().err
