@@ -1,0 +1,63 @@
+"""scripts/eval_candidate.py: which measurements run, what is skipped, the summary rows."""
+
+import json
+from pathlib import Path
+
+from conftest import load_script
+
+
+def _fake_results(out: Path) -> None:
+    for name, f1, ce in [("dev-classic", 0.9143, 0.58), ("dev-flat-winter", 0.8773, -8.02)]:
+        (out / name).mkdir(parents=True)
+        (out / name / "eval.json").write_text(
+            json.dumps({"overall": {"f1": f1, "count_error_pct": ce}})
+        )
+    fams = {"classic": {"false_per_scene": 4.0}, "flat": {"false_per_scene": 0.33},
+            "photo": {"false_per_scene": 8.0}}  # fmt: skip
+    (out / "look0.json").write_text(json.dumps({"by_family": fams}))
+    (out / "ships-W1.txt").write_text("x\n66 true hulls: 39 named right (59%), 14 unknown\n")
+    (out / "ships-W11.txt").write_text("65 true hulls: 40 named right (62%)\n")
+
+
+def test_summary_rows_carry_the_measured_numbers(tmp_path):
+    ec = load_script("eval_candidate")
+    _fake_results(tmp_path)
+    names = ["dev-classic", "dev-flat", "dev-flat-winter", "look0", "ships-W1", "ships-W11"]
+    got = ec.summarise(tmp_path, names)
+    assert "dev-flat" not in got  # not measured: no row cell invented
+    assert got["ships-W1"] == {"hulls": 66, "named_right": 39}
+    rows = ec.rows(got)
+    assert rows[0] == (
+        "| dev classic / flat / photo, then winter | 0.914 / +0.6 | — | — | — | 0.877 / -8.0 | — |"
+    )
+    assert rows[1].startswith("| look-alikes a scene, mean 4.1 | look0: 4/0.33/8")
+    assert rows[2] == "| hulls named right | 39/66 / 40/65 (79 of 131) |"
+
+
+def test_finished_parts_are_not_run_again_and_bad_input_exits_2(tmp_path, monkeypatch, capsys):
+    ec = load_script("eval_candidate")
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"x")
+    out = tmp_path / "out"
+    out.mkdir()
+    _fake_results(out)
+    world = tmp_path / "W1"
+    (world / "scenes").mkdir(parents=True)
+    ran = []
+    monkeypatch.setattr(
+        ec, "run_job", lambda name, result, commands, log: ran.append((name, commands))
+    )
+    argv = ["--model", str(model), "--out", str(out), "--parts", "dev", "look", "ships",
+            "--lookalike-seeds", "0", "1", "--worlds", str(world)]  # fmt: skip
+    assert ec.main(argv) == 0
+    names = [n for n, _ in ran]
+    assert names == ["dev-classic-winter", "dev-flat", "dev-photo", "dev-photo-winter", "look1"]
+    dev = dict(ran)["dev-flat"][0]
+    assert dev[dev.index("--seeds") + 1] == "7009" and dev[dev.index("--snow") + 1] == "0"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["results"]["dev-classic"]["f1"] == 0.9143
+    capsys.readouterr()
+    assert ec.main(["--model", str(tmp_path / "none.pt"), "--out", str(out)]) == 2
+    assert "no such weights file" in capsys.readouterr().err
+    assert ec.main(["--model", str(model), "--out", str(out), "--worlds", str(tmp_path)]) == 2
+    assert "no scenes/ folder" in capsys.readouterr().err
