@@ -6,7 +6,7 @@ Usage (from the repository root)::
         [--seed 81000] [--work /tmp/ccount-heights] [--oracle] [--json out.json]
 
 For each family, ``ccount synth scene`` scenes (ports in turn, seeds from ``--seed`` up,
-skipping scenes whose sun is outside 20-70 deg; the same seeds in every family, so the same
+skipping scenes whose sun is outside 20-70 deg, or ``--sun MIN MAX``; the same seeds in every family, so the same
 layouts) are written to ``--work`` and run through ``ccount detect`` (the shipped model). A
 detection matches a visible true top within 1.25 m. Per family: stack-height MAE in tiers
 of the heights written (``tiers_est``) and of the network's tier head (``tiers_net``), the
@@ -36,8 +36,28 @@ PORTS = ("vostochny", "rajin", "dunai")
 MATCH_M = 1.25
 
 
-def render(family: str, port: str, seed: int, work: Path) -> tuple[Path, Path, dict] | None:
-    """(tif, truth geojson, truth properties), cached; None when the sun is off 20-70 deg."""
+def spec_sun(port: str, seed: int) -> float:
+    """The sun's elevation over the scene ``random_scene_spec(port, seed)`` would render,
+    without rendering it (the same centre and time as :func:`render_scene`)."""
+    from pyproj import Transformer
+
+    from detector.imagery.sun import sun_position
+    from detector.synth.portmap import port_map
+    from detector.synth.world import random_scene_spec
+
+    spec = random_scene_spec(port, seed)
+    pm = port_map(port, centre_xy_m=spec.centre_xy_m, gsd_m=spec.gsd_m, width=spec.width,
+                  height=spec.height)  # fmt: skip
+    x, y = pm.to_map(pm.width / 2, pm.height / 2)
+    lon, lat = Transformer.from_crs(pm.epsg, 4326, always_xy=True).transform(float(x), float(y))
+    return sun_position(spec.acquired, lon, lat)[0]
+
+
+def render(
+    family: str, port: str, seed: int, work: Path, sun: tuple[float, float] = (20.0, 70.0)
+) -> tuple[Path, Path, dict] | None:
+    """(tif, truth geojson, truth properties), cached; None when the sun's elevation is
+    outside ``sun`` (checked before rendering)."""
     from detector.labels.io import read_geojson
     from detector.synth.export import write_scene
     from detector.synth.scene import render_scene
@@ -45,6 +65,8 @@ def render(family: str, port: str, seed: int, work: Path) -> tuple[Path, Path, d
 
     out = work / family / f"{port}_{seed}"
     done = list(out.glob("*.geojson"))
+    if not done and not sun[0] - 0.5 <= spec_sun(port, seed) <= sun[1] + 0.5:
+        return None
     if not done:
         spec = replace(random_scene_spec(port, seed), family=family)
         out.mkdir(parents=True, exist_ok=True)
@@ -52,7 +74,7 @@ def render(family: str, port: str, seed: int, work: Path) -> tuple[Path, Path, d
         done = list(out.glob("*.geojson"))
     geo = done[0]
     props = read_geojson(geo)[1]
-    if not 20.0 <= props["sun_elevation_deg"] <= 70.0:
+    if not sun[0] <= props["sun_elevation_deg"] <= sun[1]:
         return None
     return geo.with_suffix(".tif"), geo, props
 
@@ -180,6 +202,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-time", action="store_true",
                     help="ignore the acquisition time: the sun from the shadows only")  # fmt: skip
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--sun", type=float, nargs=2, default=(20.0, 70.0), metavar=("MIN", "MAX"),
+                    help="only scenes whose sun elevation (deg) is in this range, e.g. 20 35")  # fmt: skip
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     detector = config = None
@@ -196,7 +220,7 @@ def main(argv=None) -> int:
         seed, done = args.seed, 0
         while done < args.scenes and seed < args.seed + 60:
             port = PORTS[(seed - args.seed) % len(PORTS)]
-            r = render(fam, port, seed, args.work)
+            r = render(fam, port, seed, args.work, tuple(args.sun))
             seed += 1
             if r is None:
                 continue

@@ -46,3 +46,11 @@ def test_summary_splits_the_error_by_region():
     # [stacks, MAE, mean truth, mean estimate, share measured]
     assert s["by_region"] == {"deck": [2, 1.5, 1.0, 2.5, 0.0], "yard": [2, 0.5, 2.5, 3.0, 0.5]}
     assert s["factor_heights_by_region"] == {"deck": 0.4, "yard": round(5 / 6, 3)}
+
+
+def test_scenes_outside_the_sun_range_are_skipped_before_rendering(tmp_path):
+    ev = load_script("eval_heights")
+    # rajin seed 82004 is acquired 2024-12-30 01:37 UTC: a 20.3-degree sun (its render says so)
+    assert 20.0 < ev.spec_sun("rajin", 82004) < 20.6
+    assert ev.render("classic", "rajin", 82004, tmp_path, sun=(30.0, 70.0)) is None
+    assert not any(tmp_path.rglob("*.tif"))  # nothing rendered
