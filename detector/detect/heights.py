@@ -71,6 +71,10 @@ WAGON_BED_M = 1.18
 _Z90 = 1.645  # two-sided 90 % normal quantile
 _MODEL_SD_TIERS = 0.25  # sd of a measured height beyond the edge's own (tiers)
 _MODEL_SD_REL = 0.12  # and in proportion to it and to tan(elevation)
+# and in proportion to the shadow's length, tiers per metre: a long shadow more often ends on
+# something else (a rail, a marking, a box not detected); at 20-35 degrees sun, without it,
+# measured stacks' 90 % intervals covered 0.80-0.83 (dev seed 82000, true tops; 0.88-0.90 with)
+_MODEL_SD_PER_M = 0.05
 _EDGE_SD_PX = 0.6  # edge position uncertainty of one profile (blur + sampling), pixels
 
 
@@ -312,7 +316,13 @@ def stack_heights(
     # (an off-nadir view moves a top by up to tan(15 deg) x its height, a share of the
     # shadow that grows with tan(elevation))
     rel = _MODEL_SD_REL * math.tan(math.radians(float(elevation_deg)))
-    sd = np.sqrt((runs.sd_px * k) ** 2 + _MODEL_SD_TIERS**2 + (rel * t) ** 2)
+    length_m = runs.length_px * float(gsd_m)
+    sd = np.sqrt(
+        (runs.sd_px * k) ** 2
+        + _MODEL_SD_TIERS**2
+        + (rel * t) ** 2
+        + (_MODEL_SD_PER_M * length_m) ** 2
+    )
     est[m] = np.clip(np.round(t[m]), 1.0, MAX_TIERS)  # whole tiers (shadow_m keeps the rest)
     # stacks are whole tiers: the interval's ends are the whole tiers inside it
     low[m] = np.clip(np.ceil(t[m] - _Z90 * sd[m] - 1e-9), 1.0, MAX_TIERS)

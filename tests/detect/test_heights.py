@@ -305,3 +305,24 @@ def test_an_uncounted_box_in_the_way_blocks_the_shadow_instead_of_ending_it():
     # a blocker under a counted box never takes its pixels
     lab = box_labels(counted, gray.shape, under=counted.shifted(2.0, 0.0))
     assert lab[110, 80] == 1
+
+
+def test_a_long_shadow_gets_a_wider_interval(monkeypatch):
+    # a 3-tier stack at a 20-degree sun casts a 21 m shadow, read with a sharp edge: the
+    # edge alone would allow 3 tiers only, but so long a shadow is more often ended by
+    # something else (a rail, a marking, a box not detected)
+    import detector.detect.heights as heights
+    from detector.detect.heights import ShadowRuns
+
+    px = 3 * TIER_HEIGHT_M / math.tan(math.radians(20.0)) / GSD
+    runs = ShadowRuns(length_px=np.array([px]), sd_px=np.array([0.3]),
+                      reason=np.zeros(1, np.int8), profiles=np.array([5]))  # fmt: skip
+
+    def read():
+        h = stack_heights(runs, n=1, gsd_m=GSD, elevation_deg=20.0)
+        return float(h.tiers_est[0]), float(h.tiers_low[0]), float(h.tiers_high[0])
+
+    assert heights._MODEL_SD_PER_M > 0
+    assert read() == (3.0, 2.0, 4.0)
+    monkeypatch.setattr(heights, "_MODEL_SD_PER_M", 0.0)
+    assert read() == (3.0, 3.0, 3.0)
