@@ -39,18 +39,15 @@ MATCH_M = 1.25
 def spec_sun(port: str, seed: int) -> float:
     """The sun's elevation over the scene ``random_scene_spec(port, seed)`` would render,
     without rendering it (the same centre and time as :func:`render_scene`)."""
-    from pyproj import Transformer
-
     from detector.imagery.sun import sun_position
     from detector.synth.portmap import port_map
+    from detector.synth.scene import _lonlat  # the point render_scene takes the sun at
     from detector.synth.world import random_scene_spec
 
     spec = random_scene_spec(port, seed)
     pm = port_map(port, centre_xy_m=spec.centre_xy_m, gsd_m=spec.gsd_m, width=spec.width,
                   height=spec.height)  # fmt: skip
-    x, y = pm.to_map(pm.width / 2, pm.height / 2)
-    lon, lat = Transformer.from_crs(pm.epsg, 4326, always_xy=True).transform(float(x), float(y))
-    return sun_position(spec.acquired, lon, lat)[0]
+    return sun_position(spec.acquired, *_lonlat(pm))[0]
 
 
 def render(

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from detector._io import atomic_write_text
     from detector.cli.main import main as ccount
+    from detector.model.config import COLOURS
     from detector.synth.families.registry import FAMILIES
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layouts", choices=("v1", "v2"), default="v2")
     p.add_argument(
         "--colour",
-        choices=("tone", "chroma", "randconv"),
+        choices=COLOURS,
         default="tone",
         help="ccount train --colour",
     )

@@ -88,6 +88,7 @@ import make_finetune_set  # noqa: E402
 from detector._io import atomic_write_text  # noqa: E402
 from detector.errors import CountError  # noqa: E402
 from detector.model.card import render_model_card  # noqa: E402
+from detector.model.config import COLOURS  # noqa: E402
 from detector.model.losses import parse_loss_weights  # noqa: E402
 from detector.model.net import parse_widths  # noqa: E402
 from detector.model.provenance import generator_version  # noqa: E402
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--colour",
-        choices=("tone", "chroma", "randconv"),
+        choices=COLOURS,
         default="tone",
         help="photometric jitter of both stages (ccount train --colour; default tone, as shipped)",
     )

@@ -28,7 +28,7 @@ HELP = "train the container detector on synthetic tiles (and label sets); write 
 
 
 def configure(parser) -> None:
-    from ..model.config import SHIPPED_DATA, TrainConfig
+    from ..model.config import COLOURS, SHIPPED_DATA, TrainConfig
     from ..model.tiers import TIERS_OUTPUTS
 
     d = TrainConfig(out=Path("-"))
@@ -176,7 +176,7 @@ def configure(parser) -> None:
     )
     parser.add_argument(
         "--colour",
-        choices=("tone", "chroma", "randconv"),
+        choices=COLOURS,
         default=None,
         help="photometric jitter of training tiles: tone (default, as shipped: gamma, gain, "
         "offset), chroma (also hue +-30 degrees, saturation 0.4-1.6, one tile in ten grey) or "

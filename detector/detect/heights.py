@@ -331,7 +331,7 @@ def stack_heights(
     high[m] = np.maximum(high[m], est[m])
     source[m] = "shadow"
     basis[m] = "shadow"
-    shadow_m[m] = runs.length_px[m] * gsd_m
+    shadow_m[m] = length_m[m]
     reason[~m] = [REASONS[r] for r in runs.reason[~m]]
     unknown = np.isfinite(runs.length_px) & ~np.isfinite(base)
     reason[unknown] = "unknown_base"

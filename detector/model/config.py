@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ConfigError
 from .tiers import TIERS_DIRECT, TIERS_OUTPUTS
 
-__all__ = ["SHIPPED_DATA", "SampleFn", "TrainConfig"]
+__all__ = ["COLOURS", "SHIPPED_DATA", "SampleFn", "TrainConfig"]
 
 SampleFn = Callable[..., Any]  # (seed, *, size_px) -> sample (see data.Sample)
 
@@ -29,6 +29,9 @@ SHIPPED_DATA: dict[str, Any] = {
     "layouts": "v2",
     "snow": 0.2,
 }
+
+#: Photometric jitters of ``--colour`` (:func:`detector.model.data.colour_jitter`).
+COLOURS = ("tone", "chroma", "randconv")
 
 _NOT_RECIPE = (
     "out", "sample_fn", "log_every", "save_every",
@@ -88,7 +91,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.snow <= 1.0:
             raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
-        if self.colour not in ("tone", "chroma", "randconv"):
+        if self.colour not in COLOURS:
             raise ConfigError(f"--colour {self.colour}: expected tone, chroma or randconv")
         if self.layouts not in ("v1", "v2"):
             raise ConfigError(f"--layouts {self.layouts}: expected v1 or v2")

@@ -221,7 +221,7 @@ def random_convolution(
     pick = torch.rand(b, generator=gen) < p
     ks = torch.randint(0, len(RANDCONV_KERNELS), (b,), generator=gen)
     mix = torch.rand(b, generator=gen)
-    for i in range(b):
+    for i in range(b):  # every image draws its kernel, picked or not: one stream per batch
         k = RANDCONV_KERNELS[int(ks[i])]
         w = torch.randn(3, 3, k, k, generator=gen) / (3 * k * k) ** 0.5
         if not pick[i]:
