@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_candidate.py --model CAND.pt --out DIR
-        [--parts dev test look ships] [--lookalike-seeds 0 1 2 5] [--worlds W1 W11 W21]
+        [--parts dev test look ships unseen] [--lookalike-seeds 0 1 2 5] [--worlds W1 W11 W21]
 
 Parts (each a subprocess of the script that measures it, its result kept in ``DIR``; a part
 whose result is there is not run again, so a call interrupted or cut short by ``--max-minutes``
@@ -12,10 +12,14 @@ continues where it stopped, e.g. across sessions in the background):
 - ``dev``: ``scripts/eval_detector.py --seeds 7009`` in every family, summer and winter
   (``--snow 0.5``): F1 and count error (the scenes candidates are chosen on);
 - ``test``: the same on the test seeds 7001 (measure once, after the choice);
-- ``look``: ``scripts/eval_lookalikes.py --seed S``: false containers per look-alike scene;
+- ``look``: ``scripts/eval_lookalikes.py --seed S``: false containers per look-alike scene
+  (in the three trained families);
 - ``ships``: ``ccount run W/scenes --voyages labels/voyages.csv`` on each world folder of
   ``scripts/family_world.py`` / ``ccount synth world``, then ``scripts/eval_ships.py``:
-  hulls named right.
+  hulls named right;
+- ``unseen``: ``scripts/eval_families.py --families relief``: the test patches of the relief
+  family, which no recipe trains on (a renderer the model has never seen: the closest this
+  project has to imagery nobody here made).
 
 Then one JSON (``DIR/summary.json``) and one markdown row per part, printed, in the form of the
 README's candidate tables. The threshold used is the one stored in the weights: calibrate
@@ -39,7 +43,8 @@ from detector._io import atomic_write_text  # noqa: E402
 
 FAMILIES = ("classic", "flat", "photo")
 SEEDS = {"dev": 7009, "test": 7001}
-PARTS = ("dev", "test", "look", "ships")
+PARTS = ("dev", "test", "look", "ships", "unseen")
+UNSEEN = "relief"
 _HULLS = re.compile(r"(\d+) true hulls: (\d+) named right")
 
 
@@ -61,7 +66,8 @@ def jobs(args) -> list[tuple[str, Path, list[list[str]]]]:
         for s in args.lookalike_seeds:
             res = out / f"look{s}.json"
             cmd = [py, "scripts/eval_lookalikes.py", "--seed", str(s), "--out",
-                   str(out / f"look{s}"), "--model", model, "--json", str(res)]  # fmt: skip
+                   str(out / f"look{s}"), "--model", model, "--json", str(res),
+                   "--families", *FAMILIES]  # fmt: skip
             todo.append((f"look{s}", res, [cmd]))
     if "ships" in args.parts:
         for w in args.worlds:
@@ -72,6 +78,11 @@ def jobs(args) -> list[tuple[str, Path, list[list[str]]]]:
                       "--no-progress"]  # fmt: skip
             ships = [py, "scripts/eval_ships.py", str(w), "--run", str(run)]
             todo.append((f"ships-{w.name}", res, [detect, ships]))
+    if "unseen" in args.parts:
+        res = out / "unseen.json"
+        cmd = [py, "scripts/eval_families.py", "--model", model, "--families", UNSEEN,
+               "--json", str(res)]  # fmt: skip
+        todo.append(("unseen", res, [cmd]))
     return todo
 
 
@@ -111,6 +122,11 @@ def summarise(out: Path, names: list[str]) -> dict:
             m = _HULLS.search(f.read_text()) if f.is_file() else None
             if m:
                 got[name] = {"hulls": int(m.group(1)), "named_right": int(m.group(2))}
+        elif name == "unseen":
+            f = out / "unseen.json"
+            if f.is_file():
+                o = json.loads(f.read_text())["families"][UNSEEN]["overall"]
+                got[name] = {"f1": o["f1"], "count_error_pct": round(100 * o["count_error"], 1)}
     return got
 
 
@@ -141,6 +157,11 @@ def rows(got: dict) -> list[str]:
         total = sum(r["hulls"] for r in ships.values())
         each = " / ".join(f"{r['named_right']}/{r['hulls']}" for r in ships.values())
         lines.append(f"| hulls named right | {each} ({named} of {total}) |")
+    if "unseen" in got:
+        r = got["unseen"]
+        lines.append(
+            f"| unseen family ({UNSEEN} patches) | {r['f1']:.3f} / {r['count_error_pct']:+.1f} |"
+        )
     return lines
 
 
@@ -148,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--parts", nargs="+", choices=PARTS, default=["dev", "look", "ships"])
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=["dev", "look", "ships", "unseen"])
     p.add_argument("--lookalike-seeds", type=int, nargs="+", default=[0, 1, 2, 5])
     p.add_argument("--worlds", type=Path, nargs="*", default=[])
     p.add_argument("--max-minutes", type=float, default=None, help="start no part after M min")

@@ -4,11 +4,11 @@ Usage (from the repository root)::
 
     .venv/bin/python scripts/lofo.py [--out imagery/generated/lofo] [--steps 3000]
         [--max-minutes 50] [--layouts v2] [--hold-out classic flat ...] [--eval-samples 192]
-        [--colour tone|chroma|randconv]
+        [--colour tone|chroma|randconv] [--train-on classic flat relief]
 
 The held-out family's score predicts how a model does on imagery nobody here made. For each
-family F of the registry (or ``--hold-out``): ``ccount train --families <the others, weight
-1 each> --layouts L --out <out>/lofo-F.pt`` then ``scripts/eval_families.py``'s evaluation
+family F of the registry (or ``--hold-out``): ``ccount train --families <the others, or
+those of ``--train-on`` but F, weight 1 each> --layouts L --out <out>/lofo-F.pt`` then ``scripts/eval_families.py``'s evaluation
 of that model on F's test patches. Training runs in resumable chunks: each call works for
 at most ``--max-minutes`` in all (the checkpoint ``<out>/lofo-F.pt.ckpt`` is written every
 ``--checkpoint-every`` seconds and at the end), then exits 0; run it again (e.g. in the
@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "imagery" / "generated" / "lofo")
     p.add_argument("--hold-out", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    p.add_argument(
+        "--train-on", nargs="+", default=None, choices=FAMILIES, metavar="FAMILY",
+        help="families to train on (default: every other one); the held-out one is dropped",
+    )  # fmt: skip
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--size", type=int, default=256)
@@ -84,10 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"families": {}}
     t0 = time.monotonic()
     for held in args.hold_out:
-        others = [f for f in FAMILIES if f != held]
+        others = [f for f in (args.train_on or FAMILIES) if f != held]
         if not others:
             print(f"lofo: {held}: no other family to train on; skipped")
             continue
+        if held in state["families"] and state["families"][held]["trained_on"] != others:
+            print(f"lofo: {held}: {args.out} holds a model trained on "
+                  f"{state['families'][held]['trained_on']}; use another --out")  # fmt: skip
+            return 2
         if held in state["families"]:
             done = state["families"][held]
             if "trained_scores" not in done and Path(done["model"]).is_file():

@@ -36,7 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "--family", default="classic", metavar="NAME",
-        help="rendering family: classic (default), flat (flat-shaded) or photo (photo-like); "
+        help="rendering family: classic (default), flat (flat-shaded), photo (photo-like) or "
+        "relief (a lit height field); "
         "same layout and truth, another look",
     )  # fmt: skip
     w = sub.add_parser("world", help="voyages -> scenes/, truth/, world.json with the true loads")

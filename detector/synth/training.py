@@ -328,7 +328,8 @@ def training_sample(
     (``"classic"``: this module's renderer; ``"flat"``:
     :func:`detector.synth.families.flat.flat_sample`; ``"photo"``:
     :func:`detector.synth.families.photo.photo_sample`, which snows in ``max(snow, 0.12)``
-    of its samples). ``families``, a mix such as
+    of its samples; ``"relief"``: :func:`detector.synth.families.relief.relief_sample`).
+    ``families``, a mix such as
     ``{"classic": 0.5, "flat": 0.5}``, picks the family per sample from the seed instead
     (:func:`detector.synth.families.pick_family`).
 
@@ -342,7 +343,7 @@ def training_sample(
     (evaluation scenes, :mod:`detector.synth.lookalike_scenes`); it returns (blocks,
     cranes, theta, spreaders) like :func:`detector.synth.terminal.compose_v2`, and its
     ``setting`` attribute names the sample's setting."""
-    from .families.registry import check_family, pick_family
+    from .families.registry import check_family, family_sampler, pick_family
 
     if int(size_px) < 32 or int(size_px) > 4096:
         raise ConfigError(f"training_sample: size_px={size_px} outside 32..4096")
@@ -375,17 +376,8 @@ def training_sample(
         blocks, cranes, theta = _compose(rng, canvas, setting, empty)
     else:
         blocks, cranes, theta, spreaders = compose_v2(rng, canvas, setting, empty)
-    if family == "photo":
-        from .families.photo import photo_sample
-
-        return photo_sample(
-            seed, canvas, blocks, cranes, setting, size_px=int(size_px),
-            out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX, snow=float(snow),
-        )  # fmt: skip
-    if family == "flat":
-        from .families.flat import flat_sample
-
-        return flat_sample(
+    if family != "classic":
+        return family_sampler(family)(
             seed, canvas, blocks, cranes, setting, size_px=int(size_px),
             out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX, snow=float(snow),
         )  # fmt: skip

@@ -17,12 +17,15 @@ def _fake_results(out: Path) -> None:
     (out / "look0.json").write_text(json.dumps({"by_family": fams}))
     (out / "ships-W1.txt").write_text("x\n66 true hulls: 39 named right (59%), 14 unknown\n")
     (out / "ships-W11.txt").write_text("65 true hulls: 40 named right (62%)\n")
+    unseen = {"relief": {"overall": {"f1": 0.7841, "count_error": -0.1753}}}
+    (out / "unseen.json").write_text(json.dumps({"families": unseen}))
 
 
 def test_summary_rows_carry_the_measured_numbers(tmp_path):
     ec = load_script("eval_candidate")
     _fake_results(tmp_path)
-    names = ["dev-classic", "dev-flat", "dev-flat-winter", "look0", "ships-W1", "ships-W11"]
+    names = ["dev-classic", "dev-flat", "dev-flat-winter", "look0", "ships-W1", "ships-W11",
+             "unseen"]  # fmt: skip
     got = ec.summarise(tmp_path, names)
     assert "dev-flat" not in got  # not measured: no row cell invented
     assert got["ships-W1"] == {"hulls": 66, "named_right": 39}
@@ -32,6 +35,7 @@ def test_summary_rows_carry_the_measured_numbers(tmp_path):
     )
     assert rows[1].startswith("| look-alikes a scene, mean 4.1 | look0: 4/0.33/8")
     assert rows[2] == "| hulls named right | 39/66 / 40/65 (79 of 131) |"
+    assert rows[3] == "| unseen family (relief patches) | 0.784 / -17.5 |"
 
 
 def test_finished_parts_are_not_run_again_and_bad_input_exits_2(tmp_path, monkeypatch, capsys):
@@ -52,10 +56,19 @@ def test_finished_parts_are_not_run_again_and_bad_input_exits_2(tmp_path, monkey
     assert ec.main(argv) == 0
     names = [n for n, _ in ran]
     assert names == ["dev-classic-winter", "dev-flat", "dev-photo", "dev-photo-winter", "look1"]
+    look = dict(ran)["look1"][0]
+    assert look[look.index("--families") + 1 :] == ["classic", "flat", "photo"]
     dev = dict(ran)["dev-flat"][0]
     assert dev[dev.index("--seeds") + 1] == "7009" and dev[dev.index("--snow") + 1] == "0"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["results"]["dev-classic"]["f1"] == 0.9143
+    ran.clear()
+    assert ec.main(["--model", str(model), "--out", str(out), "--parts", "unseen"]) == 0
+    assert ran == []  # its result is there
+    (out / "unseen.json").unlink()
+    assert ec.main(["--model", str(model), "--out", str(out), "--parts", "unseen"]) == 0
+    ((name, (cmd,)),) = ran
+    assert name == "unseen" and cmd[cmd.index("--families") + 1] == "relief"
     capsys.readouterr()
     assert ec.main(["--model", str(tmp_path / "none.pt"), "--out", str(out)]) == 2
     assert "no such weights file" in capsys.readouterr().err

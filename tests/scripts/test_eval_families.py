@@ -89,3 +89,11 @@ def test_lofo_trains_in_chunks_then_scores_the_held_out_family(tmp_path, capsys)
     )
     out = capsys.readouterr().out
     assert "flat       all" in out and "on its training families" in out
+    # --train-on: another mix of training families needs another folder
+    assert lofo.main([*args, "--hold-out", "flat", "--train-on", "classic", "relief"]) == 2
+    assert "use another --out" in capsys.readouterr().out
+    alt = ["--out", str(tmp_path / "alt"), *args[2:]]
+    assert lofo.main([*alt, "--hold-out", "flat", "--train-on", "classic", "flat", "relief"]) == 0
+    state = json.loads((tmp_path / "alt" / "lofo.json").read_text())["families"]
+    assert state["flat"]["trained_on"] == ["classic", "relief"]
+    assert sorted(state["flat"]["trained_scores"]) == ["classic", "relief"]

@@ -5,7 +5,10 @@ shadows, its sensor); ``flat`` (:mod:`.flat`, :mod:`.flat_draw`, :mod:`.flat_sen
 :mod:`.flat_scene`) draws the same objects as hard-edged flat polygons with polygon shadows
 and its own sensor; ``photo`` (:mod:`.photo` and its ``photo_*`` modules) draws them
 photo-like: procedural ground, weathered corrugated containers, prisms seen off nadir in a
-G-buffer, soft shadows with sky light, light masts, pansharpening and JPEG. The registry
+G-buffer, soft shadows with sky light, light masts, pansharpening and JPEG; ``relief``
+(:mod:`.relief` and its ``relief_*`` modules) burns them into a height field of four-band
+reflectances, lit and seen from the field alone (slope shading, a horizon march for
+shadows, walls swept up column by column), with a sensor of its own. The registry
 (:mod:`.registry`) names the families and picks one per sample from a mix.
 
 Public names are loaded on first use (``lazy_loader``)."""
@@ -28,6 +31,11 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "photo_sensor",
         "photo_surface",
         "registry",
+        "relief",
+        "relief_draw",
+        "relief_look",
+        "relief_scene",
+        "relief_sensor",
     ],
     submod_attrs={
         "flat": ["flat_sample"],
@@ -42,12 +50,34 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "photo_scene": ["photo_scene_image"],
         "photo_sensor": ["PhotoSensor", "apply_photo_sensor", "random_photo_sensor"],
         "photo_surface": ["part_surfaces"],
+        "relief": ["ReliefRender", "relief_sample", "render_relief"],
+        "relief_draw": [
+            "KINDS",
+            "ReliefMaps",
+            "burn",
+            "crane_parts",
+            "light",
+            "noise_field",
+            "view",
+        ],
+        "relief_look": [
+            "BANDS",
+            "CONTAINER_PAINTS",
+            "ReliefLook",
+            "material_spectrum",
+            "part_spectrum",
+            "random_look",
+        ],
+        "relief_scene": ["relief_scene_image"],
+        "relief_sensor": ["ReliefSensor", "apply_relief_sensor", "random_relief_sensor"],
         "registry": [
             "FAMILIES",
             "check_family",
+            "family_sampler",
             "family_scene_image",
             "pick_family",
             "refuse_weather",
+            "scene_result",
         ],
     },
 )

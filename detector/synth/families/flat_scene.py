@@ -13,11 +13,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...detections import TIER_HEIGHT_M, Detections
+from ...detections import Detections
 from ..weather import winter_rng
 from .flat_draw import draw_flat, random_style
 from .flat_sensor import apply_flat_sensor, random_flat_sensor
 from .flat_snow import FlatWinter
+from .registry import scene_result
 
 __all__ = ["flat_scene_image"]
 
@@ -66,13 +67,4 @@ def flat_scene_image(
     else:
         dark, span = rng.uniform(40, 200), rng.uniform(1200, 1900)
         out = np.stack([np.clip(dark + ch * span, 1, 2047) for ch in chans]).astype(np.uint16)
-    out[:, ~valid] = 0
-    kept = [b for b in blocks if len(b.tops)]
-    if not kept:
-        return out, tops, tops
-    base = np.concatenate([b.base_m for b in kept]).astype(np.float64)
-    rise = base + tops.tiers * TIER_HEIGHT_M
-    stand = replace(
-        tops, cx=tops.cx - rise * lean_px_per_m[0], cy=tops.cy - rise * lean_px_per_m[1]
-    )
-    return out, tops, stand
+    return scene_result(out, valid, tops, blocks, lean_px_per_m)

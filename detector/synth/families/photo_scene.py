@@ -15,11 +15,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...detections import TIER_HEIGHT_M, Detections
+from ...detections import Detections
 from ..weather import winter_rng
 from .photo import block_axis, render_photo
 from .photo_look import random_look
 from .photo_sensor import apply_photo_sensor, random_photo_sensor
+from .registry import scene_result
 
 __all__ = ["photo_scene_image"]
 
@@ -75,14 +76,4 @@ def photo_scene_image(
         raw = apply_photo_sensor(rad, replace(sensor, bits=11), rng, display=False)
         out = np.clip(np.round(raw * 2047), 1, 2047).astype(np.uint16).transpose(2, 0, 1)
     out = np.ascontiguousarray(out)
-    out[:, ~valid] = 0
-    tops = r.tops
-    kept = [b for b in blocks if len(b.tops)]
-    if not kept:
-        return out, tops, tops
-    base = np.concatenate([b.base_m for b in kept]).astype(np.float64)
-    rise = base + tops.tiers * TIER_HEIGHT_M
-    stand = replace(
-        tops, cx=tops.cx - rise * lean_px_per_m[0], cy=tops.cy - rise * lean_px_per_m[1]
-    )
-    return out, tops, stand
+    return scene_result(out, valid, r.tops, blocks, lean_px_per_m)

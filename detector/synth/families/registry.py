@@ -8,10 +8,18 @@ import numpy as np
 
 from ...errors import ConfigError
 
-__all__ = ["FAMILIES", "check_family", "family_scene_image", "pick_family", "refuse_weather"]
+__all__ = [
+    "FAMILIES",
+    "check_family",
+    "family_sampler",
+    "family_scene_image",
+    "pick_family",
+    "refuse_weather",
+    "scene_result",
+]
 
 #: Every rendering family, the default first.
-FAMILIES: tuple[str, ...] = ("classic", "flat", "photo")
+FAMILIES: tuple[str, ...] = ("classic", "flat", "photo", "relief")
 
 
 def check_family(family: str) -> str:
@@ -22,7 +30,7 @@ def check_family(family: str) -> str:
 
 
 #: Families whose scenes can show snow (``SceneSpec.snow``); none but classic draws cloud.
-SNOWY: frozenset[str] = frozenset({"classic", "flat", "photo"})
+SNOWY: frozenset[str] = frozenset({"classic", "flat", "photo", "relief"})
 
 
 def refuse_weather(family: str, cloud: float, snow: float, what: str) -> None:
@@ -34,6 +42,43 @@ def refuse_weather(family: str, cloud: float, snow: float, what: str) -> None:
         raise ConfigError(f"{what} {family} draws no cloud or snow yet; drop --cloud/--snow")
 
 
+def family_sampler(family: str):
+    """The training-patch function of a non-classic ``family``: the signature of
+    :func:`.flat.flat_sample`."""
+    if family == "photo":
+        from .photo import photo_sample
+
+        return photo_sample
+    if family == "relief":
+        from .relief import relief_sample
+
+        return relief_sample
+    if family == "flat":
+        from .flat import flat_sample
+
+        return flat_sample
+    raise ConfigError(f"family {family!r} has no training patches of its own")
+
+
+def scene_result(out: np.ndarray, valid: np.ndarray, tops, blocks: list, lean_px_per_m):
+    """What a family's ``*_scene_image`` returns: (``out`` with 0 outside ``valid``, the
+    container ``tops`` where they are seen, the same tops where their stacks stand: moved
+    back by their full height above the ground times ``lean_px_per_m``)."""
+    from dataclasses import replace
+
+    from ...detections import TIER_HEIGHT_M
+
+    out[:, ~valid] = 0
+    kept = [b for b in blocks if len(b.tops)]
+    if not kept:
+        return out, tops, tops
+    rise = np.concatenate([b.base_m for b in kept]).astype(np.float64) + tops.tiers * TIER_HEIGHT_M
+    stand = replace(
+        tops, cx=tops.cx - rise * lean_px_per_m[0], cy=tops.cy - rise * lean_px_per_m[1]
+    )
+    return out, tops, stand
+
+
 def family_scene_image(family: str, canvas, blocks: list, **kw):
     """The image and tops of a whole scene in a non-classic ``family``: the keyword
     arguments of :func:`.flat_scene.flat_scene_image`."""
@@ -41,6 +86,10 @@ def family_scene_image(family: str, canvas, blocks: list, **kw):
         from .photo_scene import photo_scene_image
 
         return photo_scene_image(canvas, blocks, **kw)
+    if family == "relief":
+        from .relief_scene import relief_scene_image
+
+        return relief_scene_image(canvas, blocks, **kw)
     from .flat_scene import flat_scene_image
 
     return flat_scene_image(canvas, blocks, **kw)
