@@ -11,12 +11,10 @@ wagons, roofs, hatch covers, cranes) are drawn but never labelled.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..detections import Detections
 from ..errors import ConfigError
 from .containers import draw_containers
 from .grounds import draw_bollards, draw_markings, draw_tracks, draw_wake
@@ -33,6 +31,7 @@ from .lookalikes import (
 )
 from .record import Ground, note
 from .render import Canvas, apply_shadows
+from .sample import TrainingSample, crop_sample
 from .sensor import apply_sensor, cloud_alpha, random_sensor, resample
 from .ships import deck_block, draw_ship, ship_layout
 from .textures import local_uv, material
@@ -51,24 +50,6 @@ __all__ = [
 SETTINGS = ("yard", "quay", "deck", "rail", "water", "land")
 _WEIGHTS = np.array([0.27, 0.22, 0.27, 0.1, 0.05, 0.09])
 _MARGIN_PX = 8  # output pixels rendered beyond each edge, then cropped (blur, shadows)
-
-
-@dataclass(frozen=True)
-class TrainingSample:
-    """One patch. ``image`` float32 [3, H, W] RGB 0..1; ``containers`` the visible stack
-    tops in patch pixels at ``out_gsd_m`` (``tiers`` = stack height, ``score`` 1); masks
-    bool [H, W]. ``native_gsd_m`` is the GSD it was drawn at; the sun is the one that cast
-    its shadows."""
-
-    image: np.ndarray
-    containers: Detections
-    hull_mask: np.ndarray
-    bridge_mask: np.ndarray
-    native_gsd_m: float
-    out_gsd_m: float
-    sun_elevation_deg: float
-    sun_azimuth_deg: float
-    setting: str
 
 
 def _band(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -421,28 +402,3 @@ def training_sample(
         dets = dets.select(cloud[iy, ix] < 0.6)
     return crop_sample(out, dets.scaled(n_out / n_nat), hull, bridge, margin_px=m, size_px=s,
                        native_gsd_m=g, out_gsd_m=out_gsd_m, sun=(elev, az), setting=setting)  # fmt: skip
-
-
-def crop_sample(
-    image, tops: Detections, hull, bridge, *, margin_px: int, size_px: int,
-    native_gsd_m: float, out_gsd_m: float, sun: tuple[float, float], setting: str,
-) -> TrainingSample:  # fmt: skip
-    """The :class:`TrainingSample` inside a render's margin: ``image`` [H, W, 3] and the
-    masks [H, W] at the output GSD, ``tops`` in the same pixels; ``sun`` (elevation,
-    azimuth) in degrees. Every rendering family ends here."""
-    m, s = int(margin_px), int(size_px)
-    dets = tops.shifted(-m, -m)
-    dets = dets.select((dets.cx >= 0) & (dets.cx < s) & (dets.cy >= 0) & (dets.cy < s))
-    return TrainingSample(
-        image=np.ascontiguousarray(
-            image[m : m + s, m : m + s].transpose(2, 0, 1), dtype=np.float32
-        ),
-        containers=dets,
-        hull_mask=np.ascontiguousarray(hull[m : m + s, m : m + s]),
-        bridge_mask=np.ascontiguousarray(bridge[m : m + s, m : m + s]),
-        native_gsd_m=native_gsd_m,
-        out_gsd_m=float(out_gsd_m),
-        sun_elevation_deg=sun[0],
-        sun_azimuth_deg=sun[1],
-        setting=setting,
-    )
