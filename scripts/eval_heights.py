@@ -16,7 +16,8 @@ per scene the sun from the shadows alone vs the truth (scenes with >= 20 visible
 containers), stacks, MAE and 90 % cover by what their height rests on (``by_basis``: shadow, a
 height step, or the block, rail or stowage prior) and by true region (``by_region``: deck, quay, yard, rail), and the factor a reconciler would still need on the matched stacks (true
 containers / estimated, overall and by region, for the heights and for the tier head).
-``--no-time`` ignores the acquisition time (the sun from the shadows alone). ``--oracle`` measures at the true tops instead of detections (the height
+``--no-time`` ignores the acquisition time (the sun from the shadows alone), ``--no-view``
+the satellite's direction in the scene's tags (heights as if seen at nadir). ``--oracle`` measures at the true tops instead of detections (the height
 measurement alone, no detector). Prints a table, writes the JSON.
 """
 
@@ -76,7 +77,7 @@ def render(
     return geo.with_suffix(".tif"), geo, props
 
 
-def oracle(tif: Path, geo: Path, sun_meta: dict | None):
+def oracle(tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True):
     """Heights at the true visible tops: (truth table, Heights, sun record)."""
     from detector.detect.shadows import scene_heights
     from detector.detections import Detections
@@ -101,7 +102,8 @@ def oracle(tif: Path, geo: Path, sun_meta: dict | None):
     n = len(t_vis)
     dets = Detections(px.mean(1), py.mean(1), np.maximum(e1, e2), np.minimum(e1, e2), ang,
                       t.kind[t_vis], np.ones(n), np.ones(n))  # fmt: skip
-    sh = scene_heights(scene, grid, dets, sun_meta, region=t.region[t_vis])
+    sh = scene_heights(scene, grid, dets, sun_meta, region=t.region[t_vis],
+                       view=scene.view if use_view else None)  # fmt: skip
     return t.tiers[t_vis], sh.heights, sh.sun
 
 
@@ -198,6 +200,8 @@ def main(argv=None) -> int:
     ap.add_argument("--oracle", action="store_true", help="measure at the true tops")
     ap.add_argument("--no-time", action="store_true",
                     help="ignore the acquisition time: the sun from the shadows only")  # fmt: skip
+    ap.add_argument("--no-view", action="store_true",
+                    help="ignore the satellite's direction in the tags: heights as at nadir")  # fmt: skip
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--sun", type=float, nargs=2, default=(20.0, 70.0), metavar=("MIN", "MAX"),
                     help="only scenes whose sun elevation (deg) is in this range, e.g. 20 35")  # fmt: skip
@@ -208,7 +212,10 @@ def main(argv=None) -> int:
         from detector.detect.pipeline import DetectConfig, load_detector
 
         config = DetectConfig(
-            device="cpu", heights="shadow", sun_source="shadows" if args.no_time else "auto"
+            device="cpu",
+            heights="shadow",
+            sun_source="shadows" if args.no_time else "auto",
+            view_source="none" if args.no_view else "auto",
         )
         detector = load_detector(config)
     report: dict = {"families": {}, "scenes": []}
@@ -225,7 +232,7 @@ def main(argv=None) -> int:
             meta = None if args.no_time else {"elevation_deg": props["sun_elevation_deg"],
                                                "azimuth_deg": props["sun_azimuth_deg"]}  # fmt: skip
             if args.oracle:
-                truth, h, sun = oracle(tif, geo, meta)
+                truth, h, sun = oracle(tif, geo, meta, not args.no_view)
                 srows = [dict(truth=float(truth[i]), est=float(h.tiers_est[i]),
                               low=float(h.tiers_low[i]), high=float(h.tiers_high[i]),
                               source=str(h.source[i]), reason=str(h.reason[i]),

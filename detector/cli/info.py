@@ -52,6 +52,13 @@ def scene_summary(scene) -> dict:
         "block_shape": list(scene.block_shape),
         "acquired": scene.acquired.strftime("%Y-%m-%dT%H:%M:%SZ") if scene.acquired else None,
         "port": scene.port,
+        "view": None
+        if scene.view is None
+        else {
+            "incidence_deg": round(scene.view.incidence_deg, 2),
+            "azimuth_deg": round(scene.view.azimuth_deg, 2),
+            "source": scene.view.source,
+        },
         "stretch": scene.stretch.to_dict(),
         "stretch_from": scene.stretch_from,
     }
@@ -75,6 +82,13 @@ def _text(s: dict) -> str:
         f"overviews {s['overviews'] or 'none'}",
         f"  acquired   {s['acquired'] or 'unknown'}",
         f"  port       {s['port'] or 'unknown'}",
+        "  view       "
+        + (
+            "unknown (taken as nadir)"
+            if s["view"] is None
+            else f"{s['view']['incidence_deg']:g} deg from nadir, satellite at azimuth "
+            f"{s['view']['azimuth_deg']:g} deg ({s['view']['source']})"
+        ),
         "  stretch    "
         + ", ".join(
             f"b{b}: {lo:g}..{hi:g}"

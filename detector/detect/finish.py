@@ -81,14 +81,22 @@ def _sun(scene) -> dict | None:
     return {"elevation_deg": sun[0], "azimuth_deg": sun[1]}
 
 
-def _heights(inf: InferredScene, dets, sun: dict | None, source: str, region, blockers):
-    """Stack heights from the scene's shadows (:mod:`detector.detect.shadows`); ``source``
-    "shadows" ignores the acquisition time's sun; ``blockers`` the uncounted boxes under the
+def _heights(inf: InferredScene, dets, sun: dict | None, config, region, blockers):
+    """Stack heights from the scene's shadows (:mod:`detector.detect.shadows`); the config's
+    ``sun_source`` "shadows" ignores the acquisition time's sun, ``view_source`` "none" the
+    satellite's direction in the scene's tags; ``blockers`` the uncounted boxes under the
     detection threshold."""
     from .shadows import scene_heights
 
-    meta = None if source == "shadows" else sun
-    return scene_heights(inf.scene, inf.grid, dets, meta, region=region, blockers=blockers)
+    meta = None if getattr(config, "sun_source", "auto") == "shadows" else sun
+    view = (
+        None
+        if getattr(config, "view_source", "auto") == "none"
+        else getattr(inf.scene, "view", None)
+    )
+    return scene_heights(
+        inf.scene, inf.grid, dets, meta, region=region, blockers=blockers, view=view
+    )
 
 
 def _phase(items, desc: str, show: bool):
@@ -171,9 +179,7 @@ def finish_scene(
     measured, timing = None, {}
     if heights == "shadow":  # opt-in: stack heights from the scene's shadows
         t_heights = time.perf_counter()
-        measured = _heights(
-            inf, dets, sun, getattr(config, "sun_source", "auto"), regions.region, blockers
-        )
+        measured = _heights(inf, dets, sun, config, regions.region, blockers)
         timing["heights"] = time.perf_counter() - t_heights
         dets = replace(dets, tiers=measured.heights.tiers_est)
     else:  # the network's tier head (what the reconciler's factors were fitted to)

@@ -259,10 +259,10 @@ class Heights:
         return out
 
 
-def _sun_reason(elevation_deg: float | None) -> int:
+def _sun_reason(elevation_deg: float | None, max_deg: float = MAX_SUN_ELEVATION_DEG) -> int:
     if elevation_deg is None or not math.isfinite(elevation_deg):
         return REASONS.index("no_sun")
-    if elevation_deg > MAX_SUN_ELEVATION_DEG:
+    if elevation_deg > max_deg:
         return REASONS.index("high_sun")
     if elevation_deg < MIN_SUN_ELEVATION_DEG:
         return REASONS.index("low_sun")
@@ -279,6 +279,7 @@ def stack_heights(
     base_m: np.ndarray | None = None,
     region: np.ndarray | None = None,
     steps: Steps | None = None,
+    max_elevation_deg: float = MAX_SUN_ELEVATION_DEG,
 ) -> Heights:
     """Per-detection heights from shadow runs (:func:`shadow_lengths_px`, ``n`` boxes) under
     a sun at ``elevation_deg`` (None: unknown) in a frame of ``gsd_m`` m per pixel.
@@ -292,6 +293,8 @@ def stack_heights(
     surface's level is unknown (a ship's deck: the shadow may fall on hatch covers, the deck
     or the water), which makes it a prior (``reason`` "unknown_base"). ``steps``: height
     differences between touching stacks (:func:`~detector.detect.steps.height_steps`).
+    ``max_elevation_deg``: steeper is "high_sun" (off nadir the caller gates the sun's own
+    elevation and passes the one the shadows are seen at, :mod:`detector.detect.view`).
     """
     est = np.full(n, PRIOR_TIERS[0], np.float64)
     low = np.full(n, PRIOR_TIERS[1], np.float64)
@@ -300,7 +303,7 @@ def stack_heights(
     reason = np.full(n, "", dtype=object)
     shadow_m = np.full(n, np.nan)
     basis = np.full(n, "stowage", dtype=object)
-    sun_why = _sun_reason(elevation_deg)
+    sun_why = _sun_reason(elevation_deg, max_elevation_deg)
     if sun_why or runs is None:
         reason[:] = REASONS[sun_why or REASONS.index("no_image")]
         _fill_priors(est, low, high, basis, np.zeros(n, bool), None, region, None)

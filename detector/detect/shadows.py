@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import TIER_HEIGHT_M, Detections
+from ..imagery.meta import View
 from .heights import (
     MAX_SUN_ELEVATION_DEG,
     MIN_SUN_ELEVATION_DEG,
@@ -29,6 +30,7 @@ from .heights import (
 )
 from .steps import Steps, height_steps
 from .sunfit import sun_from_shadows
+from .view import seen_elevation_deg, sun_from_seen, view_record
 
 __all__ = ["SUN_DISAGREE_AZ_DEG", "SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"]
 
@@ -39,6 +41,9 @@ SUN_DISAGREE_DEG = 5.0
 #: is evidence against the metadata (a 5-deg rule on both flagged 6 of the 7 test scenes
 #: with a shadow estimate; this one flags 2, whose shadow elevation is 12 and 16 deg off).
 SUN_DISAGREE_AZ_DEG = 90.0
+#: Off nadir, with the satellite on the sun's side, the tops cover their own shadows: seen
+#: steeper than this (a single tier's shadow under ~1.5 px at 0.3 m), heights are a prior.
+MAX_SEEN_ELEVATION_DEG = 80.0
 _BLOCK_PX = 1024  # model-frame px a side: ~25 MB of image read at once
 _SUN_BLOCKS = 4  # blocks whose shadows calibrate the sun (densest first)
 _TALLEST_TIERS = 4.5  # the longest shadow looked for: 4 tiers and a margin
@@ -60,21 +65,28 @@ def _angle_diff(a: float, b: float) -> float:
     return abs((a - b + 180.0) % 360.0 - 180.0)
 
 
-def sun_record(meta: dict | None, est) -> dict:
+def sun_record(meta: dict | None, est, view: View | None = None) -> dict:
     """The ``sun`` entry of counts.json: the sun used (``elevation_deg``, ``azimuth_deg``,
     ``source`` metadata|shadows|none), and both estimates when available (``metadata``,
     ``shadows``: with the single-tier boxes it rests on) and ``disagree`` (True when they
     differ by more than :data:`SUN_DISAGREE_DEG` in elevation or
-    :data:`SUN_DISAGREE_AZ_DEG` in azimuth)."""
+    :data:`SUN_DISAGREE_AZ_DEG` in azimuth). ``view``: the satellite's direction from the
+    product's tags (``view``, None: taken as nadir); with it the shadows' sun is the sun
+    (:func:`~detector.detect.view.sun_from_seen`) and ``shadows.as_seen`` what the tops'
+    shadows give before the view is taken out."""
     shadows = None
     if est is not None and math.isfinite(est.elevation_deg):
+        el, az = sun_from_seen(est.elevation_deg, est.azimuth_deg, view)
         shadows = {
-            "elevation_deg": round(est.elevation_deg, 2),
-            "azimuth_deg": round(est.azimuth_deg, 2),
+            "elevation_deg": round(el, 2),
+            "azimuth_deg": round(az, 2),
             "single_tier_boxes": est.single_tier,
             "boxes_measured": est.boxes,
         }
-    rec: dict = {"metadata": None, "shadows": shadows, "disagree": None}
+        if view is not None:
+            shadows["as_seen"] = {"elevation_deg": round(est.elevation_deg, 2),
+                                  "azimuth_deg": round(est.azimuth_deg, 2)}  # fmt: skip
+    rec: dict = {"metadata": None, "shadows": shadows, "disagree": None, "view": view_record(view)}
     if meta is not None:
         rec["metadata"] = {k: round(float(meta[k]), 2) for k in ("elevation_deg", "azimuth_deg")}
         rec.update(elevation_deg=rec["metadata"]["elevation_deg"],
@@ -111,6 +123,7 @@ def scene_heights(
     sun_meta: dict | None,
     region: np.ndarray | None = None,
     blockers: Detections | None = None,
+    view: View | None = None,
 ) -> SceneHeights:
     """Heights of ``dets`` (pixels of ``grid``, the model frame) in ``scene`` under the sun
     from ``sun_meta`` (``{"elevation_deg", "azimuth_deg"}`` from the acquisition time; None
@@ -118,7 +131,10 @@ def scene_heights(
     rail): a rail stack stands on a wagon bed (:data:`WAGON_BED_M` above the ground its
     shadow falls on), a deck stack's shadow falls on a surface of unknown level (a prior).
     ``blockers``: boxes that are not measured but end a shadow that reaches them (the
-    detector's peaks under its threshold: most are containers it was unsure of)."""
+    detector's peaks under its threshold: most are containers it was unsure of). ``view``:
+    the satellite's direction (the scene's tags); off nadir a top is seen away from its base,
+    and the metadata's sun is turned into the elevation its shadows are seen at from the
+    tops (:mod:`detector.detect.view`); None: taken as nadir."""
     from ..imagery.reader import SceneReader
     from ..imagery.tiling import Window
 
@@ -126,11 +142,15 @@ def scene_heights(
     n = len(dets)
     if n == 0:
         empty = stack_heights(None, n=0, gsd_m=gsd, elevation_deg=None)
-        return SceneHeights(empty, sun_record(sun_meta, None))
+        return SceneHeights(empty, sun_record(sun_meta, None, view))
+    seen_meta = None
+    if sun_meta is not None:
+        seen_meta = seen_elevation_deg(float(sun_meta["elevation_deg"]),
+                                       float(sun_meta["azimuth_deg"]), view)  # fmt: skip
     # blocks overlap by the longest shadow looked for: at the metadata's sun, else the lowest
     lowest = MIN_SUN_ELEVATION_DEG
-    if sun_meta is not None and sun_meta["elevation_deg"] > lowest:
-        lowest = max(lowest, min(float(sun_meta["elevation_deg"]), MAX_SUN_ELEVATION_DEG) - 5)
+    if seen_meta is not None and seen_meta > lowest:
+        lowest = max(lowest, min(seen_meta, MAX_SUN_ELEVATION_DEG) - 5)
     reach_lo = _TALLEST_TIERS * TIER_HEIGHT_M / math.tan(math.radians(lowest))
     pad = int(min(reach_lo / gsd, 200)) + 8
     length = np.full(n, np.nan)
@@ -171,9 +191,25 @@ def scene_heights(
         g0, v0, d0, lab0, _ = first[0]
         steps: list[Steps] = []
         est = sun_from_shadows(g0, v0, d0, gsd_m=gsd, labels=lab0, more=tuple(first[1:]))
-        sun = sun_record(sun_meta, est)
+        sun = sun_record(sun_meta, est, view)
+        # the sun the tops' shadows are seen at: the metadata's through the view, or the
+        # shadows' own as seen (what the heights need, whatever the view)
         elev, az = sun["elevation_deg"], sun["azimuth_deg"]
-        usable = elev is not None and MIN_SUN_ELEVATION_DEG <= elev <= MAX_SUN_ELEVATION_DEG
+        if sun["source"] == "metadata" and view is not None:
+            elev = round(seen_meta, 2)
+        elif sun["source"] == "shadows" and view is not None:
+            elev, az = (
+                sun["shadows"]["as_seen"]["elevation_deg"],
+                sun["shadows"]["as_seen"]["azimuth_deg"],
+            )
+        sun["seen_elevation_deg"] = elev
+        # the sun's own elevation decides, as at nadir (the dev scene at 69 deg seen at 72
+        # read well); tops hiding most of their shadows do not
+        sun_el = sun["elevation_deg"]
+        sun_ok = sun_el is not None and MIN_SUN_ELEVATION_DEG <= sun_el <= MAX_SUN_ELEVATION_DEG
+        usable = sun_ok and elev <= MAX_SEEN_ELEVATION_DEG
+        if not sun_ok:  # the prior's reason is the sun's (high_sun, low_sun, no_sun)
+            elev = sun_el
         for k, (window, own) in enumerate(blocks if usable else ()):
             if k < len(first):
                 gray, valid, local, lab, pos = first[k]
@@ -205,5 +241,6 @@ def scene_heights(
     heights = stack_heights(
         ShadowRuns(length, sd, reason, profiles), n=n, gsd_m=gsd, elevation_deg=elev,
         groups=groups, base_m=base, region=region, steps=chain,
+        max_elevation_deg=MAX_SEEN_ELEVATION_DEG if sun_ok else MAX_SUN_ELEVATION_DEG,
     )  # fmt: skip
     return SceneHeights(heights, sun)

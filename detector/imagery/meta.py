@@ -9,6 +9,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import shapely
@@ -16,7 +17,15 @@ from affine import Affine
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import Polygon
 
-__all__ = ["acquisition_time", "parse_time_tag", "time_from_name", "gsd_of", "footprint_lonlat"]
+__all__ = [
+    "View",
+    "acquisition_time",
+    "footprint_lonlat",
+    "gsd_of",
+    "parse_time_tag",
+    "time_from_name",
+    "view_geometry",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +100,71 @@ def acquisition_time(
     if "TIFFTAG_DATETIME" in upper:
         return parse_time_tag(upper["TIFFTAG_DATETIME"])
     return None
+
+
+@dataclass(frozen=True)
+class View:
+    """Where the satellite was, seen from the scene: ``incidence_deg`` the angle between the
+    line of sight and the vertical at the ground (0 = straight down), ``azimuth_deg`` the
+    direction from the scene to the satellite, clockwise from north; ``source`` the tags they
+    came from. A point ``h`` metres up is seen ``h * tan(incidence)`` metres from its base,
+    away from the satellite."""
+
+    incidence_deg: float
+    azimuth_deg: float
+    source: str
+
+
+# normalised keys (upper case, letters and digits only, the last dotted part: GDAL's IMD
+# domain names Maxar's ``IMAGE_1.meanSatAz``) naming the satellite's elevation seen from the
+# ground (Maxar meanSatEl), the incidence at the ground (Airbus INCIDENCE_ANGLE), the
+# off-nadir angle at the satellite (Maxar meanOffNadirViewAngle, Planet view_angle: a few %
+# under the incidence from a 500-700 km orbit; used only when neither of the others is
+# there) and the satellite's azimuth (Maxar meanSatAz, Planet satellite_azimuth)
+_SAT_EL_KEYS = ("MEANSATEL", "SATELEL", "SATELLITEELEVATION", "SATELLITEELEVATIONDEG")
+_INCIDENCE_KEYS = ("INCIDENCEANGLE", "MEANINCIDENCEANGLE", "INCIDENCEDEG")
+_OFF_NADIR_KEYS = ("MEANOFFNADIRVIEWANGLE", "OFFNADIRVIEWANGLE", "OFFNADIR", "OFFNADIRDEG",
+                   "OFFNADIRANGLE", "VIEWANGLE", "VIEWINGANGLE")  # fmt: skip
+_SAT_AZ_KEYS = ("MEANSATAZ", "SATAZ", "SATELLITEAZIMUTH", "SATELLITEAZIMUTHDEG", "VIEWAZIMUTH")
+
+
+def _norm_key(key: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", str(key).rsplit(".", 1)[-1].upper())
+
+
+def view_geometry(
+    tags: Mapping[str, str], name: str = "", more: Mapping[str, str] | None = None
+) -> View | None:
+    """The viewing geometry from a product's tags (and ``more``, e.g. GDAL's ``IMD`` domain);
+    None unless both an angle and the satellite's azimuth are there and make sense (incidence
+    0-60 deg). The incidence comes from the satellite's elevation, else the incidence angle,
+    else the off-nadir view angle."""
+    found: dict[str, tuple[float, str]] = {}
+    for key, value in [*(more or {}).items(), *tags.items()]:  # the file's own tags win
+        k = _norm_key(key)
+        try:
+            v = float(str(value).strip().strip('"').rstrip(";"))
+        except ValueError:
+            continue
+        if math.isfinite(v):
+            found[k] = (v, str(key))
+
+    def first(keys):
+        return next((found[k] for k in keys if k in found), None)
+
+    az = first(_SAT_AZ_KEYS)
+    angle = None
+    if (el := first(_SAT_EL_KEYS)) is not None:
+        angle = (90.0 - el[0], el[1])
+    else:
+        angle = first(_INCIDENCE_KEYS) or first(_OFF_NADIR_KEYS)
+    if az is None or angle is None:
+        return None
+    if not 0.0 <= angle[0] <= 60.0:
+        log.warning("%s: ignoring view angle %s=%.1f deg (expected 0-60 from nadir)",
+                    name, angle[1], angle[0])  # fmt: skip
+        return None
+    return View(float(angle[0]), float(az[0]) % 360.0, f"{angle[1]}, {az[1]}")
 
 
 def _ground_gsd(crs: CRS, transform: Affine, width: int, height: int) -> float:

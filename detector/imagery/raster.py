@@ -24,7 +24,7 @@ from shapely.geometry import Polygon
 from ..errors import ConfigError, SceneFormatError, SceneReadError
 from .aoi import port_of, resolve_port
 from .geotiff import write_geotiff
-from .meta import acquisition_time, footprint_lonlat, gsd_of
+from .meta import acquisition_time, footprint_lonlat, gsd_of, view_geometry
 from .reader import SceneReader, rasterize_aoi
 from .scene import (
     CANONICAL_GSD_M,
@@ -261,8 +261,9 @@ def _describe(path: Path, ds, bands, gsd_m: float | None) -> Scene:
     stretch, share = scene_stretch(sample[order], valid, sample_gsd_m=gsd * step)
     try:
         imagery = ds.tags(ns="IMAGERY")
+        imd = ds.tags(ns="IMD")
     except RasterioError:
-        imagery = {}
+        imagery, imd = {}, {}
     return Scene(
         path=path.resolve(),
         id=path.stem,
@@ -290,6 +291,7 @@ def _describe(path: Path, ds, bands, gsd_m: float | None) -> Scene:
         colorinterp=_colorinterp_names(ds),
         coarse_native=coarse,
         stretch_from=f"scene ({share:.0%} of its pixels, flat areas left out)",
+        view=view_geometry(tags, path.name, imd),
     )
 
 

@@ -18,6 +18,7 @@ from affine import Affine
 from shapely.geometry import Polygon
 
 from ..errors import SceneFormatError
+from .meta import View
 from .stretch import Stretch
 
 __all__ = [
@@ -97,6 +98,7 @@ class Scene:
     # valid-pixel mask of the open-time sample (native frame, rows x cols), reused by readers
     coarse_native: np.ndarray | None = field(default=None, compare=False, repr=False)
     stretch_from: str = "scene"  # which pixels the stretch was computed from (ccount info)
+    view: View | None = None  # the satellite's direction, when the product's tags give it
 
     @property
     def grid(self) -> Grid:

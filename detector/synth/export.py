@@ -45,6 +45,7 @@ def scene_properties(rs: RenderedScene) -> dict:
         "sun_elevation_deg": round(rs.sun_elevation_deg, 2),
         "sun_azimuth_deg": round(rs.sun_azimuth_deg, 2),
         "off_nadir_deg": round(rs.off_nadir_deg, 2),
+        "view_azimuth_deg": round(rs.view_azimuth_deg, 2),
         "cloud": rs.spec.cloud > 0,
         "snow": rs.spec.snow,
         "bits": rs.spec.bits,
@@ -64,6 +65,9 @@ def write_scene(rs: RenderedScene, out_dir: str | Path, *, truth_dir: str | Path
         "ACQUISITION_TIME": f"{when:%Y-%m-%dT%H:%M:%S}Z",
         "PORT": rs.spec.port,
         "SYNTHETIC": "ccount synth",
+        # the view as Maxar's IMD names it (meanSatEl, meanSatAz): tops lean tan(off-nadir)
+        "MEAN_SAT_EL": f"{90.0 - rs.off_nadir_deg:.2f}",
+        "MEAN_SAT_AZ": f"{rs.view_azimuth_deg:.2f}",
         **{str(k): str(v) for k, v in rs.spec.extra_tags.items()},
         **({"SYNTH_FAMILY": rs.spec.family} if rs.spec.family != "classic" else {}),
     }

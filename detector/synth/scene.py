@@ -14,6 +14,7 @@ follow the AOI (deck on a hull, rail, quay on piers/quays, else yard).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -99,6 +100,7 @@ class RenderedScene:
     sun_elevation_deg: float
     sun_azimuth_deg: float
     off_nadir_deg: float
+    view_azimuth_deg: float = 0.0  # where the satellite is seen from the scene (from north)
 
     @property
     def containers_total(self) -> int:
@@ -306,7 +308,15 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
         spec=spec, scene_id=scene_id(spec.port, when), image=image, valid=valid,
         transform=pm.transform, epsg=pm.epsg, truth=truth, region=region, ship=ship_of,
         hulls=hulls, sun_elevation_deg=float(elev), sun_azimuth_deg=float(az), off_nadir_deg=off_nadir,
+        view_azimuth_deg=_view_azimuth(lean_dir),
     )  # fmt: skip
+
+
+def _view_azimuth(lean_dir: float) -> float:
+    """The satellite's azimuth from the scene: tops lean along ``lean_dir`` (radians from
+    the image's x axis, y down, north up), away from the satellite."""
+    away = math.degrees(math.atan2(math.cos(lean_dir), -math.sin(lean_dir)))
+    return float((away + 180.0) % 360.0)
 
 
 def _axis(pm: PortMap, name: str) -> float:

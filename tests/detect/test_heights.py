@@ -19,7 +19,9 @@ from detector.detect.heights import (
 )
 from detector.detect.shadows import sun_record
 from detector.detect.sunfit import single_tier_length, sun_from_shadows
+from detector.detect.view import seen_elevation_deg
 from detector.detections import TIER_HEIGHT_M, Detections
+from detector.imagery.meta import View
 
 GSD = 0.4
 
@@ -199,6 +201,12 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path, capsys):
     assert sun["elevation_deg"] == pytest.approx(truth["sun_elevation_deg"], abs=0.01)
     assert sun["metadata"]["azimuth_deg"] == pytest.approx(truth["sun_azimuth_deg"], abs=0.01)
     assert "shadows" in sun and "disagree" in sun
+    # the view from the scene's tags turns the sun into the one its tops' shadows are seen at
+    assert sun["view"]["incidence_deg"] == pytest.approx(truth["off_nadir_deg"], abs=0.01)
+    assert sun["view"]["azimuth_deg"] == pytest.approx(truth["view_azimuth_deg"], abs=0.01)
+    assert sun["seen_elevation_deg"] == pytest.approx(seen_elevation_deg(
+        truth["sun_elevation_deg"], truth["sun_azimuth_deg"],
+        View(truth["off_nadir_deg"], truth["view_azimuth_deg"], "")), abs=0.02)  # fmt: skip
     h = counts["heights"]
     assert h["source_shadow"] + h["source_prior"] == len(feats)
     basis = [p["height_basis"] for p in feats]

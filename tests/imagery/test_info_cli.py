@@ -40,6 +40,19 @@ def test_info_json_and_options(make_geotiff, capsys):
     assert ra["stretch"]["low"][0] < ra["stretch"]["high"][0]
     assert rb["crs"] is None and rb["gsd_m"] == 0.3 and rb["footprint_lonlat"] is None
     assert rb["port"] is None and rb["acquired"] is None and rb["mask"] == "none"
+    assert ra["view"] is None and rb["view"] is None
+
+
+def test_info_shows_the_view_from_the_products_tags(make_geotiff, capsys):
+    p = make_geotiff("v.tif", tags={"MEAN_SAT_EL": "77.5", "MEAN_SAT_AZ": "211.0"})
+    q = make_geotiff("w.tif", tags={"OFF_NADIR": "7.25"})  # no azimuth: no view
+    assert main(["info", str(p), str(q)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "view       12.5 deg from nadir, satellite at azimuth 211 deg (MEAN_SAT_EL, MEAN_SAT_AZ)"
+        in out
+    )
+    assert "view       unknown (taken as nadir)" in out
 
 
 def test_info_continues_after_bad_scene(make_geotiff, tmp_path, capsys):
