@@ -215,7 +215,7 @@ def main(argv=None) -> int:
             device="cpu",
             heights="shadow",
             sun_source="shadows" if args.no_time else "auto",
-            view_source="none" if args.no_view else "auto",
+            view_source="nadir" if args.no_view else "tags",
         )
         detector = load_detector(config)
     report: dict = {"families": {}, "scenes": []}

@@ -79,6 +79,11 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "measured from the scene's shadows, else a stowage prior, with "
                         "intervals and sources (experimental, ~3 s a scene; the reconciler is "
                         f"calibrated on net) (default: {d.heights})")  # fmt: skip
+    p.add_argument("--view", choices=("tags", "nadir"), default=d.view_source,
+                   help="--heights shadow: where the satellite was; tags = from the product's "
+                        "tags (Maxar meanSatEl/meanSatAz, Airbus INCIDENCE_ANGLE, Planet "
+                        "view_angle...; nadir when they do not say), nadir = ignore them "
+                        f"(default: {d.view_source})")  # fmt: skip
     p.add_argument("--tta", action="store_true",
                    help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
 
@@ -102,6 +107,7 @@ def detect_config(args: argparse.Namespace):
         force=args.force,
         band_mpx=args.band_mpx,
         heights=args.heights,
+        view_source=args.view,
     )
 
 

@@ -83,7 +83,7 @@ def _sun(scene) -> dict | None:
 
 def _heights(inf: InferredScene, dets, sun: dict | None, config, region, blockers):
     """Stack heights from the scene's shadows (:mod:`detector.detect.shadows`); the config's
-    ``sun_source`` "shadows" ignores the acquisition time's sun, ``view_source`` "none" the
+    ``sun_source`` "shadows" ignores the acquisition time's sun, ``view_source`` "nadir" the
     satellite's direction in the scene's tags; ``blockers`` the uncounted boxes under the
     detection threshold."""
     from .shadows import scene_heights
@@ -91,7 +91,7 @@ def _heights(inf: InferredScene, dets, sun: dict | None, config, region, blocker
     meta = None if getattr(config, "sun_source", "auto") == "shadows" else sun
     view = (
         None
-        if getattr(config, "view_source", "auto") == "none"
+        if getattr(config, "view_source", "tags") == "nadir"
         else getattr(inf.scene, "view", None)
     )
     return scene_heights(

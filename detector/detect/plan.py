@@ -59,7 +59,9 @@ class DetectConfig:
     band_mpx: float = 256.0  # a larger model frame runs in row bands (detect.bands)
     heights: str = "net"  # stack heights: "net" (the tier head) | "shadow" (measured, opt-in)
     sun_source: str = "auto"  # "shadow" heights' sun: "auto" (time, else shadows) | "shadows"
-    view_source: str = "auto"  # "shadow" heights' view: "auto" (the tags', else nadir) | "none"
+    view_source: str = (
+        "tags"  # "shadow" heights' view: "tags" (the product's, else nadir) | "nadir"
+    )
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -76,8 +78,8 @@ class DetectConfig:
             raise ConfigError(f"--heights {self.heights!r}: expected one of {', '.join(HEIGHTS)}")
         if self.sun_source not in ("auto", "shadows"):
             raise ConfigError(f"--sun {self.sun_source!r}: expected auto or shadows")
-        if self.view_source not in ("auto", "none"):
-            raise ConfigError(f"view_source {self.view_source!r}: expected auto or none")
+        if self.view_source not in ("tags", "nadir"):
+            raise ConfigError(f"--view {self.view_source!r}: expected tags or nadir")
         if self.sun_source != "auto" and self.heights != "shadow":
             raise ConfigError(f"sun_source {self.sun_source!r} needs heights 'shadow'")
         if not self.band_mpx > 0:

@@ -152,6 +152,7 @@ def detect_settings(config: Any) -> dict[str, Any]:
         **({"force": True} if config.force else {}),
         # measured stack heights change every count; only when on (catalogs made before)
         **({"heights": config.heights} if getattr(config, "heights", "net") != "net" else {}),
+        **({"view": "nadir"} if getattr(config, "view_source", "tags") == "nadir" else {}),
     }
 
 

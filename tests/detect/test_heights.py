@@ -215,6 +215,14 @@ def test_detect_cli_writes_heights_and_the_sun(tmp_path, capsys):
     assert counts["totals"]["est"] == pytest.approx(sum(p["tiers_est"] for p in feats), abs=0.5)
     assert counts["settings"]["heights"] == "shadow" and "heights" in counts["timing_s"]
 
+    # --view nadir ignores the tags' view: the sun's own elevation is the one measured at
+    nadir = tmp_path / "nadir"
+    assert main(["detect", str(tif), "--out", str(nadir), "--device", "cpu", "--heights",
+                 "shadow", "--view", "nadir"]) == 0  # fmt: skip
+    sun_nadir = json.loads(next(nadir.glob("*.counts.json")).read_text())["sun"]
+    assert sun_nadir["view"] is None
+    assert sun_nadir["seen_elevation_deg"] == pytest.approx(truth["sun_elevation_deg"], abs=0.01)
+
     # the default: the network's tier head, no shadow fields, no shadow work
     net = tmp_path / "net"
     assert main(["detect", str(tif), "--out", str(net), "--device", "cpu"]) == 0
