@@ -74,3 +74,46 @@ def test_finished_parts_are_not_run_again_and_bad_input_exits_2(tmp_path, monkey
     assert "no such weights file" in capsys.readouterr().err
     assert ec.main(["--model", str(model), "--out", str(out), "--worlds", str(tmp_path)]) == 2
     assert "no scenes/ folder" in capsys.readouterr().err
+
+
+def test_the_shadow_part_runs_on_the_worlds_own_voyages_and_reads_the_reconciler(tmp_path):
+    """The shadow part: the world's voyages written from its world.json, `ccount run
+    --heights shadow` on them, eval_reconcile's JSON line read back (its exit 1, targets
+    missed, is a result)."""
+    ec = load_script("eval_candidate")
+    world = tmp_path / "W21-relief"
+    (world / "scenes").mkdir(parents=True)
+    voyages = [
+        {"voyage": 1, "ship": "Angara", "rajin_date": "2023-09-03", "containers": 272},
+        {"voyage": 2, "ship": "Maria", "rajin_date": "2023-09-11", "containers": 228},
+    ]
+    (world / "world.json").write_text(json.dumps({"seed": 21, "voyages": voyages}))
+    out = tmp_path / "out"
+    out.mkdir()
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"x")
+
+    class Args:
+        parts, shadow_worlds = ["shadow"], [world]
+
+    Args.out, Args.model = out, model
+    ((name, result, (write, detect, rec)),) = ec.jobs(Args)
+    assert name == "shadow-W21-relief" and result == out / "shadow-W21-relief.txt"
+    ec.subprocess.run(write, check=True)  # the voyage log the run gets
+    csv = (out / "voyages-W21-relief.csv").read_text().splitlines()
+    assert csv == ["voyage,ship,rajin_date", "1,Angara,2023-09-03", "2,Maria,2023-09-11"]
+    assert detect[detect.index("--voyages") + 1] == str(out / "voyages-W21-relief.csv")
+    assert detect[detect.index("--heights") + 1] == "shadow"
+    assert rec[1] == "scripts/eval_reconcile.py" and rec[rec.index("--targets") + 1] == "17"
+    line = {
+        "source": "detections",
+        "total_errors": [-0.0617],
+        "pooled": {"all": {"n": 16, "median_abs_err": 0.0931, "inside": 0.875}},
+    }
+    result.write_text("W21-relief (seed 21) all n= 16 ...\n" + json.dumps(line) + "\n")
+    got = ec.summarise(out, [name])
+    assert got[name] == {"median_abs_err_pct": 9.3, "inside_pct": 87.5, "total_err_pct": -6.2}
+    assert ec.rows(got) == [
+        "| shipments, --heights shadow, no factor (W21-relief) | median 9.3 %, 88 % inside, "
+        "total -6.2 % |"
+    ]
