@@ -128,3 +128,21 @@ def test_synthetic_scenes_carry_their_view(tmp_path):
     view = open_scene(tif).view
     assert view.incidence_deg == pytest.approx(11.0, abs=0.01)
     assert view.azimuth_deg == pytest.approx(rs.view_azimuth_deg, abs=0.01)
+
+
+def test_the_view_is_read_from_gdals_imd_domain(tmp_path):
+    """Maxar's IMD metadata, as GDAL exposes it (domain "IMD", keys "IMAGE_1.meanSatEl")."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from detector.imagery.raster import open_scene
+
+    p = tmp_path / "maxar.tif"
+    profile = dict(driver="GTiff", width=64, height=64, count=3, dtype="uint8",
+                   crs="EPSG:32652", transform=from_origin(500000, 4700000, 0.5, 0.5))  # fmt: skip
+    with rasterio.open(p, "w", **profile) as d:
+        d.write(np.random.default_rng(0).integers(20, 200, (3, 64, 64), dtype=np.uint8))
+        d.update_tags(ns="IMD", **{"IMAGE_1.meanSatEl": "70.0", "IMAGE_1.meanSatAz": "120.0"})
+    view = open_scene(p).view
+    assert view.incidence_deg == pytest.approx(20.0) and view.azimuth_deg == pytest.approx(120.0)
+    assert view.source == "IMAGE_1.meanSatEl, IMAGE_1.meanSatAz"
