@@ -19,7 +19,8 @@ overrides both. For each world it reconciles the scenes' counts with the world's
 observed, imputed), the share of true loads inside their nominal 90 % interval, and the
 total's error. Targets (issue 4): median |error| <= 10 %, >= 80 % inside, total within 5 %;
 ``--targets 17`` (issue 17, measured heights, no fitted factor): median |error| <= 7 %,
-85-95 % inside, total within 5 %. ``--fit`` on a run counted with measured heights prints
+85-95 % inside, total within 5 %; the exit status is 1 when they are missed (0 with
+``--exit-zero``: a report, e.g. for ``scripts/eval_candidate.py``). ``--fit`` on a run counted with measured heights prints
 the evidence errors only (nothing is fitted: those scenes take no factor).
 With ``--errors`` the truth is perturbed by :class:`detector.reconcile.truth_counts.ErrorModel`
 (2 % missed, 1 % false tops, tier sd 0.4 per stack, 0.08 per scene) with a seed per scene.
@@ -220,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(both: total within 5 %%)")  # fmt: skip
     p.add_argument("--fit", action="store_true",
                    help="with --run: suggest the detection figures from the deck evidence errors")  # fmt: skip
+    p.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 when the targets are missed (report only)")  # fmt: skip
     args = p.parse_args(argv)
     if args.run and len(args.run) != len(args.worlds):
         p.error("give one --run per world")
@@ -269,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"targets (issue {args.targets}) met" if ok else f"targets (issue {args.targets}) NOT met"
     )
-    return 0 if ok else 1
+    return 0 if ok or args.exit_zero else 1
 
 
 if __name__ == "__main__":

@@ -52,13 +52,7 @@ def scene_summary(scene) -> dict:
         "block_shape": list(scene.block_shape),
         "acquired": scene.acquired.strftime("%Y-%m-%dT%H:%M:%SZ") if scene.acquired else None,
         "port": scene.port,
-        "view": None
-        if scene.view is None
-        else {
-            "incidence_deg": round(scene.view.incidence_deg, 2),
-            "azimuth_deg": round(scene.view.azimuth_deg, 2),
-            "source": scene.view.source,
-        },
+        "view": None if scene.view is None else scene.view.to_dict(),
         "stretch": scene.stretch.to_dict(),
         "stretch_from": scene.stretch_from,
     }

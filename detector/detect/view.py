@@ -62,7 +62,4 @@ def sun_from_seen(
 
 def view_record(view: View | None) -> dict | None:
     """counts.json's ``sun.view``: the satellite's direction used, or None (taken as nadir)."""
-    if view is None:
-        return None
-    return {"incidence_deg": round(view.incidence_deg, 2),
-            "azimuth_deg": round(view.azimuth_deg, 2), "source": view.source}  # fmt: skip
+    return None if view is None else view.to_dict()

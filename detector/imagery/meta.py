@@ -114,6 +114,11 @@ class View:
     azimuth_deg: float
     source: str
 
+    def to_dict(self) -> dict:
+        """The record counts.json (``sun.view``) and ``ccount info --json`` write."""
+        return {"incidence_deg": round(self.incidence_deg, 2),
+                "azimuth_deg": round(self.azimuth_deg, 2), "source": self.source}  # fmt: skip
+
 
 # normalised keys (upper case, letters and digits only, the last dotted part: GDAL's IMD
 # domain names Maxar's ``IMAGE_1.meanSatAz``) naming the satellite's elevation seen from the
