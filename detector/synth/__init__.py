@@ -5,7 +5,7 @@ Modules, bottom to top: :mod:`.textures` (noise and ground materials), :mod:`.re
 (palette, blocks of stacks), :mod:`.ships` (hulls, bridges, hatch covers, cranes),
 :mod:`.lookalikes` (trucks, wagons, buses, roofs), :mod:`.sensor` (blur, noise, haze, JPEG,
 cloud), then :mod:`.training` (small random patches for the detector), :mod:`.scene` (a
-georeferenced port scene laid out from the AOIs) and :mod:`.world` (voyages and the scenes an
+georeferenced port scene laid out from the AOIs, seen through :mod:`.observe`) and :mod:`.world` (voyages and the scenes an
 analyst would have of them).
 
 :mod:`.terminal` (with :mod:`.decks` and :mod:`.negatives`) is the v2 layout generator:

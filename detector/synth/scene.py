@@ -30,10 +30,10 @@ from .families.registry import check_family, family_scene_image, refuse_weather
 from .grounds import draw_wake
 from .layout import Occupancy, pack_blocks, place_stock
 from .lookalikes import draw_crane
+from .observe import footprint, observe
 from .portmap import PortMap, assign_regions, port_map
 from .render import Canvas, apply_shadows
 from .scenery import paint_ground, quay_edges, rail_lines, scatter_objects
-from .sensor import SensorParams, apply_sensor, cloud_alpha
 from .ships import ShipLayout, deck_block, draw_ship, ship_layout
 from .weather import apply_snow, winter_rng
 
@@ -175,14 +175,6 @@ def _with_hidden(tops: Detections) -> Detections:
     return Detections.concat([replace(tops, visible=np.ones(len(tops), bool)), hidden])
 
 
-def _nir(rgb: np.ndarray, water: np.ndarray) -> np.ndarray:
-    """A near-infrared band from reflectance and water: vegetation bright, water dark."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    veg = np.clip((g - np.maximum(r, b)) * 6.0, 0, 1)
-    nir = 0.45 * r + 0.35 * g + 0.2 * b + 0.45 * veg
-    return np.where(water.astype(bool), nir * 0.2, nir).astype(np.float32)
-
-
 def render_scene(spec: SceneSpec) -> RenderedScene:
     """Render ``spec``; deterministic in ``spec.seed``. See the module docstring."""
     if spec.bits not in (8, 16) or spec.bands not in (3, 4) or (spec.bits == 8 and spec.bands == 4):
@@ -202,7 +194,7 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
     canvas = Canvas.blank(spec.height, spec.width, g)
     canvas.notes = [] if spec.family != "classic" else None
     occ = Occupancy(pm.shape, strict_frame=True)
-    valid = _footprint(rng, pm.shape)
+    valid = footprint(rng, pm.shape)
     import cv2
 
     margin = max(int(round(2.0 / g)), 1)
@@ -284,7 +276,7 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
         elev, az = sun_position(when, lon, lat)
         apply_snow(canvas, winter_rng(spec.seed), spec.snow)
         apply_shadows(canvas, max(elev, 5.0), az, ambient=float(rng.uniform(0.3, 0.5)))
-        image = _observe(canvas, rng, spec, pm, az, valid)
+        image = observe(canvas, rng, spec, pm, az, valid)
         stand = None
     keep = np.ones(len(tops), bool)
     if len(tops):  # a container outside the footprint is not in the scene
@@ -352,57 +344,3 @@ def _cranes(canvas: Canvas, rng, pm: PortMap, water: np.ndarray, ships: list[Shi
             if rng.random() < 0.6:
                 y = float(y_edge - 10 / g)
                 draw_crane(canvas, rng, float(x), y, np.pi / 2, rng.uniform(45, 60), "sts")
-
-
-def _observe(canvas: Canvas, rng, spec: SceneSpec, pm: PortMap, sun_az: float, valid: np.ndarray):
-    """Sensor, cloud and quantisation -> image [bands, H, W], 0 outside ``valid``."""
-    import cv2
-
-    g = canvas.gsd_m
-    h, w = pm.shape
-    cloud, shift = None, (0.0, 0.0)
-    if spec.cloud > 0:
-        centre = None
-        if spec.cloud_target_xy_m is not None:
-            cx, cy = pm.to_px(*spec.cloud_target_xy_m)
-            centre = (float(cx), float(cy))
-        cloud = cloud_alpha(rng, (h, w), g, spec.cloud, centre)
-        d = rng.uniform(40.0, 120.0) / g
-        shift = (-np.sin(np.radians(sun_az)) * d, np.cos(np.radians(sun_az)) * d)
-    params = SensorParams(
-        blur_sigma_px=float(rng.uniform(0.4, 0.8)), noise_sigma=float(rng.uniform(0.003, 0.012)),
-        haze=float(rng.uniform(0.02, 0.15)), gain=tuple(float(v) for v in rng.uniform(0.95, 1.05, 3)),
-        contrast=float(rng.uniform(0.9, 1.15)), gamma=float(rng.uniform(0.85, 1.1)),
-        jpeg_quality=int(rng.integers(60, 95)) if spec.bits == 8 and rng.random() < 0.3 else 0,
-        sharpen=float(rng.uniform(0.0, 0.5)), chroma_blur_px=float(rng.uniform(0.6, 1.6)),
-    )  # fmt: skip
-    rgb = apply_sensor(canvas.rgb, params, rng, cloud=cloud, cloud_shift_px=shift)
-    chans = [rgb[..., 0], rgb[..., 1], rgb[..., 2]]
-    if spec.bands == 4:
-        nir = _nir(canvas.rgb, canvas.water)
-        if cloud is not None:
-            nir = nir * (1 - cloud) + 0.9 * cloud
-        chans.append(cv2.GaussianBlur(nir, (0, 0), params.blur_sigma_px))
-    if spec.bits == 8:
-        img = np.stack([np.clip(ch * 255 + 0.5, 1, 255) for ch in chans]).astype(np.uint8)
-    else:
-        dark, span = rng.uniform(60, 140), rng.uniform(1500, 1850)
-        img = np.stack([np.clip(dark + ch * span, 1, 2047) for ch in chans]).astype(np.uint16)
-    img[:, ~valid] = 0
-    return img
-
-
-def _footprint(rng, shape: tuple[int, int]) -> np.ndarray:
-    """bool [H, W] valid pixels: the acquisition strip's edge, a rectangle rotated 4-14 deg
-    against the grid and scaled 0.9-1, so the corners of the frame are nodata."""
-    import cv2
-
-    h, w = shape
-    ang = np.radians(rng.uniform(4.0, 14.0)) * rng.choice([-1, 1])
-    scale = rng.uniform(0.9, 1.0)
-    c, s = np.cos(ang), np.sin(ang)
-    half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * np.array([w, h]) / 2 * scale
-    poly = half @ np.array([[c, s], [-s, c]]) + np.array([w, h]) / 2
-    valid = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(valid, np.round(poly * 16).astype(np.int32), 1, shift=4)
-    return valid.astype(bool)
