@@ -3,7 +3,7 @@
 Ground materials come from the noted areas (later notes cover earlier ones), varied by
 smooth noise, with concrete slab joints and asphalt wear along the terminal's axis. Water is
 a surface of resolved wind waves (a sum of directional swells) whose slopes set a Fresnel
-reflection of the sky and a Cox-Munk sun glint; below them, a dark water body.
+reflection of the sky (brighter towards the horizon) and a Cox-Munk sun glint; below them, a dark water body.
 
 Light: direct sun on each surface's normal, shadowed by shadow mapping (a surface point is
 in shade where the sun's view of the heights, :func:`.oblique_geom.sun_heights`, holds
@@ -24,7 +24,7 @@ from .oblique_look import GROUNDS, ObliqueLook, smooth_noise
 
 __all__ = ["ground_layer", "radiance", "sun_lean", "view_vector"]
 
-_SUN = np.float32([1.0, 0.97, 0.9, 0.82])
+_SUN = np.float32([1.0, 0.98, 0.95, 0.82])
 _RAYLEIGH = np.float32([0.06, 0.11, 0.19, 0.02])
 _AEROSOL = np.float32([0.9, 1.0, 1.1, 0.6])
 _KINDS = tuple(GROUNDS)
@@ -95,7 +95,7 @@ def _waves(rng, shape, gsd_m: float, wind_mps: float) -> np.ndarray:
     ys, xs = np.mgrid[0:H, 0:W].astype(np.float32) * np.float32(gsd_m)
     wind = rng.uniform(0, 2 * np.pi)
     sx, sy = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
-    rms = 0.03 + 0.012 * wind_mps
+    rms = 0.04 + 0.015 * wind_mps
     for _ in range(6):
         lam = rng.uniform(3.0, 40.0)
         d = wind + rng.normal(0, 0.5)
@@ -165,7 +165,8 @@ def radiance(gb: GBuffer, water: np.ndarray, zsun: np.ndarray, look: ObliqueLook
         var = 0.003 + 0.0025 * look.wind_mps
         glint = 0.02 * np.exp(-(1 - c**2) / c**2 / var) / (np.pi * var * 4 * cos_v * c**4)
         body = gb.alb[open_water] * (e_dir * mu_s * lit[open_water, None] + e_sky) / np.pi
-        refl = fresnel[:, None] * e_sky * 1.4 / np.pi
+        r_up = np.clip(2 * cos_v * n[:, 2] - v3[2], 0.0, 1.0)  # reflected ray's sine of elevation
+        refl = (fresnel * (1.0 + 3.0 * (1.0 - r_up)))[:, None] * e_sky * 1.4 / np.pi
         rad[open_water] = body + refl + (glint * lit[open_water])[:, None] * e_dir
     mu_v = float(v3[2])
     t_view = np.exp(-tau / mu_v)

@@ -46,7 +46,7 @@ CARRIERS: tuple[tuple[str, tuple[int, int, int], float, bool], ...] = (
 #: Ground reflectances (R, G, B, NIR) and how much they vary across the scene.
 GROUNDS: dict[str, tuple[tuple[float, float, float, float], float]] = {
     "land": ((0.17, 0.16, 0.13, 0.27), 0.25),
-    "concrete": ((0.30, 0.29, 0.26, 0.32), 0.15),
+    "concrete": ((0.30, 0.30, 0.285, 0.32), 0.15),
     "asphalt": ((0.085, 0.085, 0.08, 0.10), 0.2),
     "grass": ((0.05, 0.085, 0.04, 0.38), 0.3),
     "soil": ((0.19, 0.15, 0.11, 0.26), 0.25),
@@ -56,7 +56,7 @@ GROUNDS: dict[str, tuple[tuple[float, float, float, float], float]] = {
     "rail": ((0.14, 0.13, 0.12, 0.14), 0.2),
     "fender": ((0.035, 0.035, 0.035, 0.05), 0.1),
     "foam": ((0.55, 0.58, 0.58, 0.25), 0.15),
-    "water": ((0.018, 0.042, 0.048, 0.004), 0.2),
+    "water": ((0.014, 0.036, 0.052, 0.004), 0.2),
 }
 
 _PART_PAINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
@@ -136,7 +136,7 @@ def random_look(rng: np.random.Generator, gsd_m: float) -> ObliqueLook:
         sun_elevation_deg=float(rng.uniform(15.0, 75.0)),
         sun_azimuth_deg=float(rng.uniform(0.0, 360.0)),
         haze=float(rng.uniform(0.03, 0.35)),
-        adjacency=float(rng.uniform(0.03, 0.15)),
+        adjacency=float(rng.uniform(0.02, 0.08)),
         wind_mps=float(rng.uniform(1.0, 11.0)),
         weathering=float(rng.beta(2.0, 2.5)),
         ground_tint=(1.0 + rng.normal(0, 0.06, 4)).astype(np.float32),
@@ -174,7 +174,7 @@ def stack_paints(rng: np.random.Generator, n: int, look: ObliqueLook, tiers: int
     chalk = rng.uniform(0, 0.25 * w + 0.03, (n, tiers, 1))
     dust = rng.uniform(0, 0.2 * w + 0.03, (n, tiers, 1))
     alb = alb * (1 - chalk - dust) + _CHALK * chalk + _DUST * dust
-    rust = np.where(rng.random(n) < 0.25 + 0.5 * w, rng.uniform(0, 0.5 * w + 0.05, n), 0.0)
+    rust = np.where(rng.random(n) < 0.25 + 0.5 * w, rng.uniform(0, 0.35 * w + 0.05, n), 0.0)
     return (np.clip(alb, 0.01, 0.9).astype(np.float32), _LETTERED[idx],
             rust.astype(np.float32))  # fmt: skip
 
