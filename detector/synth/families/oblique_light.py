@@ -1,9 +1,9 @@
 """The oblique family's ground, water and light: what reaches the sensor.
 
 Ground materials come from the noted areas (later notes cover earlier ones), varied by
-smooth noise, with concrete slab joints and asphalt wear along the terminal's axis. Water is
-a surface of resolved wind waves (a sum of directional swells) whose slopes set a Fresnel
-reflection of the sky (brighter towards the horizon) and a Cox-Munk sun glint; below them, a dark water body.
+smooth noise, with concrete slab joints and asphalt wear along one axis. Water is a surface
+of resolved wind waves (a sum of directional swells) whose slopes set a Fresnel reflection
+of the sky (brighter towards the horizon) and a Cox-Munk sun glint, over a dark water body.
 
 Light: direct sun on each surface's normal, shadowed by shadow mapping (a surface point is
 in shade where the sun's view of the heights, :func:`.oblique_geom.sun_heights`, holds
