@@ -33,12 +33,13 @@ from detector.synth.world import random_scene_spec
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_oblique_registered_held_out_and_draws_no_snow():
+def test_oblique_registered_held_out_snowy_no_cloud():
     assert "oblique" in FAMILIES and HELD_OUT == ("oblique",)
     assert registry.family_sampler("oblique") is oblique_mod.oblique_sample
-    assert "oblique" not in registry.SNOWY
-    with pytest.raises(ConfigError, match="oblique draws no cloud or snow"):
-        registry.refuse_weather("oblique", 0.0, 0.3, "scene: family")
+    assert "oblique" in registry.SNOWY
+    registry.refuse_weather("oblique", 0.0, 0.3, "scene: family")
+    with pytest.raises(ConfigError, match="oblique draws no cloud"):
+        registry.refuse_weather("oblique", 0.3, 0.0, "scene: family")
     for script in ("train.py", "eval_candidate.py", "calibrate_threshold.py"):
         assert "oblique" not in (ROOT / "scripts" / script).read_text()
 
@@ -202,5 +203,27 @@ def test_cli_scene_oblique_subprocess(tmp_path):
         img = ds.read()
         assert ds.count == 3 and ds.dtypes[0] == "uint8" and ds.crs is not None
     assert img.std() > 5
-    r = subprocess.run([*args, "--snow", "0.5"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([*args, "--cloud", "0.5"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "oblique" in r.stderr
+
+
+def test_oblique_snow_whitens_open_surfaces_and_freezes_water_not_labels():
+    dry = training_sample(0, size_px=96, family="oblique", layouts="v2")
+    snowy = training_sample(0, size_px=96, family="oblique", layouts="v2", snow=1.0)
+    np.testing.assert_array_equal(dry.containers.cx, snowy.containers.cx)
+    assert snowy.image.mean() > dry.image.mean() + 0.03
+    blk, _, g = _yard(3, lean_px_per_m=(0.0, 0.0), sun_elevation_deg=40.0, sun_azimuth_deg=0.0)
+    n = 240
+    notes = [
+        Ground("concrete", np.ones((n, n), bool)),
+        Ground("water", np.pad(np.ones((n, 60), bool), ((0, 0), (180, 0)))),
+    ]
+    lk = replace(random_look(np.random.default_rng(1), g), lean_px_per_m=(0.0, 0.0))
+    plain = render_oblique((n, n), g, notes, [blk], [], lk, np.random.default_rng(2), ss=1)
+    white = render_oblique((n, n), g, notes, [blk], [], lk, np.random.default_rng(2), ss=1,
+                           snow_cover=0.8, winter=np.random.default_rng(5))  # fmt: skip
+    lum0 = plain.radiance[..., :3].mean(axis=-1)
+    lum1 = white.radiance[..., :3].mean(axis=-1)
+    assert lum1[:, :60].mean() > 1.5 * lum0[:, :60].mean()  # open ground
+    iced = (lum1[:, 190:] > 2 * lum0[:, 190:]).mean()
+    assert 0.2 < iced < 0.9  # floes and leads

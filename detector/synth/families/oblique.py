@@ -21,7 +21,8 @@ colour, so this family models the acquisition rather than the map:
 
 The layout (objects, heights, containers and their truth) is the classic one of the same
 seed, noted while the classic composer lays it out; the look comes from this family's own
-random stream. It draws no snow (it is not in :data:`.registry.SNOWY`).
+random stream. Winter (:mod:`.oblique_snow`): snow on what faces the sky, sea ice; no
+cloud.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ import numpy as np
 from ...detections import TIER_HEIGHT_M, Detections, box_corners
 from ..record import Part
 from ..training import TrainingSample, crop_sample
+from ..weather import draw_winter, winter_rng
 from .oblique_geom import CODES, GBuffer, Prisms, crane_parts, draw_view, sun_heights
-from .oblique_light import ground_layer, radiance, sun_lean
+from .oblique_light import WATER, ground_layer, radiance, sun_lean
 from .oblique_look import ObliqueLook, part_paint, random_look, smooth_noise, stack_paints
 from .oblique_sensor import apply_oblique_sensor, random_oblique_sensor
+from .oblique_snow import apply_oblique_snow
 
 __all__ = ["ObliqueRender", "oblique_sample", "render_oblique", "seen_tops"]
 
@@ -121,23 +124,29 @@ def _prisms(parts: list[Part], blocks: list, look: ObliqueLook, rng, ss: int) ->
 
 
 def render_oblique(shape, gsd_m: float, notes: list, blocks: list, cranes: list,
-                   look: ObliqueLook, rng: np.random.Generator, *, ss: int = 2) -> ObliqueRender:  # fmt: skip
+                   look: ObliqueLook, rng: np.random.Generator, *, ss: int = 2,
+                   snow_cover: float = 0.0,
+                   winter: np.random.Generator | None = None) -> ObliqueRender:  # fmt: skip
     """Render a noted layout of ``shape`` (layout pixels of ``gsd_m``) with its container
     ``blocks`` and ``cranes`` on a grid ``ss`` times finer (see the module docstring).
-    ``look.lean_px_per_m`` is in layout pixels."""
+    ``look.lean_px_per_m`` is in layout pixels. Snow over ``snow_cover`` of the open
+    surfaces, drawn from ``winter`` (:mod:`.oblique_snow`); none draws nothing from it."""
     H, W = int(shape[0]) * ss, int(shape[1]) * ss  # noqa: N806
     g = float(gsd_m) / ss
     lean = np.asarray(look.lean_px_per_m, float) * ss
     look_r = replace(look, lean_px_per_m=(float(lean[0]), float(lean[1])))
     parts = [n for n in notes if isinstance(n, Part)] + crane_parts(cranes, gsd_m)
     prisms = _prisms(parts, blocks, look, rng, ss)
-    alb, water = ground_layer(shape, ss, notes, look, rng, g)
+    alb, kinds = ground_layer(shape, ss, notes, look, rng, g)
+    water = kinds == WATER
     nrm = np.zeros((H, W, 3), np.float32)
     nrm[..., 2] = 1.0
     gb = GBuffer(z=np.zeros((H, W), np.float32), alb=alb, nrm=nrm,
                  code=np.zeros((H, W), np.uint8), hull=np.zeros((H, W), bool),
                  bridge=np.zeros((H, W), bool))  # fmt: skip
     draw_view(gb, prisms, lean, ss, smooth_noise(rng, (H, W), 1.2 / g, 2))
+    if snow_cover > 0 and winter is not None:
+        water = apply_oblique_snow(gb, kinds, water, snow_cover, winter, g)
     sun_px = sun_lean(look, g)
     zsun = sun_heights((H, W), prisms, sun_px)
     rad = radiance(gb, water, zsun, look_r, rng, g, sun_px)
@@ -157,16 +166,18 @@ def oblique_sample(
     """Render the noted layout on ``canvas`` (its ``notes``, shape and GSD; its pixels are
     not used) with the classic composer's container ``blocks`` and ``cranes`` as a product
     at the layout's GSD, resample it to ``out_gsd_m`` as inference resamples a real scene,
-    and crop as the classic sample does. ``snow`` is accepted for the common signature and
-    ignored: this family draws no winter."""
-    del snow
+    and crop as the classic sample does. Winter in ``snow`` of the samples (cover
+    20-90 %), from its own stream: the rest of the sample is the same either way."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAM])
     g = canvas.gsd_m
     n_nat = canvas.shape[0]
     n_out = int(size_px) + 2 * int(margin_px)
     look = random_look(rng, g)
     ss = 2 if n_nat * canvas.shape[1] <= 600 * 600 else 1
-    r = render_oblique(canvas.shape, g, canvas.notes, blocks, cranes, look, rng, ss=ss)
+    winter = winter_rng(seed, _STREAM)
+    cover = draw_winter(winter, float(snow), 0.2, 0.9)
+    r = render_oblique(canvas.shape, g, canvas.notes, blocks, cranes, look, rng, ss=ss,
+                       snow_cover=cover, winter=winter)  # fmt: skip
     product = apply_oblique_sensor(r.radiance, random_oblique_sensor(rng), rng, canvas.shape)
     down = n_nat > n_out
     mode = cv2.INTER_AREA if down else int(rng.choice([cv2.INTER_LINEAR, cv2.INTER_CUBIC]))

@@ -22,13 +22,15 @@ import numpy as np
 from .oblique_geom import CODES, GBuffer
 from .oblique_look import GROUNDS, ObliqueLook, smooth_noise
 
-__all__ = ["ground_layer", "radiance", "sun_lean", "view_vector"]
+__all__ = ["WATER", "ground_layer", "radiance", "sun_lean", "view_vector"]
 
 _SUN = np.float32([1.0, 0.98, 0.95, 0.82])
 _RAYLEIGH = np.float32([0.06, 0.11, 0.19, 0.02])
 _AEROSOL = np.float32([0.9, 1.0, 1.1, 0.6])
 _KINDS = tuple(GROUNDS)
 _WATER = _KINDS.index("water")
+#: The material index of open water in :func:`ground_layer`'s map.
+WATER = _WATER
 
 
 def sun_vector(look: ObliqueLook) -> np.ndarray:
@@ -53,8 +55,9 @@ def view_vector(look: ObliqueLook, gsd_m: float) -> np.ndarray:
 
 
 def ground_layer(shape, ss: int, notes: list, look: ObliqueLook, rng, gsd_m: float):
-    """(albedo float32 [H, W, 4], water bool [H, W]) of the ground on the render grid
-    (``ss`` times the layout grid ``shape``; ``gsd_m`` is the render GSD)."""
+    """(albedo float32 [H, W, 4], material uint8 [H, W] an index of
+    :data:`.oblique_look.GROUNDS`) of the ground on the render grid (``ss`` times the
+    layout grid ``shape``; ``gsd_m`` is the render GSD)."""
     from ..record import Ground
 
     kind = np.zeros(shape, np.uint8)
@@ -85,7 +88,7 @@ def ground_layer(shape, ss: int, notes: list, look: ObliqueLook, rng, gsd_m: flo
     stains = smooth_noise(rng, (H, W), 1.5 / g, 2) > 1.1 - 0.3 * look.weathering
     alb[stains & ~(kind == _WATER)] *= 0.85
     alb *= look.ground_tint
-    return np.clip(alb, 0.005, 0.9).astype(np.float32), kind == _WATER
+    return np.clip(alb, 0.005, 0.9).astype(np.float32), kind
 
 
 def _waves(rng, shape, gsd_m: float, wind_mps: float) -> np.ndarray:

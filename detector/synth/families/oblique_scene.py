@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...detections import Detections
+from ..weather import winter_rng
 from .oblique import render_oblique
 from .oblique_look import random_look
 from .oblique_sensor import apply_oblique_sensor, random_oblique_sensor
@@ -42,8 +43,7 @@ def oblique_scene_image(
     """Render a noted scene layout as an off-nadir product. Returns (image uint8 [3, H, W]
     for ``bits`` 8 or uint16 [bands, H, W] 11-bit for 16, 0 outside ``valid``; the
     container tops where they are seen; the same tops where their stacks stand). ``snow``
-    must be 0: this family draws no winter (the registry refuses it before)."""
-    del snow
+    0..1 covers that share of the open surfaces with snow and ice (own winter stream)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAM])
     g = canvas.gsd_m
     look = replace(
@@ -53,7 +53,8 @@ def oblique_scene_image(
         lean_px_per_m=(float(lean_px_per_m[0]), float(lean_px_per_m[1])),
     )
     ss = 2 if canvas.shape[0] * canvas.shape[1] <= _FINE_PX else 1
-    r = render_oblique(canvas.shape, g, canvas.notes, blocks, [], look, rng, ss=ss)
+    r = render_oblique(canvas.shape, g, canvas.notes, blocks, [], look, rng, ss=ss,
+                       snow_cover=float(snow), winter=winter_rng(seed, _STREAM))  # fmt: skip
     sensor = random_oblique_sensor(rng)
     if bits == 8:
         img = apply_oblique_sensor(r.radiance, sensor, rng, canvas.shape, scene_stretch=True)

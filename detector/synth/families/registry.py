@@ -35,7 +35,7 @@ def check_family(family: str) -> str:
 
 
 #: Families whose scenes can show snow (``SceneSpec.snow``); none but classic draws cloud.
-SNOWY: frozenset[str] = frozenset({"classic", "flat", "photo", "relief"})
+SNOWY: frozenset[str] = frozenset({"classic", "flat", "photo", "relief", "oblique"})
 
 
 def refuse_weather(family: str, cloud: float, snow: float, what: str) -> None:
