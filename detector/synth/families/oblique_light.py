@@ -1,7 +1,7 @@
 """The oblique family's ground, water and light: what reaches the sensor.
 
 Ground materials come from the noted areas (later notes cover earlier ones), varied by
-smooth noise, with concrete slab joints and asphalt wear along one axis. Water is a surface
+smooth noise, with concrete slab joints and tyre tracks in some asphalt lanes. Water is a surface
 of resolved wind waves (a sum of directional swells) whose slopes set a Fresnel reflection
 of the sky (brighter towards the horizon) and a Cox-Munk sun glint, over a dark water body.
 
@@ -83,8 +83,10 @@ def ground_layer(shape, ss: int, notes: list, look: ObliqueLook, rng, gsd_m: flo
     tiles = (np.floor(u / slab) * 7.1 + np.floor(v / slab) * 3.3) % 1.0
     alb[concrete] *= (0.93 + 0.14 * tiles[concrete])[:, None]
     asphalt = kind == _KINDS.index("asphalt")
-    wear = np.clip(np.sin(v * 2 * np.pi / rng.uniform(3.0, 4.5)), 0, 1) ** 8
-    alb[asphalt] *= (1.0 + 0.35 * wear[asphalt])[:, None]
+    # tyre tracks: polished wheel paths in the driving lanes, not across the whole yard
+    tracks = np.clip(np.sin(v * 2 * np.pi / rng.uniform(3.0, 4.5)), 0, 1) ** 8
+    lanes = np.clip(smooth_noise(rng, (H, W), 30.0 / g, 2) * 2.0, 0, 1)
+    alb[asphalt] *= (1.0 + 0.2 * (tracks * lanes)[asphalt])[:, None]
     stains = smooth_noise(rng, (H, W), 1.5 / g, 2) > 1.1 - 0.3 * look.weathering
     alb[stains & ~(kind == _WATER)] *= 0.85
     alb *= look.ground_tint

@@ -39,7 +39,7 @@ def apply_oblique_snow(gb: GBuffer, kind: np.ndarray, water: np.ndarray, cover: 
     ground = up & (gb.code == CODES["ground"]) & ~water
     dirt = np.clip(0.5 + 0.5 * smooth_noise(rng, shape, 3.0 / g, 2), 0.0, 1.0)
     paved = np.isin(kind, _PAVED)
-    a_ground = _share(smooth_noise(rng, shape, 25.0 / g, 3), cover, 4.0)
+    a_ground = _share(smooth_noise(rng, shape, 25.0 / g, 3), cover, 14.0)
     a_ground *= np.where(paved, 0.55, 0.92).astype(np.float32)
     grime = np.where(paved, 0.45, 0.15).astype(np.float32) * dirt
     a_roof = _share(smooth_noise(rng, shape, 7.0 / g, 2), min(1.0, 1.2 * cover), 8.0) * 0.95
