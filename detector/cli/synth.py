@@ -36,9 +36,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "--family", default="classic", metavar="NAME",
-        help="rendering family: classic (default), flat (flat-shaded), photo (photo-like) or "
-        "relief (a lit height field); "
-        "same layout and truth, another look",
+        help="rendering family: classic (default), flat (flat-shaded), photo (photo-like), "
+        "relief (a lit height field) or oblique (off-nadir prisms, pan-sharpened; in no "
+        "training recipe); same layout and truth, another look",
     )  # fmt: skip
     w = sub.add_parser("world", help="voyages -> scenes/, truth/, world.json with the true loads")
     w.add_argument(

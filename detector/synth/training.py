@@ -309,7 +309,8 @@ def training_sample(
     (``"classic"``: this module's renderer; ``"flat"``:
     :func:`detector.synth.families.flat.flat_sample`; ``"photo"``:
     :func:`detector.synth.families.photo.photo_sample`, which snows in ``max(snow, 0.12)``
-    of its samples; ``"relief"``: :func:`detector.synth.families.relief.relief_sample`).
+    of its samples; ``"relief"``: :func:`detector.synth.families.relief.relief_sample`;
+    ``"oblique"``: :func:`detector.synth.families.oblique.oblique_sample`).
     ``families``, a mix such as
     ``{"classic": 0.5, "flat": 0.5}``, picks the family per sample from the seed instead
     (:func:`detector.synth.families.pick_family`).

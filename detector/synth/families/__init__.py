@@ -8,7 +8,11 @@ photo-like: procedural ground, weathered corrugated containers, prisms seen off 
 G-buffer, soft shadows with sky light, light masts, pansharpening and JPEG; ``relief``
 (:mod:`.relief` and its ``relief_*`` modules) burns them into a height field of four-band
 reflectances, lit and seen from the field alone (slope shading, a horizon march for
-shadows, walls swept up column by column), with a sensor of its own. The registry
+shadows, walls swept up column by column), with a sensor of its own; ``oblique``
+(:mod:`.oblique` and its ``oblique_*`` modules), designed apart from the others and in no
+training recipe (:data:`.registry.HELD_OUT`), rasterises them as prisms seen by a camera
+off nadir, shadow-maps the sun, and images them with a pan + multispectral sensor and
+pansharpening. The registry
 (:mod:`.registry`) names the families and picks one per sample from a mix.
 
 Public names are loaded on first use (``lazy_loader``)."""
@@ -22,6 +26,13 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "flat_draw",
         "flat_scene",
         "flat_sensor",
+        "oblique",
+        "oblique_geom",
+        "oblique_light",
+        "oblique_look",
+        "oblique_scene",
+        "oblique_sensor",
+        "oblique_snow",
         "photo",
         "photo_draw",
         "photo_ground",
@@ -42,6 +53,20 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "flat_draw": ["FlatStyle", "draw_flat", "random_style"],
         "flat_scene": ["flat_scene_image"],
         "flat_sensor": ["FlatSensor", "apply_flat_sensor", "random_flat_sensor", "resize"],
+        "oblique": ["ObliqueRender", "oblique_sample", "render_oblique", "seen_tops"],
+        "oblique_geom": ["CODES", "Prisms", "draw_view", "sun_heights"],
+        "oblique_light": ["WATER", "ground_layer", "radiance", "sun_lean", "view_vector"],
+        "oblique_look": [
+            "CARRIERS",
+            "GROUNDS",
+            "ObliqueLook",
+            "part_paint",
+            "smooth_noise",
+            "stack_paints",
+        ],
+        "oblique_scene": ["oblique_scene_image"],
+        "oblique_sensor": ["ObliqueSensor", "apply_oblique_sensor", "random_oblique_sensor"],
+        "oblique_snow": ["apply_oblique_snow"],
         "photo": ["PhotoRender", "block_axis", "photo_sample", "render_photo"],
         "photo_draw": ["GBuffer", "container_parts", "crane_parts", "mast_parts", "rasterise"],
         "photo_ground": ["GROUND_KINDS", "ground_albedo"],
@@ -72,6 +97,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "relief_sensor": ["ReliefSensor", "apply_relief_sensor", "random_relief_sensor"],
         "registry": [
             "FAMILIES",
+            "HELD_OUT",
             "check_family",
             "family_sampler",
             "family_scene_image",

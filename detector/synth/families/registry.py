@@ -10,6 +10,7 @@ from ...errors import ConfigError
 
 __all__ = [
     "FAMILIES",
+    "HELD_OUT",
     "check_family",
     "family_sampler",
     "family_scene_image",
@@ -19,7 +20,11 @@ __all__ = [
 ]
 
 #: Every rendering family, the default first.
-FAMILIES: tuple[str, ...] = ("classic", "flat", "photo", "relief")
+FAMILIES: tuple[str, ...] = ("classic", "flat", "photo", "relief", "oblique")
+
+#: Families kept out of every training recipe and study default, to judge models on imagery
+#: no recipe draws (``oblique``, designed apart from the others).
+HELD_OUT: tuple[str, ...] = ("oblique",)
 
 
 def check_family(family: str) -> str:
@@ -30,7 +35,7 @@ def check_family(family: str) -> str:
 
 
 #: Families whose scenes can show snow (``SceneSpec.snow``); none but classic draws cloud.
-SNOWY: frozenset[str] = frozenset({"classic", "flat", "photo", "relief"})
+SNOWY: frozenset[str] = frozenset({"classic", "flat", "photo", "relief", "oblique"})
 
 
 def refuse_weather(family: str, cloud: float, snow: float, what: str) -> None:
@@ -53,6 +58,10 @@ def family_sampler(family: str):
         from .relief import relief_sample
 
         return relief_sample
+    if family == "oblique":
+        from .oblique import oblique_sample
+
+        return oblique_sample
     if family == "flat":
         from .flat import flat_sample
 
@@ -90,6 +99,10 @@ def family_scene_image(family: str, canvas, blocks: list, **kw):
         from .relief_scene import relief_scene_image
 
         return relief_scene_image(canvas, blocks, **kw)
+    if family == "oblique":
+        from .oblique_scene import oblique_scene_image
+
+        return oblique_scene_image(canvas, blocks, **kw)
     from .flat_scene import flat_scene_image
 
     return flat_scene_image(canvas, blocks, **kw)
