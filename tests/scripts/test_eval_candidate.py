@@ -17,15 +17,19 @@ def _fake_results(out: Path) -> None:
     (out / "look0.json").write_text(json.dumps({"by_family": fams}))
     (out / "ships-W1.txt").write_text("x\n66 true hulls: 39 named right (59%), 14 unknown\n")
     (out / "ships-W11.txt").write_text("65 true hulls: 40 named right (62%)\n")
-    unseen = {"relief": {"overall": {"f1": 0.7841, "count_error": -0.1753}}}
+    unseen = {"oblique": {"overall": {"f1": 0.7941, "count_error": -0.1553}}}
     (out / "unseen.json").write_text(json.dumps({"families": unseen}))
+    (out / "unseen-scenes").mkdir()
+    (out / "unseen-scenes" / "eval.json").write_text(
+        json.dumps({"overall": {"f1": 0.8871, "count_error_pct": -1.46}})
+    )
 
 
 def test_summary_rows_carry_the_measured_numbers(tmp_path):
     ec = load_script("eval_candidate")
     _fake_results(tmp_path)
     names = ["dev-classic", "dev-flat", "dev-flat-winter", "look0", "ships-W1", "ships-W11",
-             "unseen"]  # fmt: skip
+             "unseen", "unseen-scenes"]  # fmt: skip
     got = ec.summarise(tmp_path, names)
     assert "dev-flat" not in got  # not measured: no row cell invented
     assert got["ships-W1"] == {"hulls": 66, "named_right": 39}
@@ -35,7 +39,8 @@ def test_summary_rows_carry_the_measured_numbers(tmp_path):
     )
     assert rows[1].startswith("| look-alikes a scene, mean 4.1 | look0: 4/0.33/8")
     assert rows[2] == "| hulls named right | 39/66 / 40/65 (79 of 131) |"
-    assert rows[3] == "| unseen family (relief patches) | 0.784 / -17.5 |"
+    assert rows[3] == "| unseen family (oblique patches) | 0.794 / -15.5 |"
+    assert rows[4] == "| unseen family, test scenes | 0.887 / -1.5 |"
 
 
 def test_finished_parts_are_not_run_again_and_bad_input_exits_2(tmp_path, monkeypatch, capsys):
@@ -66,9 +71,20 @@ def test_finished_parts_are_not_run_again_and_bad_input_exits_2(tmp_path, monkey
     assert ec.main(["--model", str(model), "--out", str(out), "--parts", "unseen"]) == 0
     assert ran == []  # its result is there
     (out / "unseen.json").unlink()
+    (out / "unseen-scenes" / "eval.json").unlink()
     assert ec.main(["--model", str(model), "--out", str(out), "--parts", "unseen"]) == 0
-    ((name, (cmd,)),) = ran
-    assert name == "unseen" and cmd[cmd.index("--families") + 1] == "relief"
+    (name, (cmd,)), (name2, (cmd2,)) = ran
+    assert name == "unseen" and cmd[cmd.index("--families") + 1] == "oblique"
+    assert name2 == "unseen-scenes" and cmd2[cmd2.index("--family") + 1] == "oblique"
+    assert cmd2[cmd2.index("--seeds") + 1] == "7001"
+    from detector.synth.families.registry import HELD_OUT
+
+    assert HELD_OUT[0] == ec.UNSEEN  # the family no recipe trains on
+    ran.clear()
+    (out / "unseen.json").unlink(missing_ok=True)
+    argv = ["--model", str(model), "--out", str(out), "--parts", "unseen", "--unseen", "relief"]
+    assert ec.main(argv) == 0
+    assert ran[0][1][0][ran[0][1][0].index("--families") + 1] == "relief"
     capsys.readouterr()
     assert ec.main(["--model", str(tmp_path / "none.pt"), "--out", str(out)]) == 2
     assert "no such weights file" in capsys.readouterr().err
