@@ -104,6 +104,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "pick_family",
             "refuse_weather",
             "scene_result",
+            "scene_view",
         ],
     },
 )

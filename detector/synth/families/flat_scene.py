@@ -18,7 +18,7 @@ from ..weather import winter_rng
 from .flat_draw import draw_flat, random_style
 from .flat_sensor import apply_flat_sensor, random_flat_sensor
 from .flat_snow import FlatWinter
-from .registry import scene_result
+from .registry import scene_result, scene_view
 
 __all__ = ["flat_scene_image"]
 
@@ -47,12 +47,7 @@ def flat_scene_image(
     they are seen; the same tops where their stacks stand, for region assignment)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xF1A75C])
     g = canvas.gsd_m
-    style = replace(
-        random_style(rng, g),
-        sun_elevation_deg=float(max(sun_elevation_deg, 5.0)),
-        sun_azimuth_deg=float(sun_azimuth_deg),
-        lean_px_per_m=(float(lean_px_per_m[0]), float(lean_px_per_m[1])),
-    )
+    style = scene_view(random_style(rng, g), sun_elevation_deg, sun_azimuth_deg, lean_px_per_m)
     winter = FlatWinter(float(snow), winter_rng(seed, 0xF1A75C))
     rgb, _, _, tops = draw_flat(canvas.shape, g, canvas.notes, blocks, [], style, rng, winter)
     sensor = random_flat_sensor(rng)

@@ -19,7 +19,7 @@ from ..weather import winter_rng
 from .oblique import render_oblique
 from .oblique_look import random_look
 from .oblique_sensor import apply_oblique_sensor, random_oblique_sensor
-from .registry import scene_result
+from .registry import scene_result, scene_view
 
 __all__ = ["oblique_scene_image"]
 
@@ -46,12 +46,7 @@ def oblique_scene_image(
     0..1 covers that share of the open surfaces with snow and ice (own winter stream)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAM])
     g = canvas.gsd_m
-    look = replace(
-        random_look(rng, g),
-        sun_elevation_deg=float(max(sun_elevation_deg, 5.0)),
-        sun_azimuth_deg=float(sun_azimuth_deg),
-        lean_px_per_m=(float(lean_px_per_m[0]), float(lean_px_per_m[1])),
-    )
+    look = scene_view(random_look(rng, g), sun_elevation_deg, sun_azimuth_deg, lean_px_per_m)
     ss = 2 if canvas.shape[0] * canvas.shape[1] <= _FINE_PX else 1
     r = render_oblique(canvas.shape, g, canvas.notes, blocks, [], look, rng, ss=ss,
                        snow_cover=float(snow), winter=winter_rng(seed, _STREAM))  # fmt: skip

@@ -20,7 +20,7 @@ from ..weather import winter_rng
 from .photo import block_axis, render_photo
 from .photo_look import random_look
 from .photo_sensor import apply_photo_sensor, random_photo_sensor
-from .registry import scene_result
+from .registry import scene_result, scene_view
 
 __all__ = ["photo_scene_image"]
 
@@ -57,11 +57,11 @@ def photo_scene_image(
     they are seen; the same tops where their stacks stand, for region assignment)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAM])
     g = canvas.gsd_m
-    look = replace(
+    look = scene_view(
         random_look(rng, g, block_axis(blocks, rng)),
-        sun_elevation_deg=float(max(sun_elevation_deg, 5.0)),
-        sun_azimuth_deg=float(sun_azimuth_deg),
-        lean_px_per_m=(float(lean_px_per_m[0]), float(lean_px_per_m[1])),
+        sun_elevation_deg,
+        sun_azimuth_deg,
+        lean_px_per_m,
     )
     r = render_photo(canvas.shape, g, canvas.notes, blocks, [], look, rng,
                      snow_cover=float(snow), winter=winter_rng(seed, _STREAM))  # fmt: skip

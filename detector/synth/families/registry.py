@@ -17,6 +17,7 @@ __all__ = [
     "pick_family",
     "refuse_weather",
     "scene_result",
+    "scene_view",
 ]
 
 #: Every rendering family, the default first.
@@ -86,6 +87,19 @@ def scene_result(out: np.ndarray, valid: np.ndarray, tops, blocks: list, lean_px
         tops, cx=tops.cx - rise * lean_px_per_m[0], cy=tops.cy - rise * lean_px_per_m[1]
     )
     return out, tops, stand
+
+
+def scene_view(look, sun_elevation_deg: float, sun_azimuth_deg: float, lean_px_per_m):
+    """A family's random ``look`` (any dataclass with these three fields) seen as the
+    scene's acquisition: its sun (elevation at least 5 degrees) and off-nadir lean."""
+    from dataclasses import replace
+
+    return replace(
+        look,
+        sun_elevation_deg=float(max(sun_elevation_deg, 5.0)),
+        sun_azimuth_deg=float(sun_azimuth_deg),
+        lean_px_per_m=(float(lean_px_per_m[0]), float(lean_px_per_m[1])),
+    )
 
 
 def family_scene_image(family: str, canvas, blocks: list, **kw):

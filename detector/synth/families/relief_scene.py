@@ -15,7 +15,7 @@ import numpy as np
 
 from ...detections import Detections
 from ..weather import winter_rng
-from .registry import scene_result
+from .registry import scene_result, scene_view
 from .relief import render_relief
 from .relief_look import random_look
 from .relief_sensor import apply_relief_sensor, random_relief_sensor
@@ -43,12 +43,7 @@ def relief_scene_image(
     where they are seen; the same tops where their stacks stand, for region assignment)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAM])
     g = canvas.gsd_m
-    look = replace(
-        random_look(rng, g),
-        sun_elevation_deg=float(max(sun_elevation_deg, 5.0)),
-        sun_azimuth_deg=float(sun_azimuth_deg),
-        lean_px_per_m=(float(lean_px_per_m[0]), float(lean_px_per_m[1])),
-    )
+    look = scene_view(random_look(rng, g), sun_elevation_deg, sun_azimuth_deg, lean_px_per_m)
     r = render_relief(canvas.shape, g, canvas.notes, blocks, [], look, rng,
                       snow_cover=float(snow), winter=winter_rng(seed, _STREAM))  # fmt: skip
     sensor = random_relief_sensor(rng)
