@@ -77,8 +77,11 @@ def render(
     return geo.with_suffix(".tif"), geo, props
 
 
-def oracle(tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True):
-    """Heights at the true visible tops: (truth table, Heights, sun record)."""
+def oracle(
+    tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True, with_dets: bool = False
+):
+    """Heights at the true visible tops: (truth tiers, Heights, sun record), and the tops as
+    :class:`~detector.detections.Detections` in the model frame with ``with_dets``."""
     from detector.detect.shadows import scene_heights
     from detector.detections import Detections
     from detector.imagery.raster import open_scene
@@ -104,6 +107,8 @@ def oracle(tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True):
                       t.kind[t_vis], np.ones(n), np.ones(n))  # fmt: skip
     sh = scene_heights(scene, grid, dets, sun_meta, region=t.region[t_vis],
                        view=scene.view if use_view else None)  # fmt: skip
+    if with_dets:
+        return t.tiers[t_vis], sh.heights, sh.sun, dets
     return t.tiers[t_vis], sh.heights, sh.sun
 
 
