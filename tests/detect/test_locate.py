@@ -239,6 +239,22 @@ def test_stubby_blob_is_not_a_ship():
     assert len(find_hulls(m, m * 0, stride_px=4, gsd_m=GSD, registry=load_registry()).hulls) == 1
 
 
+def test_a_faint_hull_without_a_bridge_is_dropped():
+    """A hull-shaped blob the map is unsure of and with no superstructure (a cloud over the
+    water) is no ship; the same blob with a bridge, or as sure as real hulls are, stays."""
+    reg = load_registry()
+    m = np.zeros((100, 100), np.float32)
+    m[10:24, 10:70] = 0.6  # 96 m x 22.4 m, mean p 0.6
+    bridge = np.zeros_like(m)
+    assert find_hulls(m, bridge, stride_px=4, gsd_m=GSD, registry=reg, thresh=0.3).hulls == ()
+    bridge[12:22, 14:18] = 0.9
+    assert len(find_hulls(m, bridge, stride_px=4, gsd_m=GSD, registry=reg).hulls) == 1
+    m[10:24, 10:70] = 0.75
+    assert len(find_hulls(m, m * 0, stride_px=4, gsd_m=GSD, registry=reg).hulls) == 1
+    assert find_hulls(m, m * 0, stride_px=4, gsd_m=GSD, registry=reg,
+                      bridgeless_min_score=0.8).hulls == ()  # fmt: skip
+
+
 def test_hull_on_land_is_dropped_and_one_at_the_berth_kept():
     reg, aoi = load_registry(), aoi_pixels(load_port("rajin"), GRID)
     # an Angara-sized blob lying on Pier 2 itself (x 300-348 px; the pier spans 259-559 px):
