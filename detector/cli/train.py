@@ -8,7 +8,7 @@ shipped ``models/ccount-centernet.pt`` (see ``scripts/train.py`` and ``models/MO
 Long trainings run in resumable chunks: the whole training state goes to ``<out>.ckpt`` (or
 ``--checkpoint PATH``) every ``--checkpoint-every`` seconds and when a chunk ends
 (``--stop-after-steps N``, ``--max-minutes M``: exit 0; Ctrl-C: exit 130);
-The synthetic tiles are those of the shipped weights unless told otherwise (three rendering
+The synthetic tiles are those of the shipped weights unless told otherwise (four rendering
 families, the v2 terminal layouts and hard negatives, 20 % winter:
 :data:`detector.model.config.SHIPPED_DATA`); ``--families classic=1 --layouts v1 --snow 0``
 is the plain generator (all recorded in the weights and the model card).

@@ -50,8 +50,9 @@ def test_tile_256_and_1024_give_the_same_detections_on_an_unseen_family(
     flat_scene, tmp_path, caplog
 ):
     """--tile 256 --overlap 32 vs --tile 1024 --overlap 128 (before: 117 vs 115, two
-    detections apart): the same detections; the small overlap is raised to the model's
-    need, and said."""
+    detections apart; the weights of 2026-12-05 with the context measured at the former
+    tolerance, 64 px: 115 vs 115, four apart): the same detections; the small overlap is
+    raised to the model's need, and said."""
     caplog.set_level(logging.WARNING)
     small, xy_small = _detect(flat_scene, tmp_path / "a", "--tile", "256", "--overlap", "32")
     large, xy_large = _detect(flat_scene, tmp_path / "b", "--tile", "1024", "--overlap", "128")
@@ -61,8 +62,8 @@ def test_tile_256_and_1024_give_the_same_detections_on_an_unseen_family(
     assert _unmatched(xy_small, xy_large) <= 1
     said = [r.getMessage() for r in caplog.records if "px of input around" in r.getMessage()]
     assert len(said) == 2, said  # one for 256/32, one for 1024/128
-    assert "--tile 256 -> 320, --overlap 32 -> 160" in said[0]  # the shipped model: 80 px
-    assert small["settings"]["tile"] == 320 and small["settings"]["overlap"] == 160
+    assert "--tile 256 -> 384, --overlap 32 -> 192" in said[0]  # the shipped model: 96 px
+    assert small["settings"]["tile"] == 384 and small["settings"]["overlap"] == 192
 
 
 def test_a_raised_overlap_is_said_once_per_process(caplog):
@@ -83,12 +84,12 @@ def test_a_raised_overlap_is_said_once_per_process(caplog):
 def test_the_default_overlap_is_the_models_need(flat_scene, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     counts, _ = _detect(flat_scene, tmp_path / "d")
-    assert counts["settings"]["overlap"] == 160 and counts["settings"]["tile"] == 1280
+    assert counts["settings"]["overlap"] == 192 and counts["settings"]["tile"] == 1280
     assert not [r for r in caplog.records if "px of input around" in r.getMessage()]
 
 
 def test_context_is_measured_for_old_weights_and_read_from_new(tmp_path):
-    """Weights from before ``context_px`` get it measured (the shipped network: 80 px);
+    """Weights from before ``context_px`` get it measured (the shipped network: 96 px);
     weights that state it are taken at their word."""
     import dataclasses
 
@@ -97,11 +98,11 @@ def test_context_is_measured_for_old_weights_and_read_from_new(tmp_path):
     from detector.model.weights import load_model, save_weights
 
     module, meta = load_model(None)
-    assert meta.context_px == 80  # stated in the shipped file
+    assert meta.context_px == 96  # stated in the shipped file
     old = tmp_path / "old.pt"
     save_weights(old, module, dataclasses.replace(meta, context_px=None))
-    assert measure_context_px(module) == 80
-    assert load_detector(DetectConfig(device="cpu", model_path=old)).context_px == 80
+    assert measure_context_px(module) == 96
+    assert load_detector(DetectConfig(device="cpu", model_path=old)).context_px == 96
     path = tmp_path / "m.pt"
     save_weights(path, module, dataclasses.replace(meta, context_px=48))
     det = load_detector(DetectConfig(device="cpu", model_path=path))

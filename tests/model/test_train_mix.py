@@ -52,7 +52,8 @@ def test_ccount_train_samples_the_shipped_data_unless_told(tmp_path):
     out = tmp_path / "d.pt"
     assert main(["train", "--out", str(out), *TINY]) == 0
     r = read_meta(out).recipe
-    assert r["families"] == {"classic": 1.0, "flat": 1.0, "photo": 1.0} == SHIPPED_DATA["families"]
+    four = {"classic": 1.0, "flat": 1.0, "photo": 1.0, "relief": 1.0}
+    assert r["families"] == four == SHIPPED_DATA["families"]
     assert r["layouts"] == "v2" and r["snow"] == 0.2
     plain = tmp_path / "p.pt"
     args = ["--families", "classic=1", "--layouts", "v1", "--snow", "0"]
@@ -115,7 +116,7 @@ def test_train_script_takes_the_mix_and_layouts(tmp_path, capsys, monkeypatch):
     assert rc == 0 and seen[0].families == {"classic": 1.0, "flat": 1.0}
     assert seen[0].layouts == "v2"
     rc = script.main(["--stage", "1", "--stage1", str(tmp_path / "s1.pt")])
-    shipped = {"classic": 1.0, "flat": 1.0, "photo": 1.0}  # the shipped recipe's defaults
+    shipped = {"classic": 1.0, "flat": 1.0, "photo": 1.0, "relief": 1.0}  # the shipped recipe's
     assert seen[1].families == shipped and seen[1].layouts == "v2" and seen[1].threads == 1
     rc = script.main(["--families", "classic=1,zebra=1", "--card", str(tmp_path / "c.md")])
     err = capsys.readouterr().err.strip()
@@ -212,7 +213,10 @@ def test_train_script_stage2_setting_and_loss_weights(stage_configs):
     assert seen[1].loss_weights == {"hull": 4.0}
     assert script.main([*base, "--stage", "2"]) == 0  # the shipped recipe's
     assert seen[2].setting_weights == {"town": 0.12, "field": 0.08, "carpark": 0.06}
-    assert seen[2].loss_weights is None and "loss_weights" not in seen[2].recipe()
+    assert seen[2].loss_weights == {"hull": 2.0, "bridge": 1.0}  # the ship heads twice
+    assert script.main([*base, "--stage", "2", "--stage2-loss-weights", "none"]) == 0
+    plain = seen.pop()
+    assert plain.loss_weights is None and "loss_weights" not in plain.recipe()
     assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "none"]) == 0
     assert seen[3].setting_weights is None and "setting_weights" not in seen[3].recipe()
     assert seen[3].colour == "tone" and "colour" not in seen[3].recipe()  # as shipped
