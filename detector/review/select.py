@@ -15,9 +15,10 @@ a *doubt* 0..1 and the reason that gave it (the largest):
 A unit's priority is its summed doubt over the square root of its number of candidates
 (doubt per decision, not punishing a busy unit too hard). The budget counts candidate
 decisions: a unit costs its candidates (at least 1, marking it complete); units are taken in
-order while they fit. Hold-out units come first and at random (``holdout_share`` of the
-budget), the same ones for every strategy with the same seed, so the gain measured on them
-is unbiased; then the train units by strategy: ``uncertain`` by priority; ``random``
+order while they fit. Hold-out units come first and at random: a random order's first
+units until their cost reaches ``holdout_share`` of the budget (the last may overrun it), so
+a unit's own cost does not decide whether it is held out; the same ones for every strategy
+with the same seed, so the gain measured on them is unbiased; then the train units by strategy: ``uncertain`` by priority; ``random``
 uniformly; ``mix`` by priority taken in turn from each scene (spread over scenes, ports and
 GSD), with :data:`CONTROL_SHARE` of the train budget spent on random control units.
 """
@@ -218,6 +219,21 @@ def _fill(order: Sequence[UnitPick], budget: int, taken: set) -> list[UnitPick]:
     return out
 
 
+def _prefix(order: Sequence[UnitPick], share: int, budget: int, taken: set) -> list[UnitPick]:
+    """The first units of ``order`` until their cost reaches ``share``: the last may overrun
+    it (never ``budget``). Unlike :func:`_fill`, a unit is never passed over for its own
+    cost, so a dense yard or deck is as likely to be held out as open water (skipping the
+    units that did not fit left a small hold-out budget with only empty units)."""
+    out, cost = [], 0
+    for u in order:
+        if cost >= share or cost + u.cost > budget:
+            break
+        out.append(u)
+        taken.add((u.scene, u.index))
+        cost += u.cost
+    return out
+
+
 def _spread(units: Sequence[UnitPick]) -> list[UnitPick]:
     """Units by priority, taken in turn from each stratum (the most doubtful stratum first)."""
     groups: dict[tuple, list[UnitPick]] = {}
@@ -238,7 +254,7 @@ def pick_units(
     taken: set = set()
     perm = [units[k] for k in rng.permutation(len(units))]
     hold_budget = int(round(config.budget * config.holdout_share))
-    holdout = _fill(perm, hold_budget, taken) if hold_budget else []
+    holdout = _prefix(perm, hold_budget, config.budget, taken) if hold_budget else []
     holdout = [replace(u, reason="random") for u in holdout]
     left = config.budget - sum(u.cost for u in holdout)
     rest = [u for u in units if (u.scene, u.index) not in taken]

@@ -35,7 +35,8 @@ def test_budget_and_holdout(strategy):
     cfg = SelectConfig(budget=120, strategy=strategy, holdout_share=0.25, seed=4)
     train, hold = pick_units(units, cfg)
     assert _cost(train) + _cost(hold) <= 120
-    assert _cost(hold) <= 30 and _cost(train) > 60
+    # a random prefix: its share (30) reached, the last unit may overrun it
+    assert _cost(hold) >= 30 and _cost(hold[:-1]) < 30 and _cost(train) > 60
     keys = [(u.scene, u.index) for u in train + hold]
     assert len(keys) == len(set(keys))
     assert all(u.reason == "random" for u in hold)
@@ -74,3 +75,22 @@ def test_bad_config():
     ):
         with pytest.raises(ConfigError):
             SelectConfig(**kw).check()
+
+
+def test_holdout_does_not_pass_over_dense_units():
+    """The hold-out is the first units of a random order until its share is spent, so a unit's
+    own cost does not decide whether it is held out: over many seeds dense units (11
+    candidates) are held out about as often as sparse ones (1), where taking whatever still
+    fit held sparse units out several times as often."""
+    units = _units()
+    dense = {(u.scene, u.index) for u in units if u.cost >= 10}
+    sparse = {(u.scene, u.index) for u in units if u.cost <= 2}
+    hits = {"dense": 0, "sparse": 0}
+    for seed in range(300):
+        _, hold = pick_units(units, SelectConfig(budget=60, strategy="random",
+                                                 holdout_share=0.25, seed=seed))  # fmt: skip
+        keys = {(u.scene, u.index) for u in hold}
+        hits["dense"] += len(keys & dense)
+        hits["sparse"] += len(keys & sparse)
+    per_dense, per_sparse = hits["dense"] / len(dense), hits["sparse"] / len(sparse)
+    assert 0.6 < per_dense / per_sparse < 1.7, (per_dense, per_sparse)

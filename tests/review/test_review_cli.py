@@ -74,7 +74,9 @@ def test_select_writes_a_round_within_budget(world, mix_round):
     splits = [u.split for u in rnd.units.values()]
     assert "train" in splits and "holdout" in splits
     hold_cost = sum(cost[u.unit_id] for u in rnd.units.values() if u.split == "holdout")
-    assert hold_cost <= round(0.3 * BUDGET)
+    # the hold-out's share is spent; only its last unit may overrun it
+    hold_max = max(cost[u.unit_id] for u in rnd.units.values() if u.split == "holdout")
+    assert hold_cost - hold_max < round(0.3 * BUDGET)
     assert all(u.reason == "random" for u in rnd.units.values() if u.split == "holdout")
     # units are 256 model px = 102.4 m squares; chips hold them plus a margin
     for u in rnd.units.values():
