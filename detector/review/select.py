@@ -16,8 +16,9 @@ A unit's priority is its summed doubt over the square root of its number of cand
 (doubt per decision, not punishing a busy unit too hard). The budget counts candidate
 decisions: a unit costs its candidates (at least 1, marking it complete); units are taken in
 order while they fit. Hold-out units come first and at random: a random order's first
-units until their cost reaches ``holdout_share`` of the budget (the last may overrun it), so
-a unit's own cost does not decide whether it is held out; the same ones for every strategy
+units until their cost reaches ``holdout_share`` of the budget (the last may overrun it, up
+to twice the share), so a unit's own cost does not decide whether it is held out (unless it
+costs more than the share); the same ones for every strategy
 with the same seed, so the gain measured on them is unbiased; then the train units by strategy: ``uncertain`` by priority; ``random``
 uniformly; ``mix`` by priority taken in turn from each scene (spread over scenes, ports and
 GSD), with :data:`CONTROL_SHARE` of the train budget spent on random control units.
@@ -220,14 +221,17 @@ def _fill(order: Sequence[UnitPick], budget: int, taken: set) -> list[UnitPick]:
 
 
 def _prefix(order: Sequence[UnitPick], share: int, budget: int, taken: set) -> list[UnitPick]:
-    """The first units of ``order`` until their cost reaches ``share``: the last may overrun
-    it (never ``budget``). Unlike :func:`_fill`, a unit is never passed over for its own
-    cost, so a dense yard or deck is as likely to be held out as open water (skipping the
-    units that did not fit left a small hold-out budget with only empty units)."""
-    out, cost = [], 0
+    """The first units of ``order`` until their cost reaches ``share``; the last may overrun
+    it, up to twice the share (and never ``budget``), so the train units keep at least the
+    rest. Only a unit dearer than what is left of that is passed over. Skipping every unit
+    that no longer fitted ``share`` (:func:`_fill`) held dense units out several times less
+    often than sparse ones, and a small hold-out budget kept only open water."""
+    out, cost, cap = [], 0, min(2 * share, budget)
     for u in order:
-        if cost >= share or cost + u.cost > budget:
+        if cost >= share:
             break
+        if cost + u.cost > cap:
+            continue
         out.append(u)
         taken.add((u.scene, u.index))
         cost += u.cost
