@@ -77,11 +77,9 @@ def render(
     return geo.with_suffix(".tif"), geo, props
 
 
-def oracle(
-    tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True, with_dets: bool = False
-):
-    """Heights at the true visible tops: (truth tiers, Heights, sun record), and the tops as
-    :class:`~detector.detections.Detections` in the model frame with ``with_dets``."""
+def oracle(tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True):
+    """Heights at the true visible tops: (truth tiers, Heights, sun record, the tops as
+    :class:`~detector.detections.Detections` in the model frame)."""
     from detector.detect.shadows import scene_heights
     from detector.detections import Detections
     from detector.imagery.raster import open_scene
@@ -107,9 +105,7 @@ def oracle(
                       t.kind[t_vis], np.ones(n), np.ones(n))  # fmt: skip
     sh = scene_heights(scene, grid, dets, sun_meta, region=t.region[t_vis],
                        view=scene.view if use_view else None)  # fmt: skip
-    if with_dets:
-        return t.tiers[t_vis], sh.heights, sh.sun, dets
-    return t.tiers[t_vis], sh.heights, sh.sun
+    return t.tiers[t_vis], sh.heights, sh.sun, dets
 
 
 def detected(tif: Path, geo: Path, out: Path, detector, config, no_time: bool):
@@ -237,7 +233,7 @@ def main(argv=None) -> int:
             meta = None if args.no_time else {"elevation_deg": props["sun_elevation_deg"],
                                                "azimuth_deg": props["sun_azimuth_deg"]}  # fmt: skip
             if args.oracle:
-                truth, h, sun = oracle(tif, geo, meta, not args.no_view)
+                truth, h, sun, _ = oracle(tif, geo, meta, not args.no_view)
                 srows = [dict(truth=float(truth[i]), est=float(h.tiers_est[i]),
                               low=float(h.tiers_low[i]), high=float(h.tiers_high[i]),
                               source=str(h.source[i]), reason=str(h.reason[i]),

@@ -58,12 +58,11 @@ def render(family: str, seed: int, off_nadir: float, work: Path) -> tuple[Path, 
 def wall_lengths_px(image, valid, dets, labels, view_azimuth_deg, max_px, chroma, step=0.5):
     """Median wall length (px; NaN where not measured) beside each box, towards the
     satellite at ``view_azimuth_deg``; ``image`` float32 [C, H, W] (the first 3 bands)."""
-    from detector.detect.profiles import nan_reduce, profile_origins, sample_at
+    from detector.detect.profiles import anti_sun_unit, nan_reduce, profile_origins, sample_at
 
     n = len(dets)
     toward = view_azimuth_deg + 180.0  # profiles run along anti_sun_unit(toward): at the satellite
-    a = math.radians(toward)
-    ux, uy = -math.sin(a), math.cos(a)
+    ux, uy = anti_sun_unit(toward)
     ox, oy, t_out, _ = profile_origins(dets, np.arange(n), toward, 5)
     reach = max_px + 1.5
     tau = np.arange(0.0, reach + 4.0 + 1e-9, step)
@@ -112,7 +111,7 @@ def probe(tif: Path, geo: Path, chroma: bool) -> dict:
 
     props = json.loads(geo.read_text())["properties"]
     meta = {"elevation_deg": props["sun_elevation_deg"], "azimuth_deg": props["sun_azimuth_deg"]}
-    truth, heights, _, dets = oracle(tif, geo, meta, with_dets=True)
+    truth, heights, _, dets = oracle(tif, geo, meta)
     with SceneReader(open_scene(tif), target_gsd_m=CANONICAL_GSD_M) as reader:
         grid = reader.grid
         tile = reader.read(Window(col_off=0, row_off=0, width=grid.width, height=grid.height))

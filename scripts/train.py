@@ -119,6 +119,11 @@ STAGE2_SETTINGS = "town=0.12,field=0.08,carpark=0.06"
 MARKER = "\n<!-- measured: kept by --card-only -->\n"
 
 
+def _mix_or_none(text: str | None, parse):
+    """``parse(text)``, or None for no text or ``none`` (the library's defaults)."""
+    return None if text is None or text.strip().lower() == "none" else parse(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "models" / "ccount-centernet.pt")
@@ -197,12 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, flush=True)  # noqa: E731
     try:
         families = None if args.families is None else parse_mix(args.families)
-        boost = args.stage2_setting_weights
-        none = boost is None or boost.strip().lower() == "none"
-        boost = None if none else parse_mix(boost, option="--setting-weights")
-        loss_w = args.stage2_loss_weights
-        no_w = loss_w is None or loss_w.strip().lower() == "none"
-        loss_w = None if no_w else parse_loss_weights(loss_w)
+        boost = _mix_or_none(
+            args.stage2_setting_weights, lambda t: parse_mix(t, option="--setting-weights")
+        )
+        loss_w = _mix_or_none(args.stage2_loss_weights, parse_loss_weights)
         arch = {} if args.widths is None else {"widths": parse_widths(args.widths)}
     except CountError as e:
         print(f"train.py: error: {e}", file=sys.stderr)

@@ -18,9 +18,9 @@ decisions: a unit costs its candidates (at least 1, marking it complete); units 
 order while they fit. Hold-out units come first and at random: a random order's first
 units until their cost reaches ``holdout_share`` of the budget (the last may overrun it, up
 to twice the share), so a unit's own cost does not decide whether it is held out (unless it
-costs more than the share); the same ones for every strategy
-with the same seed, so the gain measured on them is unbiased; then the train units by strategy: ``uncertain`` by priority; ``random``
-uniformly; ``mix`` by priority taken in turn from each scene (spread over scenes, ports and
+costs more than the share); the same ones for every strategy with the same seed, so the
+gain measured on them is unbiased; then the train units by strategy: ``uncertain`` by
+priority; ``random`` uniformly; ``mix`` by priority taken in turn from each scene (spread over scenes, ports and
 GSD), with :data:`CONTROL_SHARE` of the train budget spent on random control units.
 """
 
