@@ -6,12 +6,14 @@ Usage (from the repository root)::
     .venv/bin/python scripts/train.py --stage 2         # only stage 2, from the stage-1 file
     .venv/bin/python scripts/train.py --card-only       # rewrite models/MODEL_CARD.md
 
-The shipped recipe (weights of 2026-12-05, the defaults: ``--families
-classic=1,flat=1,photo=1,relief=1 --layouts v2 --stage2-winter 0.3
---stage2-setting-weights town=0.12,field=0.08,carpark=0.06 --stage2-loss-weights
-hull=2,bridge=1 --threads 1``):
+The shipped recipe (weights of 2026-12-05 "four-wide", the defaults: ``--widths
+16,32,96,192,320 --families classic=1,flat=1,photo=1,relief=1 --layouts v2 --stage2-winter
+0.3 --stage2-setting-weights town=0.12,field=0.08,carpark=0.06 --stage2-loss-weights none
+--threads 1``):
 
-Stage 1: 6000 steps of 16 synthetic 256 px tiles made on the fly
+Stage 1: a network with encoder widths 16, 32, 96, 192, 320 (3.0 M parameters; the
+weights before had 16, 32, 64, 96, 128, 1.1 M), 6000 steps of 16 synthetic 256 px tiles
+made on the fly
 (``detector.synth.training_sample``, a pool of 384 refreshed 3 per step), each tile drawn in
 one of four rendering families in equal shares (classic, flat, photo, relief:
 ``detector.synth.families``; the fifth, oblique, is held out as the unseen benchmark) on the
@@ -24,15 +26,15 @@ winter (snow and sea ice in every family, ``detector.synth.weather``,
 where the CPU supports it, seed 0, ONE torch thread. Equivalent CLI::
 
     ccount train --out WORK/stage1.pt --steps 6000 --snow 0.2 --seed 0 --threads 1 \
-        --families classic=1,flat=1,photo=1,relief=1 --layouts v2
+        --families classic=1,flat=1,photo=1,relief=1 --layouts v2 --widths 16,32,96,192,320
 
 Stage 2: 60 whole synthetic port scenes, drawn in the same family mix, 30 % of them in
 winter (``scripts/make_finetune_set.py --families ... --winter 0.3``, scene seeds
 50000-50059; the test set uses 70000+), become a label set, and the stage-1 weights are
-fine-tuned on half label windows, half synthetic tiles for 6000 steps at lr 1e-3, with the
-hull and bridge loss terms weighted twice their defaults (``--loss-weights
-hull=2,bridge=1``: ship identity on worlds 1 / 11 / 21 38 / 33 / 42 hulls named right
-against 29 / 25 / 33 for the same recipe without it). The
+fine-tuned on half label windows, half synthetic tiles for 6000 steps at lr 1e-3 with the
+default loss weights (the narrower weights before these weighted the hull and bridge terms
+twice, ``--stage2-loss-weights hull=2,bridge=1``, to name more ships; the wider network
+names as many without it: 112 against 113 of 205). The
 synthetic tiles of stage 2 draw town blocks (car parks), fields (solar rows, greenhouses)
 and car terminals more often than stage 1 (``--setting-weights town=0.12,field=0.08,
 carpark=0.06`` against 0.05 / 0.04 / 0 of ``detector.synth.terminal.WEIGHTS_V2``: 44 % of
@@ -43,24 +45,29 @@ piers, rail yards, the scene-wide stretch). Equivalent CLI::
     ccount train --init WORK/stage1.pt --labels WORK/finetune-winter0.3 --steps 6000 \
         --lr 1e-3 --snow 0.2 --seed 0 --threads 1 --families classic=1,flat=1,photo=1,relief=1 \
         --layouts v2 --setting-weights town=0.12,field=0.08,carpark=0.06 \
-        --loss-weights hull=2,bridge=1 --out models/ccount-centernet.pt
+        --out models/ccount-centernet.pt
 
 then ``scripts/calibrate_threshold.py --model models/ccount-centernet.pt --write``
-(validation scenes only) stores the detection threshold in the file (0.40).
+(validation scenes only) stores the detection threshold in the file (0.41).
 
 Both stages of the shipped weights were trained at commit 7146e67. Since then the families
 gained a fifth (oblique, in no recipe) and two modules were split; the training samples of
 the recipe are the same (SHA-256 over 60 stage-1 samples at 7146e67 and at the commit that
 shipped the weights, README) and so are the stage-2 scenes, so this script reproduces both
 stages, but re-runs stage 1 (its generator version, a hash of ``detector/synth``, differs).
-The weights of 2026-12-04 (three families, default loss weights): commit 7d4ffaf with
-``--families classic=1,flat=1,photo=1 --stage2-loss-weights none``; of 2026-12-03 (no
+The narrower weights of 2026-12-05 ("four-hull"): commit 7146e67 with ``--widths
+16,32,64,96,128 --stage2-loss-weights hull=2,bridge=1``. The weights of 2026-12-04 (three
+families, default loss weights): commit 7d4ffaf with
+``--families classic=1,flat=1,photo=1 --widths 16,32,64,96,128``; of 2026-12-03 (no
 winter scenes in stage 2, the flat family without winter, no setting weights): commit
-d066646 with its defaults.
+d066646 with its defaults (and ``--widths 16,32,64,96,128``).
 
-Time: 2.0-2.2 steps/s on one thread of an Intel Xeon (2026-12-04; 0.9-1.6 on an AMD EPYC
-shared with other work): ~50 min a stage, in chunks across sessions if need be (below). One thread because two stall at every OpenMP barrier when anything
-else takes a core (5-10x slower on a busy machine), and thread count changes the weights.
+Time: the shipped weights took 128 min (stage 1) and 146 min (stage 2) on one thread of an
+AMD EPYC shared with other work (0.7 steps/s at the end); the narrower network of the
+weights before took ~50 min a stage on an Intel Xeon (2.0-2.2 steps/s). Run it in chunks
+across sessions if need be (below). One thread because two stall at every OpenMP barrier
+when anything else takes a core (5-10x slower on a busy machine), and thread count changes
+the weights.
 
 ``--families classic=1 --layouts v1 --threads 2`` is the previous recipe (classic family
 only, no hard negatives: the weights before 2026-12-03, in git history).
@@ -112,7 +119,8 @@ THREADS = 1  # see the docstring
 FAMILIES = "classic=1,flat=1,photo=1,relief=1"
 LAYOUTS = "v2"
 SNOW = 0.2
-STAGE2_LOSS_WEIGHTS = "hull=2,bridge=1"  # stage 2 weighs the ship heads twice
+STAGE2_LOSS_WEIGHTS = "none"  # the library's loss weights (the four-hull weights: hull=2,bridge=1)
+WIDTHS = "16,32,96,192,320"  # encoder widths (3.0 M parameters)
 STAGE2_WINTER = 0.3  # share of stage-2 scenes in winter (see --help)
 # look-alike settings stage 2's tiles draw more often (detector.synth.terminal.WEIGHTS_V2)
 STAGE2_SETTINGS = "town=0.12,field=0.08,carpark=0.06"
@@ -164,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         default=STAGE2_LOSS_WEIGHTS,
         metavar="MIX",
         help="weights of loss terms in stage 2 (ccount train --loss-weights; default "
-        f"{STAGE2_LOSS_WEIGHTS}, as shipped; 'none': detector.model.losses.LOSS_WEIGHTS, as "
-        "the weights of 2026-12-04)",
+        f"{STAGE2_LOSS_WEIGHTS}, as shipped: detector.model.losses.LOSS_WEIGHTS; hull=2,bridge=1:"
+        " the narrower four-hull weights of 2026-12-05)",
     )
     p.add_argument(
         "--families",
@@ -189,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--widths",
-        default=None,
+        default=WIDTHS,
         metavar="W2,W4,W8,W16,W32",
-        help="stage 1's encoder widths (ccount train --widths; default 16,32,64,96,128, as "
-        "shipped); stage 2 inherits them",
+        help=f"stage 1's encoder widths (ccount train --widths; default {WIDTHS}, as shipped; "
+        "16,32,64,96,128: the weights before); stage 2 inherits them",
     )
     p.add_argument("--card-only", action="store_true", help="only rewrite the card")
     p.add_argument("--max-minutes", type=float, default=None, help="end this chunk after M min")

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One realistic scene (Vostochny yard + ship, ~770 visible tops, 0.4 m) detected with
-    tile sizes 256-1024 px, all with a 64 px overlap asked for (raised to the model's 160 px
-    need; 256 px tiles to 320 px), and at 512 px with three reading threads:
+    tile sizes 256-1024 px, all with a 64 px overlap asked for (raised to the model's need,
+    224 px for the shipped weights; 256 px tiles to 448 px), and at 512 px with three reading
+    threads:
     {name: SceneOutcome}."""
     from detector.synth.export import write_scene
     from detector.synth.scene import render_scene
@@ -49,8 +50,8 @@ def test_reading_threads_change_nothing(runs):
 
     one, three = runs[512], runs["512r3"]
     assert one.counts["settings"]["read_threads"] == 1  # the CPU default
-    # 16 tiles (512 px, 160 px overlap) in batches of 8: each batch's tiles read side by side
-    assert three.counts["tiles"]["run"] == 16
+    # 25 tiles (512 px, 224 px overlap) in batches of 8: each batch's tiles read side by side
+    assert three.counts["tiles"]["run"] == 25
     assert three.counts["settings"]["read_threads"] == 3
     a, b = (json.loads(o.detections_path.read_text())["features"] for o in (one, three))
     assert len(a) == len(b) > 500

@@ -62,8 +62,8 @@ def test_tile_256_and_1024_give_the_same_detections_on_an_unseen_family(
     assert _unmatched(xy_small, xy_large) <= 1
     said = [r.getMessage() for r in caplog.records if "px of input around" in r.getMessage()]
     assert len(said) == 2, said  # one for 256/32, one for 1024/128
-    assert "--tile 256 -> 384, --overlap 32 -> 192" in said[0]  # the shipped model: 96 px
-    assert small["settings"]["tile"] == 384 and small["settings"]["overlap"] == 192
+    assert "--tile 256 -> 448, --overlap 32 -> 224" in said[0]  # the shipped model: 112 px
+    assert small["settings"]["tile"] == 448 and small["settings"]["overlap"] == 224
 
 
 def test_a_raised_overlap_is_said_once_per_process(caplog):
@@ -84,12 +84,12 @@ def test_a_raised_overlap_is_said_once_per_process(caplog):
 def test_the_default_overlap_is_the_models_need(flat_scene, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     counts, _ = _detect(flat_scene, tmp_path / "d")
-    assert counts["settings"]["overlap"] == 192 and counts["settings"]["tile"] == 1280
+    assert counts["settings"]["overlap"] == 224 and counts["settings"]["tile"] == 1280
     assert not [r for r in caplog.records if "px of input around" in r.getMessage()]
 
 
 def test_context_is_measured_for_old_weights_and_read_from_new(tmp_path):
-    """Weights from before ``context_px`` get it measured (the shipped network: 96 px);
+    """Weights from before ``context_px`` get it measured (the shipped network: 112 px);
     weights that state it are taken at their word."""
     import dataclasses
 
@@ -98,11 +98,11 @@ def test_context_is_measured_for_old_weights_and_read_from_new(tmp_path):
     from detector.model.weights import load_model, save_weights
 
     module, meta = load_model(None)
-    assert meta.context_px == 96  # stated in the shipped file
+    assert meta.context_px == 112  # stated in the shipped file
     old = tmp_path / "old.pt"
     save_weights(old, module, dataclasses.replace(meta, context_px=None))
-    assert measure_context_px(module) == 96
-    assert load_detector(DetectConfig(device="cpu", model_path=old)).context_px == 96
+    assert measure_context_px(module) == 112
+    assert load_detector(DetectConfig(device="cpu", model_path=old)).context_px == 112
     path = tmp_path / "m.pt"
     save_weights(path, module, dataclasses.replace(meta, context_px=48))
     det = load_detector(DetectConfig(device="cpu", model_path=path))

@@ -213,17 +213,18 @@ def test_train_script_stage2_setting_and_loss_weights(stage_configs):
     assert seen[1].loss_weights == {"hull": 4.0}
     assert script.main([*base, "--stage", "2"]) == 0  # the shipped recipe's
     assert seen[2].setting_weights == {"town": 0.12, "field": 0.08, "carpark": 0.06}
-    assert seen[2].loss_weights == {"hull": 2.0, "bridge": 1.0}  # the ship heads twice
-    assert script.main([*base, "--stage", "2", "--stage2-loss-weights", "none"]) == 0
-    plain = seen.pop()
-    assert plain.loss_weights is None and "loss_weights" not in plain.recipe()
+    assert seen[2].loss_weights is None and "loss_weights" not in seen[2].recipe()
+    # the four-hull weights' ship heads twice
+    assert script.main([*base, "--stage", "2", "--stage2-loss-weights", "hull=2,bridge=1"]) == 0
+    assert seen.pop().loss_weights == {"hull": 2.0, "bridge": 1.0}
     assert script.main([*base, "--stage", "2", "--stage2-setting-weights", "none"]) == 0
     assert seen[3].setting_weights is None and "setting_weights" not in seen[3].recipe()
     assert seen[3].colour == "tone" and "colour" not in seen[3].recipe()  # as shipped
     for stage in ("1", "2"):  # both stages
         assert script.main([*base, "--stage", stage, "--colour", "chroma"]) == 0
     assert [c.colour for c in seen[4:]] == ["chroma", "chroma"]
-    assert seen[4].arch_kwargs == {} and "arch_kwargs" in seen[4].recipe()
+    # stage 1 of the shipped recipe: the wider encoder (stage 2 takes the init's)
+    assert seen[4].arch_kwargs == {"widths": [16, 32, 96, 192, 320]}
     assert script.main([*base, "--stage", "1", "--widths", "16,32,64,160,256"]) == 0
     assert seen[6].arch_kwargs == {"widths": [16, 32, 64, 160, 256]}  # stage 2: the init's
 
