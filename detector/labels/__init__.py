@@ -8,8 +8,9 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=["coco", "evaluate", "gpkg", "io", "match", "voyages"],
+    submodules=["breakdown", "coco", "evaluate", "gpkg", "io", "match", "table", "voyages"],
     submod_attrs={
+        "breakdown": ["recall_counts", "recall_rates", "format_recall"],
         "coco": ["CocoImage", "read_coco"],
         "evaluate": [
             "ContainerSet",
@@ -19,7 +20,6 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "coco_ap",
             "evaluate_dirs",
             "evaluate_scene",
-            "format_table",
             "load_containers",
             "pair_files",
             "truth_without_predictions",
@@ -37,6 +37,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "write_geojson",
         ],
         "match": ["match_centres"],
+        "table": ["format_table"],
         "voyages": ["REQUIRED_COLUMNS", "Voyage", "parse_voyages", "read_voyages"],
     },
 )

@@ -30,7 +30,9 @@ from pyproj import CRS, Transformer
 from .._io import safe_name
 from ..detections import TEU_PER_KIND
 from ..errors import LabelError
+from .breakdown import add_counts, recall_counts, recall_rates
 from .match import match_centres
+from .table import format_table
 
 __all__ = [
     "MATCH_RADIUS_M",
@@ -232,7 +234,8 @@ def _tally(pred: ContainerSet, truth: ContainerSet, pi, ti, mask_p, mask_t, mask
 
 
 def evaluate_scene(pred: ContainerSet, truth: ContainerSet) -> dict:
-    """Overall and per-region tallies of one scene: ``{"all": Tally, "by_region": {r: Tally}}``.
+    """Overall and per-region tallies of one scene: ``{"all": Tally, "by_region": {r: Tally},
+    "region_agree": n, "recall_by": counts}`` (:func:`.breakdown.recall_counts`).
 
     ``pred`` and ``truth`` must share the CRS (the caller projects both into the truth's).
     """
@@ -254,6 +257,7 @@ def evaluate_scene(pred: ContainerSet, truth: ContainerSet) -> dict:
         )
     out["by_region"] = by
     out["region_agree"] = int((pred.region[pi] == truth.region[ti]).sum())
+    out["recall_by"] = recall_counts(truth.kind, truth.tiers, truth.visible, ti)
     return out
 
 
@@ -316,7 +320,8 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
     Keys: ``scenes`` (per scene: files, overall metrics, per-region metrics), ``overall``
     (pooled over scenes), ``by_region`` (pooled), ``coco`` (AP), ``unpaired`` (predicted
     scenes without truth), ``no_predictions`` (truth scenes without predictions: not scored),
-    ``match_radius_m``. Raises :class:`LabelError` when no scene pairs.
+    ``match_radius_m``, ``recall_by`` (pooled recall by true kind and stack height,
+    :mod:`.breakdown`). Raises :class:`LabelError` when no scene pairs.
     """
     pairs, unpaired = pair_files(Path(pred_dir), Path(truth_dir))
     no_predictions = truth_without_predictions(Path(pred_dir), Path(truth_dir))
@@ -326,7 +331,7 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
             f"or {Path(truth_dir) / 'truth'}"
         )
     scenes, total, by_region, coco_in = [], Tally(), {r: Tally() for r in REGIONS}, []
-    agree = 0
+    agree, recall_by = 0, None
     for scene, p, t in pairs:
         from .io import read_geojson
 
@@ -336,6 +341,8 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
         res = evaluate_scene(pred, truth)
         total = total + res["all"]
         agree += res["region_agree"]
+        rb = res["recall_by"]
+        recall_by = rb if recall_by is None else add_counts(recall_by, rb)
         for r in REGIONS:
             by_region[r] = by_region[r] + res["by_region"][r]
         gsd = float(tprops.get("gsd_m") or 0.4)
@@ -355,52 +362,9 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
         "match_radius_m": MATCH_RADIUS_M,
         "overall": overall,
         "by_region": {r: by_region[r].metrics() for r in REGIONS},
+        "recall_by": recall_rates(recall_by),
         "coco": coco_ap(coco_in),
         "scenes": scenes,
         "unpaired": unpaired,
         "no_predictions": no_predictions,
     }
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
-
-
-def format_table(report: dict) -> str:
-    """A plain-text table of the report: one row per scene, per region, and overall."""
-    cols = [
-        ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("pred_visible", "pred"),
-        ("truth_visible", "truth"), ("count_error_pct", "count%"), ("teu_error_pct", "TEU%"),
-        ("kind_accuracy", "kind"), ("tier_mae", "tierMAE"), ("est_error_pct", "est%"),
-    ]  # fmt: skip
-    rows = [(s["scene"], s) for s in report["scenes"]]
-    rows += [
-        (f"[{r}]", m)
-        for r, m in report["by_region"].items()
-        if m["truth_visible"] or m["pred_visible"]
-    ]
-    rows.append(("OVERALL", report["overall"]))
-    name_w = max(len(n) for n, _ in rows)
-    head = f"{'scene':<{name_w}} " + " ".join(f"{h:>8}" for _, h in cols)
-    lines = [head, "-" * len(head)]
-    for name, m in rows:
-        lines.append(f"{name:<{name_w}} " + " ".join(f"{_fmt(m[k]):>8}" for k, _ in cols))
-    c = report["coco"]
-    lines.append(
-        f"COCO (class-agnostic, axis-aligned boxes): AP {_fmt(c['ap'])}  AP50 {_fmt(c['ap50'])}"
-        f"  AP75 {_fmt(c['ap75'])}   match radius {report['match_radius_m']} m"
-    )
-    if report["unpaired"]:
-        lines.append(f"no truth for: {', '.join(report['unpaired'])}")
-    missing = report.get("no_predictions") or []
-    if missing:
-        n = len(missing)
-        lines.append(
-            f"no predictions for: {', '.join(missing)} ({n} truth scene{'s' if n > 1 else ''} "
-            "not scored)"
-        )
-    return "\n".join(lines)

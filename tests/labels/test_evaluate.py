@@ -172,6 +172,11 @@ def test_kind_tiers_teu_hidden_and_regions(_sets):
     assert (by["yard"]["tp"], by["yard"]["fp"], by["yard"]["fn"]) == (0, 1, 1)
     assert by["rail"]["truth_visible"] == 0 and by["rail"]["recall"] is None
     assert res["region_agree"] == 2
+    # recall by what the truth is (visible truths only: the hidden 40 ft tiers do not count)
+    assert res["recall_by"] == {
+        "kind": {"20ft": [1, 2], "40ft": [1, 1]},
+        "tiers": {"1": [1, 1], "2": [0, 1], "3": [1, 1], "4+": [0, 0]},
+    }
 
 
 def test_tally_adds():
@@ -217,8 +222,15 @@ def test_evaluate_dirs_pairs_both_truth_layouts(tmp_path):
     assert rep["overall"]["recall"] == round(12 / 13, 4)
     assert [s["recall"] for s in rep["scenes"]] == [1.0, 0.75]
     assert rep["unpaired"] == ["c"]
+    # pooled over both scenes: 13 visible single-tier 20 ft tops, 12 found
+    assert rep["recall_by"]["kind"] == {
+        "20ft": {"recall": round(12 / 13, 4), "truth_visible": 13},
+        "40ft": {"recall": None, "truth_visible": 0},
+    }
+    assert rep["recall_by"]["tiers"]["1"] == {"recall": round(12 / 13, 4), "truth_visible": 13}
     table = format_table(rep)
     assert "OVERALL" in table and "a " in table and "no truth for: c" in table
+    assert "recall by true kind: 20ft 0.923 (13), 40ft - (0); by true tiers: 1 0.923 (13)" in table
     json.dumps(rep)  # JSON-ready
 
 
