@@ -152,6 +152,15 @@ def configure(parser) -> None:
         f"(default {SHIPPED_DATA['snow']}, as shipped)",
     )
     parser.add_argument(
+        "--deep-snow",
+        type=float,
+        default=None,
+        metavar="P",
+        help="fraction of the winter tiles whose container tops carry deep snow, white edge "
+        "to edge with the joints between boxes gone (default 0, as shipped; a study: "
+        "README, 'Rendering families')",
+    )
+    parser.add_argument(
         "--families",
         default=None,
         metavar="MIX",
@@ -187,7 +196,8 @@ def configure(parser) -> None:
         default=None,
         metavar="W2,W4,W8,W16,W32",
         help="encoder channels at strides 2-32 of a model trained from scratch (default "
-        "16,32,64,96,128, as shipped); wider deep stages add parameters at little cost a pixel",
+        "16,32,64,96,128; the shipped weights: 16,32,96,192,320, scripts/train.py); wider deep "
+        "stages add parameters at little cost a pixel",
     )
     parser.add_argument(
         "--heads",
@@ -262,7 +272,7 @@ _OPTIONS = {
     "lr": "lr", "device": "device", "init": "init", "labels": "labels",
     "label_fraction": "label_fraction", "pool": "pool_size", "refresh": "refresh_per_step",
     "val_samples": "val_samples", "threads": "threads", "gen_workers": "gen_workers",
-    "tiers_output": "tiers_output", "snow": "snow", "ema": "ema",
+    "tiers_output": "tiers_output", "snow": "snow", "deep_snow": "deep_snow", "ema": "ema",
     "families": "families", "layouts": "layouts", "setting_weights": "setting_weights",
     "loss_weights": "loss_weights", "colour": "colour", "heads": "heads",
 }  # fmt: skip

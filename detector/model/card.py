@@ -57,6 +57,10 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     if snow:
         cmd += f" --snow {snow:g}"
     winter = f"; winter (snow, sea ice) in {snow:.0%} of tiles" if snow else ""
+    deep = float(r.get("deep_snow") or 0.0)
+    if deep:
+        cmd += f" --deep-snow {deep:g}"
+        winter += f", deep snow on the tops in {deep:.0%} of those"
     families, layouts = r.get("families"), r.get("layouts") or "v1"
     if families:
         cmd += " --families " + ",".join(f"{k}={float(v):g}" for k, v in families.items())

@@ -66,6 +66,7 @@ class TrainConfig:
     colour: str = "tone"  # photometric jitter: tone (gamma, gain, offset), chroma (+ hue, sat)
     # or randconv (+ random convolutions, data.random_convolution)
     snow: float = 0.0  # fraction of synthetic tiles drawn in winter (synth.weather)
+    deep_snow: float = 0.0  # fraction of the winter tiles with deep snow on the tops
     families: dict[str, float] | None = None  # rendering-family mix; None: classic only
     layouts: str = "v1"  # layout generator of synth.training_sample: v1 or v2 (see SHIPPED_DATA)
     setting_weights: dict[str, float] | None = None  # v2 settings' share multipliers; None: 1
@@ -91,6 +92,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.snow <= 1.0:
             raise ConfigError(f"--snow {self.snow}: expected a fraction 0..1")
+        if not 0.0 <= self.deep_snow <= 1.0:
+            raise ConfigError(f"--deep-snow {self.deep_snow}: expected a fraction 0..1")
+        if self.deep_snow > 0 and self.families and self.families.get("oblique"):
+            raise ConfigError("--deep-snow: the oblique family draws its own winter only")
         if self.colour not in COLOURS:
             raise ConfigError(f"--colour {self.colour}: expected tone, chroma or randconv")
         if self.layouts not in ("v1", "v2"):
@@ -157,6 +162,8 @@ class TrainConfig:
             d.pop("layouts", None)
         if d.get("colour") == "tone":
             d.pop("colour", None)
+        if not d.get("deep_snow"):
+            d.pop("deep_snow", None)
         for key in ("setting_weights", "loss_weights", "heads"):
             if d.get(key) is None:
                 d.pop(key, None)

@@ -176,6 +176,8 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
             extra["layouts"] = config.layouts
         if config.setting_weights:
             extra["setting_weights"] = config.setting_weights
+        if config.deep_snow > 0:
+            extra["deep_snow"] = config.deep_snow
         make = functools.partial(training_sample, out_gsd_m=gsd, snow=config.snow, **extra)
     from ..synth.training import stream_sample
 

@@ -35,7 +35,7 @@ from .sample import TrainingSample, crop_sample
 from .sensor import apply_sensor, cloud_alpha, random_sensor, resample
 from .ships import deck_block, draw_ship, ship_layout
 from .textures import local_uv, material
-from .weather import apply_snow, draw_winter, winter_rng
+from .weather import apply_snow, deep_draw, draw_winter, winter_rng
 
 __all__ = [
     "SETTINGS",
@@ -292,6 +292,7 @@ def training_sample(
     size_px: int = 256,
     out_gsd_m: float = 0.4,
     snow: float = 0.0,
+    deep_snow: float = 0.0,
     family: str = "classic",
     families: Mapping[str, float] | None = None,
     layouts: str = "v1",
@@ -301,8 +302,10 @@ def training_sample(
     """A random labelled patch of ``size_px`` x ``size_px`` at ``out_gsd_m``; deterministic in
     ``seed``. With probability ``snow`` it is a winter scene (snow 20-90 % cover, sea ice;
     :func:`detector.synth.weather.apply_snow`), drawn from its own random stream so every
-    other choice of the sample stays as with ``snow=0``. See :class:`TrainingSample` for the
-    fields and frames.
+    other choice of the sample stays as with ``snow=0``. In ``deep_snow`` of the winter
+    samples the tops carry deep snow: white edge to edge, the joints between boxes gone
+    (``apply_snow(deep=True)`` and its counterparts in the other families; 0 draws nothing,
+    so the samples stay as before). See :class:`TrainingSample` for the fields and frames.
 
     ``family`` names the rendering family (:data:`detector.synth.families.FAMILIES`): the
     layout and truth come from ``seed`` alone, the family only changes how it is drawn
@@ -334,6 +337,8 @@ def training_sample(
     family = pick_family(seed, families) if families is not None else check_family(family)
     if layouts not in ("v1", "v2"):
         raise ConfigError(f"training_sample: layouts={layouts!r}; expected 'v1' or 'v2'")
+    if not 0.0 <= float(deep_snow) <= 1.0:
+        raise ConfigError(f"training_sample: deep_snow={deep_snow} outside 0..1")
     if setting_weights and layouts != "v2":
         raise ConfigError("training_sample: setting_weights needs layouts='v2'")
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EED])
@@ -359,9 +364,12 @@ def training_sample(
     else:
         blocks, cranes, theta, spreaders = compose_v2(rng, canvas, setting, empty)
     if family != "classic":
+        deep = {"deep_snow": float(deep_snow)} if deep_snow > 0 else {}
+        if deep and family == "oblique":  # the held-out family draws its own winter only
+            raise ConfigError("training_sample: deep_snow is not drawn by the oblique family")
         return family_sampler(family)(
             seed, canvas, blocks, cranes, setting, size_px=int(size_px),
-            out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX, snow=float(snow),
+            out_gsd_m=float(out_gsd_m), margin_px=_MARGIN_PX, snow=float(snow), **deep,
         )  # fmt: skip
     lean = (0.0, 0.0)
     if rng.random() < 0.6:  # off-nadir view: stack sides show, tops shift away from the satellite
@@ -377,7 +385,8 @@ def training_sample(
         draw_crane(canvas, rng, cx_, cy_, ang, span, kind)
     if snow > 0.0:
         winter = winter_rng(seed)
-        apply_snow(canvas, winter, draw_winter(winter, snow, 0.2, 0.9))
+        cover = draw_winter(winter, snow, 0.2, 0.9)
+        apply_snow(canvas, winter, cover, deep=deep_draw(winter, cover, float(deep_snow)))
     elev, az = float(rng.uniform(15.0, 75.0)), float(rng.uniform(0.0, 360.0))
     apply_shadows(canvas, elev, az, ambient=float(rng.uniform(0.28, 0.6)))
     cloud = None

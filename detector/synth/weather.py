@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from .render import Canvas
 from .textures import fbm
 
-__all__ = ["SNOW_RGB", "ICE_RGB", "apply_snow", "draw_winter", "winter_rng"]
+__all__ = ["SNOW_RGB", "ICE_RGB", "apply_snow", "deep_draw", "draw_winter", "winter_rng"]
 
 #: Fresh snow (slightly blue) and grey sea ice, reflectance 0..1.
 SNOW_RGB = np.float32((0.86, 0.89, 0.93))
@@ -46,14 +46,25 @@ def _blend(canvas: Canvas, alpha: np.ndarray, rgb: np.ndarray) -> None:
     canvas.rgb += alpha[..., None] * (rgb - canvas.rgb)
 
 
-def apply_snow(canvas: Canvas, rng: np.random.Generator, cover: float) -> None:
+def deep_draw(rng: np.random.Generator, cover: float, share: float) -> bool:
+    """Whether a winter sample (``cover`` > 0) has deep snow on its tops, with chance
+    ``share``; draws nothing when ``share`` or ``cover`` is 0, so other samples stay as
+    they were."""
+    return share > 0.0 and cover > 0.0 and bool(rng.random() < share)
+
+
+def apply_snow(
+    canvas: Canvas, rng: np.random.Generator, cover: float, *, deep: bool = False
+) -> None:
     """Snow and ice over ``cover`` (0..1) of the snow-prone surfaces, in place.
 
     ``cover`` 0 changes nothing and draws no random numbers. Ground snow comes in patches
     tens of metres across, greyed where trodden; tops hold a little more snow than the
     ground (nobody walks there), in patches about a block across, so some blocks are
     white and others bare; ice covers up to about ``0.7 * cover`` of open water in floes
-    with darker leads between them.
+    with darker leads between them. ``deep``: fresh deep snow instead on the tops: white
+    edge to edge over whole blocks, so the joints between boxes end to end and their colours
+    are gone, with small bare blotches (:func:`deep_draw`).
     """
     if not 0.0 <= cover <= 1.0:
         raise ConfigError(f"snow cover {cover} must be between 0 and 1")
@@ -70,9 +81,12 @@ def apply_snow(canvas: Canvas, rng: np.random.Generator, cover: float) -> None:
     snow = SNOW_RGB * (1.0 - rng.uniform(0.15, 0.4) * grime[..., None])
     _blend(canvas, (a * ground).astype(np.float32), snow)
 
-    # tops: coarse patches, so a whole block (or most of a container) is snowed or bare
-    a = _patches(fbm(rng, shape, 12.0 / g, 2), min(1.0, 1.2 * cover), 5.0)
-    a *= rng.uniform(0.55, 0.9) * (0.85 + 0.15 * grime)
+    if deep:  # tops white edge to edge, bare in blotches a few metres across
+        bare = _patches(fbm(rng, shape, 3.0 / g, 2), float(rng.uniform(0.03, 0.15)), 6.0)
+        a = (1.0 - bare) * rng.uniform(0.93, 1.0)
+    else:  # coarse patches, so a whole block (or most of a container) is snowed or bare
+        a = _patches(fbm(rng, shape, 12.0 / g, 2), min(1.0, 1.2 * cover), 5.0)
+        a *= rng.uniform(0.55, 0.9) * (0.85 + 0.15 * grime)
     _blend(canvas, (a * raised).astype(np.float32), np.broadcast_to(SNOW_RGB, snow.shape))
 
     if water.any() and rng.random() < 0.8:

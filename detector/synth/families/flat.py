@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..training import TrainingSample, crop_sample
-from ..weather import draw_winter, winter_rng
+from ..weather import deep_draw, draw_winter, winter_rng
 from .flat_draw import draw_flat, random_style
 from .flat_sensor import apply_flat_sensor, random_flat_sensor, resize
 from .flat_snow import FlatWinter
@@ -31,19 +31,22 @@ def flat_sample(
     out_gsd_m: float,
     margin_px: int,
     snow: float = 0.0,
+    deep_snow: float = 0.0,
 ) -> TrainingSample:
     """Render the noted layout on ``canvas`` (its ``notes``, shape and GSD; its pixels are
     not used) with the container ``blocks`` and ``cranes`` of the classic composer, then
     crop as the classic sample does (``margin_px`` output pixels each side). With chance
-    ``snow`` the sample is in winter (cover 0.2-0.9, :mod:`.flat_snow`), drawn from its own
-    stream: the rest of the sample is the same either way."""
+    ``snow`` the sample is in winter (cover 0.2-0.9, :mod:`.flat_snow`; every roof snowed
+    edge to edge in ``deep_snow`` of those), drawn from its own stream: the rest of the
+    sample is the same either way."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xF1A7])
     g = canvas.gsd_m
     n_nat = canvas.shape[0]
     n_out = int(size_px) + 2 * int(margin_px)
     style = random_style(rng, g)
     cold = winter_rng(seed, 0xF1A7)
-    winter = FlatWinter(draw_winter(cold, float(snow), 0.2, 0.9), cold)
+    cover = draw_winter(cold, float(snow), 0.2, 0.9)
+    winter = FlatWinter(cover, cold, deep_draw(cold, cover, float(deep_snow)))
     rgb, hull, bridge, tops = draw_flat(canvas.shape, g, canvas.notes, blocks, cranes, style, rng,
                                         winter)  # fmt: skip
     img = apply_flat_sensor(rgb, random_flat_sensor(rng))

@@ -32,10 +32,12 @@ _SNOWY_GROUND, _ROAD, _WATER = 1, 2, 3
 @dataclass(frozen=True)
 class FlatWinter:
     """Snow ``cover`` 0..1 of one sample or scene and the random stream its cells and
-    tones are drawn from (its own, never the look's)."""
+    tones are drawn from (its own, never the look's); ``deep``: every roof snowed edge to
+    edge (no bare rim, so boxes end to end show no joint)."""
 
     cover: float
     rng: np.random.Generator
+    deep: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.cover) <= 1.0:
@@ -126,4 +128,7 @@ def roof_snow(centres_xy: np.ndarray, gsd_m: float, winter: FlatWinter) -> RoofS
     snowed = (rng.random(k) < min(1.0, 1.2 * cover))[nearest] & (rng.random(n) < 0.9)
     fresh = _tone(rng, 0.88, 0.98)
     rgb = fresh * rng.uniform(0.92, 1.03, (n, 1)).astype(np.float32)
-    return RoofSnow(snowed, rng.uniform(0.55, 0.95, n), np.clip(rgb, 0, 1))
+    scale = rng.uniform(0.55, 0.95, n)
+    if winter.deep:  # one fresh tone over every roof
+        snowed, scale, rgb = np.ones(n, bool), np.ones(n), np.broadcast_to(fresh, (n, 3))
+    return RoofSnow(snowed, scale, np.clip(rgb, 0, 1))

@@ -23,7 +23,7 @@ from ...detections import Detections
 from ..record import Part
 from ..render import Canvas
 from ..training import TrainingSample, crop_sample
-from ..weather import apply_snow, draw_winter, winter_rng
+from ..weather import apply_snow, deep_draw, draw_winter, winter_rng
 from .photo_draw import container_parts, crane_parts, mast_parts, rasterise
 from .photo_ground import GROUND_KINDS, ground_albedo
 from .photo_light import sky_visibility, sun_visibility
@@ -82,10 +82,11 @@ def _free_ground(shape, parts: list[Part], code: np.ndarray, gsd_m: float) -> np
 def render_photo(
     shape: tuple[int, int], gsd_m: float, notes: list, blocks: list, cranes: list,
     look: PhotoLook, rng: np.random.Generator, *, snow_cover: float = 0.0,
-    winter: np.random.Generator | None = None, masts: bool = True,
+    winter: np.random.Generator | None = None, masts: bool = True, deep_snow: bool = False,
 ) -> PhotoRender:  # fmt: skip
     """Render a noted layout photo-like (see the module docstring); ``masts`` False: no
-    light masts of this family's own."""
+    light masts of this family's own; ``deep_snow``: deep snow on the tops
+    (:func:`detector.synth.weather.apply_snow`)."""
     g = gsd_m
     h, w = shape
     albedo, code, slope = ground_albedo(shape, g, notes, look, rng)
@@ -110,7 +111,7 @@ def render_photo(
         cv.rgb = albedo
         cv.water = water.astype(np.uint8)
         cv.height_m = np.where(sel & (gb.face == 0), gb.zsrc, 0.0).astype(np.float32)
-        apply_snow(cv, winter, float(snow_cover))
+        apply_snow(cv, winter, float(snow_cover), deep=deep_snow)
         albedo = cv.rgb
         albedo[walls] = keep
         water = cv.water.astype(bool)
@@ -152,12 +153,12 @@ def render_photo(
 
 def photo_sample(
     seed: int, canvas, blocks: list, cranes: list, setting: str, *, size_px: int,
-    out_gsd_m: float, margin_px: int, snow: float = 0.0,
+    out_gsd_m: float, margin_px: int, snow: float = 0.0, deep_snow: float = 0.0,
 ) -> TrainingSample:  # fmt: skip
     """Render the noted layout on ``canvas`` (its ``notes``, shape and GSD; its pixels are
     not used) with the container ``blocks`` and ``cranes`` of the classic composer, then
     crop as the classic sample does. Snow in ``max(snow, 0.12)`` of the samples (cover
-    20-90 %), from its own stream."""
+    20-90 %; deep on the tops in ``deep_snow`` of those), from its own stream."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAM])
     g = canvas.gsd_m
     n_nat = canvas.shape[0]
@@ -165,8 +166,9 @@ def photo_sample(
     look = random_look(rng, g, block_axis(blocks, rng))
     winter = winter_rng(seed, _STREAM)
     cover = draw_winter(winter, max(float(snow), 0.12), 0.2, 0.9)
+    deep = deep_draw(winter, cover, float(deep_snow))
     r = render_photo(canvas.shape, g, canvas.notes, blocks, cranes, look, rng,
-                     snow_cover=cover, winter=winter)  # fmt: skip
+                     snow_cover=cover, winter=winter, deep_snow=deep)  # fmt: skip
     sensor = random_photo_sensor(rng)
     prod_gsd = max(float(rng.uniform(0.25, 0.8)), g)
     n_prod = max(int(round(n_nat * g / prod_gsd)), 16)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...detections import Detections
 from ..training import TrainingSample, crop_sample
-from ..weather import draw_winter, winter_rng
+from ..weather import deep_draw, draw_winter, winter_rng
 from .relief_draw import ReliefMaps, burn, crane_parts, light, noise_field, view
 from .relief_look import ReliefLook, random_look
 from .relief_sensor import apply_relief_sensor, random_relief_sensor
@@ -41,15 +41,20 @@ class ReliefRender:
     tops: Detections
 
 
-def _snow(maps: ReliefMaps, gsd_m: float, cover: float, rng: np.random.Generator) -> None:
+def _snow(
+    maps: ReliefMaps, gsd_m: float, cover: float, rng: np.random.Generator, deep: bool = False
+) -> None:
     """Snow on about ``cover`` of the open ground and of the flat roofs (containers
-    included, whole roofs or none), none on water, walls or slopes; in place."""
+    included, whole roofs or none), none on water, walls or slopes; in place. ``deep``:
+    every flat roof snowed."""
     field = noise_field(rng, maps.height.shape, 12.0 / gsd_m)
     thr = float(np.quantile(field[::4, ::4], 1.0 - cover))
     ground = (maps.kind == 0) & ~maps.water & (field > thr)
     gy, gx = np.gradient(maps.height, float(gsd_m))
     flat = np.hypot(gx, gy) < 0.3
     roofs = (maps.kind > 0) & flat & (rng.random() < 0.8) & (field > thr - 0.3)
+    if deep:
+        roofs = (maps.kind > 0) & flat
     melt = np.exp(0.1 * noise_field(rng, maps.height.shape, 2.0 / gsd_m, octaves=2))[..., None]
     snowy = ground | roofs
     maps.refl[snowy] = np.clip(_SNOW * melt[snowy], 0.3, 0.95)
@@ -57,12 +62,13 @@ def _snow(maps: ReliefMaps, gsd_m: float, cover: float, rng: np.random.Generator
 
 def render_relief(shape, gsd_m: float, notes: list, blocks: list, cranes: list,
                   look: ReliefLook, rng: np.random.Generator, *, snow_cover: float = 0.0,
-                  winter: np.random.Generator | None = None) -> ReliefRender:  # fmt: skip
+                  winter: np.random.Generator | None = None,
+                  deep_snow: bool = False) -> ReliefRender:  # fmt: skip
     """Render a noted layout and its ``cranes`` as a lit height field (see the module
     docstring)."""
     maps = burn(shape, gsd_m, notes, blocks, look, rng, crane_parts(cranes, gsd_m))
     if snow_cover > 0 and winter is not None:
-        _snow(maps, gsd_m, snow_cover, winter)
+        _snow(maps, gsd_m, snow_cover, winter, deep_snow)
     top_rad, vis = light(maps, gsd_m, look)
     rad, code, tops = view(maps, top_rad, vis, look)
     return ReliefRender(rad, (code == 1) | (code == 2), code == 2, tops)
@@ -70,12 +76,13 @@ def render_relief(shape, gsd_m: float, notes: list, blocks: list, cranes: list,
 
 def relief_sample(
     seed: int, canvas, blocks: list, cranes: list, setting: str, *, size_px: int,
-    out_gsd_m: float, margin_px: int, snow: float = 0.0,
+    out_gsd_m: float, margin_px: int, snow: float = 0.0, deep_snow: float = 0.0,
 ) -> TrainingSample:  # fmt: skip
     """Render the noted layout on ``canvas`` (its ``notes``, shape and GSD; its pixels are
     not used) with the container ``blocks`` and ``cranes`` of the classic composer, then
     crop as the classic sample does. Winter in ``snow`` of the samples (cover
-    20-90 %), from its own stream: the rest of the sample is the same either way."""
+    20-90 %; every roof snowed in ``deep_snow`` of those), from its own stream: the rest of
+    the sample is the same either way."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAM])
     g = canvas.gsd_m
     n_nat = canvas.shape[0]
@@ -83,8 +90,9 @@ def relief_sample(
     look = random_look(rng, g)
     winter = winter_rng(seed, _STREAM)
     cover = draw_winter(winter, float(snow), 0.2, 0.9)
+    deep = deep_draw(winter, cover, float(deep_snow))
     r = render_relief(canvas.shape, g, canvas.notes, blocks, cranes, look, rng, snow_cover=cover,
-                      winter=winter)  # fmt: skip
+                      winter=winter, deep_snow=deep)  # fmt: skip
     sensor = random_relief_sensor(rng)
     down = n_nat > n_out
     flag = int(rng.choice([cv2.INTER_AREA, cv2.INTER_LINEAR] if down else [cv2.INTER_CUBIC]))
