@@ -16,7 +16,19 @@ from ..errors import ConfigError
 from .render import Canvas
 from .textures import fbm
 
-__all__ = ["SNOW_RGB", "ICE_RGB", "apply_snow", "deep_draw", "draw_winter", "winter_rng"]
+__all__ = [
+    "DEEP_GROUND_COVER",
+    "SNOW_RGB",
+    "ICE_RGB",
+    "apply_snow",
+    "deep_draw",
+    "draw_winter",
+    "winter_rng",
+]
+
+#: Snow cover of the ground at least, where the tops carry deep snow: a deep snowfall lies on
+#: the ground too, so pale ground cells (slab grids, bays) sit beside the white tops.
+DEEP_GROUND_COVER = 0.8
 
 #: Fresh snow (slightly blue) and grey sea ice, reflectance 0..1.
 SNOW_RGB = np.float32((0.86, 0.89, 0.93))
@@ -64,12 +76,15 @@ def apply_snow(
     white and others bare; ice covers up to about ``0.7 * cover`` of open water in floes
     with darker leads between them. ``deep``: fresh deep snow instead on the tops: white
     edge to edge over whole blocks, so the joints between boxes end to end and their colours
-    are gone, with small bare blotches (:func:`deep_draw`).
+    are gone, with small bare blotches, and the ground at least :data:`DEEP_GROUND_COVER`
+    snowed (:func:`deep_draw`).
     """
     if not 0.0 <= cover <= 1.0:
         raise ConfigError(f"snow cover {cover} must be between 0 and 1")
     if cover == 0.0:
         return
+    if deep:
+        cover = max(cover, DEEP_GROUND_COVER)
     g = canvas.gsd_m
     shape = canvas.shape
     water = canvas.water.astype(bool)

@@ -90,6 +90,10 @@ def test_deep_snow_whitens_the_tops_edge_to_edge():
     assert np.quantile(lum_d, 0.5) > 0.85  # white edge to edge, bare only in blotches
     assert 0.0 < (lum_d < 0.6).mean() < 0.2
     assert lum_d.mean() > lum_p.mean() + 0.05
+    ground = (deep.height_m < 1.0) & (deep.water == 0) & (patchy.water == 0)
+    # a deep snowfall lies on the ground too: cover 0.6 raised to DEEP_GROUND_COVER (0.8)
+    g_p, g_d = patchy.rgb.mean(axis=2)[ground], deep.rgb.mean(axis=2)[ground]
+    assert np.quantile(g_d, 0.2) > np.quantile(g_p, 0.2) + 0.05  # less bare ground (0.36 -> 0.48)
 
 
 def _top_brightness(s) -> np.ndarray:

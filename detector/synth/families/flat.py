@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..training import TrainingSample, crop_sample
-from ..weather import deep_draw, draw_winter, winter_rng
+from ..weather import DEEP_GROUND_COVER, deep_draw, draw_winter, winter_rng
 from .flat_draw import draw_flat, random_style
 from .flat_sensor import apply_flat_sensor, random_flat_sensor, resize
 from .flat_snow import FlatWinter
@@ -46,7 +46,8 @@ def flat_sample(
     style = random_style(rng, g)
     cold = winter_rng(seed, 0xF1A7)
     cover = draw_winter(cold, float(snow), 0.2, 0.9)
-    winter = FlatWinter(cover, cold, deep_draw(cold, cover, float(deep_snow)))
+    deep = deep_draw(cold, cover, float(deep_snow))
+    winter = FlatWinter(max(cover, DEEP_GROUND_COVER) if deep else cover, cold, deep)
     rgb, hull, bridge, tops = draw_flat(canvas.shape, g, canvas.notes, blocks, cranes, style, rng,
                                         winter)  # fmt: skip
     img = apply_flat_sensor(rgb, random_flat_sensor(rng))

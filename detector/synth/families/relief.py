@@ -19,7 +19,7 @@ import numpy as np
 
 from ...detections import Detections
 from ..training import TrainingSample, crop_sample
-from ..weather import deep_draw, draw_winter, winter_rng
+from ..weather import DEEP_GROUND_COVER, deep_draw, draw_winter, winter_rng
 from .relief_draw import ReliefMaps, burn, crane_parts, light, noise_field, view
 from .relief_look import ReliefLook, random_look
 from .relief_sensor import apply_relief_sensor, random_relief_sensor
@@ -46,7 +46,9 @@ def _snow(
 ) -> None:
     """Snow on about ``cover`` of the open ground and of the flat roofs (containers
     included, whole roofs or none), none on water, walls or slopes; in place. ``deep``:
-    every flat roof snowed."""
+    every flat roof snowed and the ground at least ``DEEP_GROUND_COVER``."""
+    if deep:
+        cover = max(cover, DEEP_GROUND_COVER)
     field = noise_field(rng, maps.height.shape, 12.0 / gsd_m)
     thr = float(np.quantile(field[::4, ::4], 1.0 - cover))
     ground = (maps.kind == 0) & ~maps.water & (field > thr)
