@@ -86,11 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {gsd:.1f}: F1 {f1:.3f}  P {tp / max(tp + fp, 1):.3f}  R {tp / max(tp + fn, 1):.3f}"
               f"  count {100 * (pv - tv) / max(tv, 1):+.1f} %")  # fmt: skip
     print("  by region: " + ", ".join(f"{r} {m['f1']}" for r, m in data["by_region"].items()))
-    if data.get("recall_by"):
-        sys.path.insert(0, str(ROOT))
-        from detector.labels.breakdown import format_recall
-
-        print("  " + format_recall(data["recall_by"]))
     return 0
 
 

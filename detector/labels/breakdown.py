@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KIND_NAMES", "recall_counts", "add_counts", "recall_rates", "format_recall"]
+from ..detections import KINDS
 
-KIND_NAMES = ("20ft", "40ft")  # the kind codes of detector.detections
+__all__ = ["recall_counts", "add_counts", "recall_rates", "format_recall"]
 
 
 def recall_counts(
@@ -25,7 +25,7 @@ def recall_counts(
     kind = np.asarray(kind, np.int64)
     t = np.clip(np.rint(np.asarray(tiers, np.float64)), 1, 4).astype(np.int64)
     out: dict[str, dict[str, list[int]]] = {"kind": {}, "tiers": {}}
-    for code, name in enumerate(KIND_NAMES):
+    for code, name in enumerate(KINDS):
         m = vis & (kind == code)
         out["kind"][name] = [int((hit & m).sum()), int(m.sum())]
     for k in range(1, 5):
