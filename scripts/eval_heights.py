@@ -79,7 +79,7 @@ def render(
 
 def oracle(tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True):
     """Heights at the true visible tops: (truth tiers, Heights, sun record, the tops as
-    :class:`~detector.detections.Detections` in the model frame)."""
+    :class:`~detector.detections.Detections` in the model frame, their true regions)."""
     from detector.detect.shadows import scene_heights
     from detector.detections import Detections
     from detector.imagery.raster import open_scene
@@ -105,7 +105,7 @@ def oracle(tif: Path, geo: Path, sun_meta: dict | None, use_view: bool = True):
                       t.kind[t_vis], np.ones(n), np.ones(n))  # fmt: skip
     sh = scene_heights(scene, grid, dets, sun_meta, region=t.region[t_vis],
                        view=scene.view if use_view else None)  # fmt: skip
-    return t.tiers[t_vis], sh.heights, sh.sun, dets
+    return t.tiers[t_vis], sh.heights, sh.sun, dets, t.region[t_vis]
 
 
 def detected(tif: Path, geo: Path, out: Path, detector, config, no_time: bool):
@@ -180,10 +180,11 @@ def summarise(rows: list[dict]) -> dict:
     }  # fmt: skip
     if np.isfinite(net).any():
         out["mae_net"] = float(np.nanmean(np.abs(np.clip(net, 1, 4) - truth)))
+        out["factor_net"] = float(truth.sum() / np.clip(net, 1, 4).sum())
+    reg = np.array([r.get("region") for r in rows])
+    if all(g is not None for g in reg):
         # the factor a reconciler would still need: true containers / estimated, matched stacks
         out["factor_heights"] = float(truth.sum() / est.sum())
-        out["factor_net"] = float(truth.sum() / np.clip(net, 1, 4).sum())
-        reg = np.array([r.get("region") for r in rows])
         out["by_region"] = _by_region(truth, est, src, reg)
         out["factor_heights_by_region"] = {
             str(g): round(float(truth[reg == g].sum() / est[reg == g].sum()), 3)
@@ -235,11 +236,11 @@ def main(argv=None) -> int:
             meta = None if args.no_time else {"elevation_deg": props["sun_elevation_deg"],
                                                "azimuth_deg": props["sun_azimuth_deg"]}  # fmt: skip
             if args.oracle:
-                truth, h, sun, _ = oracle(tif, geo, meta, not args.no_view)
+                truth, h, sun, _, reg = oracle(tif, geo, meta, not args.no_view)
                 srows = [dict(truth=float(truth[i]), est=float(h.tiers_est[i]),
                               low=float(h.tiers_low[i]), high=float(h.tiers_high[i]),
                               source=str(h.source[i]), reason=str(h.reason[i]),
-                              basis=str(h.basis[i]))
+                              basis=str(h.basis[i]), region=str(reg[i]))
                          for i in range(len(truth))]  # fmt: skip
             else:
                 out = args.work / "detect" / fam

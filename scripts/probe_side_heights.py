@@ -111,7 +111,7 @@ def probe(tif: Path, geo: Path, chroma: bool) -> dict:
 
     props = json.loads(geo.read_text())["properties"]
     meta = {"elevation_deg": props["sun_elevation_deg"], "azimuth_deg": props["sun_azimuth_deg"]}
-    truth, heights, _, dets = oracle(tif, geo, meta)
+    truth, heights, _, dets, _ = oracle(tif, geo, meta)
     with SceneReader(open_scene(tif), target_gsd_m=CANONICAL_GSD_M) as reader:
         grid = reader.grid
         tile = reader.read(Window(col_off=0, row_off=0, width=grid.width, height=grid.height))

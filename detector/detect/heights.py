@@ -223,7 +223,7 @@ def touching_groups(dets: Detections, *, gap_px: float) -> np.ndarray:
 
     polys = shapely.polygons(dets.corners())
     tree = shapely.STRtree(polys)
-    a, b = tree.query(shapely.buffer(polys, gap_px / 2), predicate="intersects")
+    a, b = tree.query(shapely.buffer(polys, gap_px), predicate="intersects")
     m = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
     return connected_components(m, directed=False)[1].astype(np.int64)
 

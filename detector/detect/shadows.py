@@ -228,7 +228,7 @@ def scene_heights(
                               measure=pos[runs.reason == 1])  # fmt: skip
             glob = near(dets, window)  # local box k is dets[glob[k]]
             steps.append(Steps(glob[st.higher], glob[st.lower], st.tiers))
-    groups = touching_groups(dets, gap_px=max(1.0, 0.8 / gsd))
+    groups = touching_groups(dets, gap_px=max(0.5, 0.4 / gsd))  # a block: 0.4 m apart
     base = np.zeros(n)
     if region is not None:
         region = np.asarray(region)

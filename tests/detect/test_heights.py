@@ -342,3 +342,15 @@ def test_a_long_shadow_gets_a_wider_interval(monkeypatch):
     assert read() == (3.0, 2.0, 4.0)
     monkeypatch.setattr(heights, "_MODEL_SD_PER_M", 0.0)
     assert read() == (3.0, 3.0, 3.0)
+
+
+def test_touching_groups_join_boxes_within_the_gap():
+    from detector.detect.heights import touching_groups
+
+    # three 20-ft tops side by side: 0.6 px and then 1.5 px between their long sides
+    y = np.array([0.0, 6.7, 6.7 + 7.6])
+    dets = Detections(np.full(3, 20.0), 20 + y, np.full(3, 15.2), np.full(3, 6.1), np.zeros(3),
+                      np.zeros(3), np.ones(3), np.ones(3))  # fmt: skip
+    assert touching_groups(dets, gap_px=1.0).tolist() == [0, 0, 1]
+    assert touching_groups(dets, gap_px=1.6).tolist() == [0, 0, 0]
+    assert touching_groups(dets, gap_px=0.5).tolist() == [0, 1, 2]
