@@ -152,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
     p.add_argument("--snow", type=float, default=SNOW, help="fraction of winter tiles")
     p.add_argument(
+        "--deep-snow",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of the winter tiles (both stages) whose tops carry deep snow (ccount train "
+        "--deep-snow; default 0, as shipped)",
+    )
+    p.add_argument(
         "--stage2-winter",
         type=float,
         default=STAGE2_WINTER,
@@ -222,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     args.stage1 = args.stage1 or work / "stage1.pt"
     common = dict(
         seed=args.seed, device=args.device, threads=args.threads, snow=args.snow,
-        max_minutes=args.max_minutes, checkpoint_every_s=args.checkpoint_every,
+        deep_snow=args.deep_snow, max_minutes=args.max_minutes, checkpoint_every_s=args.checkpoint_every,
         layouts=args.layouts,
         families=families, colour=args.colour,
     )  # fmt: skip
