@@ -236,9 +236,9 @@ def compose_v2(rng, canvas: Canvas, setting: str, empty: bool):
     if setting in NEGATIVE_SETTINGS:
         return (*compose_negative(rng, canvas, setting, empty), [])
     if setting in ("water", "land"):
-        from .training import _compose
+        from .compose_v1 import compose
 
-        return (*_compose(rng, canvas, setting, empty), [])
+        return (*compose(rng, canvas, setting, empty), [])
     h, w = canvas.shape
     g = canvas.gsd_m
     occ = Occupancy((h, w))
