@@ -31,6 +31,7 @@ from .._io import safe_name
 from ..detections import TEU_PER_KIND
 from ..errors import LabelError
 from .breakdown import add_counts, recall_counts, recall_rates
+from .conditions import CONDITIONS, condition_bins
 from .match import match_centres
 from .table import format_table
 
@@ -321,7 +322,9 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
     (pooled over scenes), ``by_region`` (pooled), ``coco`` (AP), ``unpaired`` (predicted
     scenes without truth), ``no_predictions`` (truth scenes without predictions: not scored),
     ``match_radius_m``, ``recall_by`` (pooled recall by true kind and stack height,
-    :mod:`.breakdown`). Raises :class:`LabelError` when no scene pairs.
+    :mod:`.breakdown`), ``by_condition`` (pooled metrics and scenes by the sun, GSD, snow and
+    view the truth headers give, :mod:`.conditions`). Raises :class:`LabelError` when no
+    scene pairs.
     """
     pairs, unpaired = pair_files(Path(pred_dir), Path(truth_dir))
     no_predictions = truth_without_predictions(Path(pred_dir), Path(truth_dir))
@@ -332,6 +335,7 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
         )
     scenes, total, by_region, coco_in = [], Tally(), {r: Tally() for r in REGIONS}, []
     agree, recall_by = 0, None
+    by_cond: dict[str, dict[str, tuple[Tally, int]]] = {}
     for scene, p, t in pairs:
         from .io import read_geojson
 
@@ -345,6 +349,9 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
         recall_by = rb if recall_by is None else add_counts(recall_by, rb)
         for r in REGIONS:
             by_region[r] = by_region[r] + res["by_region"][r]
+        for name, b in condition_bins(tprops).items():
+            tally, k = by_cond.setdefault(name, {}).get(b, (Tally(), 0))
+            by_cond[name][b] = (tally + res["all"], k + 1)
         gsd = float(tprops.get("gsd_m") or 0.4)
         coco_in.append((pred, truth, gsd if math.isfinite(gsd) and gsd > 0 else 0.4))
         scenes.append(
@@ -363,6 +370,15 @@ def evaluate_dirs(pred_dir: str | Path, truth_dir: str | Path) -> dict:
         "overall": overall,
         "by_region": {r: by_region[r].metrics() for r in REGIONS},
         "recall_by": recall_rates(recall_by),
+        "by_condition": {
+            name: {
+                b: {**by_cond[name][b][0].metrics(), "scenes": by_cond[name][b][1]}
+                for b in labels
+                if b in by_cond[name]
+            }
+            for name, (_, _, labels) in CONDITIONS.items()
+            if name in by_cond
+        },
         "coco": coco_ap(coco_in),
         "scenes": scenes,
         "unpaired": unpaired,

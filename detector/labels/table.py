@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .breakdown import format_recall
+from .conditions import format_conditions
 
 __all__ = ["format_table"]
 
@@ -36,6 +37,7 @@ def format_table(report: dict) -> str:
         lines.append(f"{name:<{name_w}} " + " ".join(f"{_fmt(m[k]):>8}" for k, _ in cols))
     if report.get("recall_by"):
         lines.append(format_recall(report["recall_by"]))
+    lines += format_conditions(report.get("by_condition") or {})
     c = report["coco"]
     lines.append(
         f"COCO (class-agnostic, axis-aligned boxes): AP {_fmt(c['ap'])}  AP50 {_fmt(c['ap50'])}"

@@ -246,3 +246,41 @@ def test_f1_without_predictions_is_zero():
     m = Tally(fn=5, truth=5).metrics()
     assert m["precision"] is None and m["recall"] == 0.0 and m["f1"] == 0.0
     assert Tally().metrics()["f1"] is None
+
+
+def test_evaluate_dirs_pools_by_the_conditions_in_the_truth_headers(tmp_path):
+    from detector.labels.conditions import condition_bins
+
+    low, high = grid_truth(n_side=3), grid_truth(n_side=2, pitch=10.0)
+    _write(tmp_path / "pred" / "low.detections.geojson", as_pred(low)[3:])  # 6 of 9 found
+    _write(tmp_path / "pred" / "high.detections.geojson", as_pred(high))  # 4 of 4
+    _write(tmp_path / "pred" / "bare.detections.geojson", as_pred(high))
+    head = {"crs": CRS, "snow": 0.0, "off_nadir_deg": 3.0}
+    _write(
+        tmp_path / "truth" / "low.geojson", low, {**head, "gsd_m": 0.5, "sun_elevation_deg": 22.0}
+    )
+    _write(
+        tmp_path / "truth" / "high.geojson", high, {**head, "gsd_m": 0.3, "sun_elevation_deg": 61.5}
+    )
+    _write(tmp_path / "truth" / "bare.geojson", high, {"crs": CRS})  # hand labels: no conditions
+    rep = evaluate_dirs(tmp_path / "pred", tmp_path / "truth")
+    sun = rep["by_condition"]["sun_elevation"]
+    assert list(sun) == ["<30", ">=50"]  # in bin order, empty bins left out
+    assert (sun["<30"]["recall"], sun["<30"]["fn"], sun["<30"]["scenes"]) == (round(6 / 9, 4), 3, 1)
+    assert (sun[">=50"]["recall"], sun[">=50"]["scenes"]) == (1.0, 1)
+    assert sun["<30"]["count_error_pct"] == round(100 * (6 - 9) / 9, 2)
+    assert list(rep["by_condition"]["gsd"]) == ["0.3", "0.5"]
+    assert list(rep["by_condition"]["snow"]) == ["none"]
+    assert rep["by_condition"]["snow"]["none"]["scenes"] == 2  # the bare header is in no split
+    assert rep["overall"]["tp"] == 6 + 4 + 4
+    table = format_table(rep)
+    assert (
+        "by sun elevation: <30 R 0.667 P 1.000 F1 0.800 count -33.33% (1 scene) | >=50 R 1.000"
+        in table
+    )
+    assert "by gsd: 0.3 " in table and "by snow" not in table  # one bin: no split to show
+    json.dumps(rep)
+    # what a header gives: finite numbers only, bins by their edges
+    assert condition_bins({"sun_elevation_deg": 30.0, "gsd_m": 0.35, "snow": 0.5}) == {
+        "sun_elevation": "30-50", "gsd": "0.4", "snow": "snow"}  # fmt: skip
+    assert condition_bins({"sun_elevation_deg": float("nan"), "snow": True, "gsd_m": "0.4"}) == {}
