@@ -1,0 +1,100 @@
+"""What a detection threshold rule would score on labelled scenes, without writing it anywhere.
+
+Usage (from the repository root)::
+
+    .venv/bin/python scripts/eval_thresholds.py --truth DIR [DIR ...] --work W
+        [--model M] [--rules 0.41 0.39 sun:50:0.35:0.42] [--floor 0.3]
+
+Each ``--truth`` folder holds scenes (``*/<scene>.tif`` beside ``<scene>.geojson``, as
+``scripts/eval_detector.py`` and ``scripts/calibrate_threshold.py`` leave them). ``ccount
+detect`` runs once per folder at ``--floor`` (kept in ``W``); a rule then keeps the
+detections scoring at least its threshold (the decoder drops a peak only inside a stronger
+detection, so this equals detecting at that threshold). Rules: a number (one threshold), or
+``sun:E:LOW:HIGH``: LOW for a scene whose sun (its truth header's, as the acquisition time
+gives it) is below E degrees, HIGH at or above. Prints, per folder and rule, F1 and count
+error pooled, by sun bin and by GSD (:mod:`detector.labels.conditions`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def rule_threshold(rule: str, sun: float | None) -> float:
+    """The threshold ``rule`` gives a scene whose sun is ``sun`` degrees (None: unknown, the
+    high one)."""
+    if not rule.startswith("sun:"):
+        return float(rule)
+    _, edge, low, high = rule.split(":")
+    return float(low) if sun is not None and sun < float(edge) else float(high)
+
+
+def scenes_of(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*/*.tif") if p.parent.name not in ("all", "pred"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from detector.labels.conditions import condition_bins
+    from detector.labels.evaluate import ContainerSet, Tally, evaluate_scene, load_containers
+    from detector.labels.io import read_geojson
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--truth", type=Path, nargs="+", required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "ccount-centernet.pt")
+    ap.add_argument("--rules", nargs="+", default=["0.41", "0.39", "sun:50:0.35:0.42"])
+    ap.add_argument("--floor", type=float, default=0.3)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    for folder in args.truth:
+        tifs = scenes_of(folder)
+        pred = args.work / f"{folder.parent.name}_{folder.name}"
+        todo = [t for t in tifs if not (pred / f"{t.stem}.detections.geojson").is_file()]
+        if todo:
+            subprocess.run([sys.executable, "-m", "detector", "detect", *map(str, todo),
+                            "--out", str(pred), "--model", str(args.model), "--score-thresh",
+                            str(args.floor), "--threads", str(args.threads), "--no-progress"],
+                           check=True, cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+        loaded = []
+        for t in tifs:
+            geo = t.with_suffix(".geojson")
+            truth = load_containers(geo, truth=True)
+            p = load_containers(pred / f"{t.stem}.detections.geojson", truth=False, crs=truth.crs)
+            head = read_geojson(geo)[1]
+            loaded.append((p, truth, head.get("sun_elevation_deg"), condition_bins(head)))
+        print(f"{folder} ({len(loaded)} scenes)")
+        for rule in args.rules:
+            total, split = Tally(), {"sun_elevation": {}, "gsd": {}}
+            for p, truth, sun, bins in loaded:
+                keep = p.score >= rule_threshold(rule, sun)
+                sub = ContainerSet(**{k: (v[keep] if isinstance(v, np.ndarray) else v)
+                                      for k, v in vars(p).items()})  # fmt: skip
+                res = evaluate_scene(sub, truth)["all"]
+                total = total + res
+                for name, tallies in split.items():
+                    b = bins.get(name, "?")
+                    tallies[b] = tallies.get(b, Tally()) + res
+            m = total.metrics()
+            parts = {
+                name: "  ".join(
+                    f"{b} {v.metrics()['f1']:.3f}/{v.metrics()['count_error_pct']:+.1f}"
+                    for b, v in sorted(tallies.items())
+                )
+                for name, tallies in split.items()
+            }
+            print(f"  {rule:>18}: F1 {m['f1']:.3f} P {m['precision']:.3f} R {m['recall']:.3f} "
+                  f"count {m['count_error_pct']:+.1f} %   by sun {parts['sun_elevation']}   "
+                  f"by GSD {parts['gsd']}", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
