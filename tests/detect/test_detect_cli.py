@@ -376,11 +376,11 @@ def test_detect_uses_the_threshold_stored_in_the_weights(scene_tif, tmp_path):
     c2, s2 = run("given", "--score-thresh", "0.42")  # the option still wins
     assert c2["settings"]["score_thresh"] == 0.42 and np.array_equal(np.sort(s2), np.sort(s0))
     assert c1["model"]["sha256"] != c0["model"]["sha256"]  # provenance follows the threshold
-    # a run's catalog hashes the threshold in effect: the shipped file's own (0.41)
+    # a run's catalog hashes the threshold in effect: the shipped file's own (0.39)
     from detector.detect.pipeline import DetectConfig
     from detector.run.batch import detect_settings
 
-    assert detect_settings(DetectConfig())["score_thresh"] == 0.41
+    assert detect_settings(DetectConfig())["score_thresh"] == 0.39
     assert detect_settings(DetectConfig(model_path=model))["score_thresh"] == 0.6
     assert detect_settings(DetectConfig(model_path=model, score_thresh=0.3))["score_thresh"] == 0.3
 
