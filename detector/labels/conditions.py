@@ -2,10 +2,9 @@
 
 A truth file's header may say how its scene was taken (synthetic truth does: ``gsd_m``,
 ``sun_elevation_deg``, ``snow``, ``off_nadir_deg``; hand labels usually do not). Pooling the
-scenes' tallies by those conditions shows where a model loses what it loses: on the synthetic
-dev scenes of 2026-12-05 the shipped weights find 7-11 points fewer containers under a sun
-below 30 degrees than above it, mostly dark tops in the long shadows of taller stacks.
-Conditions a header does not give leave the scene out of that split.
+scenes' tallies by those conditions shows where a model loses what it loses (a low sun, whose
+long shadows darken the tops, costs the shipped weights most: README). Conditions a header
+does not give leave the scene out of that split.
 """
 
 from __future__ import annotations
