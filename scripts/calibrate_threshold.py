@@ -82,7 +82,7 @@ def detect(paths: list[Path], pred: Path, model: Path, threads: int) -> None:
 
 def sweep(scenes, pred: Path, lookalikes, thresholds) -> list[dict]:
     from detector.labels.conditions import condition_bins
-    from detector.labels.evaluate import ContainerSet, Tally, evaluate_scene, load_containers
+    from detector.labels.evaluate import Tally, evaluate_scene, load_containers
     from detector.labels.io import read_containers, read_geojson
 
     loaded = []
@@ -97,10 +97,7 @@ def sweep(scenes, pred: Path, lookalikes, thresholds) -> list[dict]:
         by_fam: dict[str, Tally] = {}
         by_sun: dict[str, Tally] = {}
         for fam, p, truth, sun in loaded:
-            keep = p.score >= t
-            sub = ContainerSet(**{k: (v[keep] if isinstance(v, np.ndarray) else v)
-                                  for k, v in vars(p).items()})  # fmt: skip
-            res = evaluate_scene(sub, truth)["all"]
+            res = evaluate_scene(p.scoring_at_least(t), truth)["all"]
             by_fam[fam] = by_fam.get(fam, Tally()) + res
             if sun is not None:
                 by_sun[sun] = by_sun.get(sun, Tally()) + res

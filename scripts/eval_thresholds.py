@@ -22,8 +22,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -43,7 +41,7 @@ def scenes_of(folder: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     from detector.labels.conditions import condition_bins
-    from detector.labels.evaluate import ContainerSet, Tally, evaluate_scene, load_containers
+    from detector.labels.evaluate import Tally, evaluate_scene, load_containers
     from detector.labels.io import read_geojson
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -74,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         for rule in args.rules:
             total, split = Tally(), {"sun_elevation": {}, "gsd": {}}
             for p, truth, sun, bins in loaded:
-                keep = p.score >= rule_threshold(rule, sun)
-                sub = ContainerSet(**{k: (v[keep] if isinstance(v, np.ndarray) else v)
-                                      for k, v in vars(p).items()})  # fmt: skip
-                res = evaluate_scene(sub, truth)["all"]
+                res = evaluate_scene(p.scoring_at_least(rule_threshold(rule, sun)), truth)["all"]
                 total = total + res
                 for name, tallies in split.items():
                     b = bins.get(name, "?")

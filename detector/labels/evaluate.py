@@ -21,7 +21,7 @@ import contextlib
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,13 @@ class ContainerSet:
 
     def __len__(self) -> int:
         return len(self.x_m)
+
+    def scoring_at_least(self, thresh: float) -> ContainerSet:
+        """The containers scoring at least ``thresh`` (what detecting at it would keep)."""
+        keep = self.score >= thresh
+        return replace(
+            self, **{k: v[keep] for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        )
 
 
 @dataclass(frozen=True)

@@ -19,25 +19,16 @@ from .lookalikes import (
     draw_truck,
     draw_wagon,
 )
-from .record import Ground, note
+from .negatives import paint
 from .render import Canvas
 from .ships import deck_block, draw_ship, ship_layout
-from .textures import local_uv, material
+from .textures import local_uv
 
 __all__ = ["compose"]
 
 
 def _band(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return ((v >= lo) & (v < hi)).astype(np.uint8)
-
-
-def _paint(canvas: Canvas, rng, mask: np.ndarray, kind: str, theta: float) -> None:
-    sel = mask.astype(bool)
-    if sel.any():
-        tex = material(rng, canvas.shape, kind, canvas.gsd_m, theta)
-        np.copyto(canvas.rgb, tex, where=sel[..., None])
-        canvas.water[sel] = 1 if kind == "water" else 0
-        note(canvas, Ground(str(kind), sel))
 
 
 def _place(
@@ -96,7 +87,7 @@ def compose(rng, canvas: Canvas, setting: str, empty: bool):
     full = np.ones((h, w), np.uint8)
     blocks, cranes = [], []
     if setting == "yard":
-        _paint(canvas, rng, full, rng.choice(["asphalt", "concrete", "concrete"]), theta)
+        paint(canvas, rng, full, rng.choice(["asphalt", "concrete", "concrete"]), theta)
         draw_markings(canvas, rng, full, u, v)
         if not empty:
             blocks += pack_blocks(
@@ -121,12 +112,12 @@ def compose(rng, canvas: Canvas, setting: str, empty: bool):
             setting
         ] * h
         water = _band(v, -1e9, edge)
-        _paint(canvas, rng, water, "water", rng.uniform(0, np.pi))
+        paint(canvas, rng, water, "water", rng.uniform(0, np.pi))
         quay_w = rng.uniform(15.0, 60.0) / g
         quay = _band(v, edge, edge + quay_w)
-        _paint(canvas, rng, quay, "concrete", theta)
+        paint(canvas, rng, quay, "concrete", theta)
         yard = _band(v, edge + quay_w, 1e9)
-        _paint(canvas, rng, yard, rng.choice(["asphalt", "concrete"]), theta)
+        paint(canvas, rng, yard, rng.choice(["asphalt", "concrete"]), theta)
         draw_markings(canvas, rng, yard, u, v)
         if (quay.any() or yard.any()) and rng.random() < 0.6:
             draw_bollards(canvas, rng, u, v, edge, theta, centre)
@@ -178,7 +169,7 @@ def compose(rng, canvas: Canvas, setting: str, empty: bool):
                 cranes.append((cx_, cy_, theta - np.pi / 2, rng.uniform(40, 60), "sts"))
     elif setting == "rail":
         ground = rng.choice(["concrete", "asphalt", "grass", "soil"])
-        _paint(canvas, rng, full, ground, theta)
+        paint(canvas, rng, full, ground, theta)
         n_tracks = int(rng.integers(1, 6))
         spacing = rng.uniform(4.5, 6.0) / g
         v0 = rng.uniform(-h / 3, h / 3)
@@ -217,9 +208,9 @@ def compose(rng, canvas: Canvas, setting: str, empty: bool):
             )
             _place(rng, occ, side, draw_truck, int(rng.integers(0, 3)), theta, canvas)
     else:  # land: roofs, roads, vehicles
-        _paint(canvas, rng, full, rng.choice(["grass", "soil", "asphalt", "concrete"]), theta)
+        paint(canvas, rng, full, rng.choice(["grass", "soil", "asphalt", "concrete"]), theta)
         road = _band(np.abs(v) + 0.0, -1, rng.uniform(3.0, 8.0) / g)
-        _paint(canvas, rng, road, "asphalt", theta)
+        paint(canvas, rng, road, "asphalt", theta)
         draw_markings(canvas, rng, road, u, v)
         if not empty:
             off = 1 - road
