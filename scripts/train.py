@@ -116,6 +116,7 @@ from detector.synth.mixes import parse_mix  # noqa: E402
 GENERATED = ROOT / "imagery" / "generated"
 STAGE1_STEPS = 6000
 STAGE2_STEPS = 6000
+STAGE2_SCENES = 60  # whole scenes of stage 2 (see --help)
 STAGE2_LR = 1e-3
 THREADS = 1  # see the docstring
 FAMILIES = "classic=1,flat=1,photo=1,relief=1"
@@ -168,6 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="P",
         help=f"share of the stage-2 scenes in winter (default {STAGE2_WINTER}, as shipped; "
         "the weights of 2026-12-03 used 0)",
+    )
+    p.add_argument(
+        "--stage2-scenes",
+        type=int,
+        default=STAGE2_SCENES,
+        metavar="N",
+        help=f"whole scenes stage 2 fine-tunes on (scene seeds 50000 up; default {STAGE2_SCENES},"
+        " as shipped; more: more layouts, suns and products at the same steps)",
     )
     p.add_argument(
         "--stage2-setting-weights",
@@ -249,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.card_only and args.stage in ("2", "all"):
         winter = args.stage2_winter  # its own folder: scenes already there are not re-rendered
         labels = work / ("finetune" if not winter else f"finetune-winter{winter:g}")
-        scenes = ["--out", str(labels), "--winter", str(winter)]
+        if args.stage2_scenes != STAGE2_SCENES:
+            labels = labels.with_name(f"{labels.name}-n{args.stage2_scenes}")
+        scenes = ["--out", str(labels), "--winter", str(winter), "--n", str(args.stage2_scenes)]
         if args.families is not None:
             scenes += ["--families", args.families]
         config = TrainConfig(

@@ -143,6 +143,10 @@ def test_train_script_stage2_scenes_have_a_winter_share(tmp_path, monkeypatch):
     assert script.main([*base, "--stage2-winter", "0"]) == 0  # the shipped weights' scenes
     assert seen[1].labels == tmp_path / "finetune"
     assert rendered[1][rendered[1].index("--winter") + 1] == "0.0"
+    assert rendered[1][rendered[1].index("--n") + 1] == "60"
+    assert script.main([*base, "--stage2-scenes", "180"]) == 0  # its own folder of 180 scenes
+    assert seen[2].labels == tmp_path / "finetune-winter0.3-n180"
+    assert rendered[2][rendered[2].index("--n") + 1] == "180"
 
 
 def test_setting_weights_change_the_setting_shares_and_are_recorded(tmp_path, capsys):
