@@ -146,3 +146,29 @@ def test_the_view_is_read_from_gdals_imd_domain(tmp_path):
     view = open_scene(p).view
     assert view.incidence_deg == pytest.approx(20.0) and view.azimuth_deg == pytest.approx(120.0)
     assert view.source == "IMAGE_1.meanSatEl, IMAGE_1.meanSatAz"
+
+
+def test_a_view_across_the_shadow_widens_the_measured_interval():
+    # 3 tiers at a 60-degree sun: 4.5 m of shadow, read sharply. Seen 18 degrees off nadir
+    # with the satellite across the sun, a top stands ~2.5 m beside its shadow and some
+    # profiles miss it: the interval widens. Along the shadow (or at nadir) it does not.
+    from detector.detect.heights import ShadowRuns
+    from detector.detect.shadows import _lean_across
+
+    gsd = 0.4
+    px = 3 * TIER_HEIGHT_M / math.tan(math.radians(60.0)) / gsd
+    runs = ShadowRuns(length_px=np.array([px]), sd_px=np.array([0.3]),
+                      reason=np.zeros(1, np.int8), profiles=np.array([5]))  # fmt: skip
+
+    def read(view):
+        h = stack_heights(runs, n=1, gsd_m=gsd, elevation_deg=60.0,
+                          lean_across=_lean_across(view, 150.0))  # fmt: skip
+        return float(h.tiers_est[0]), float(h.tiers_low[0]), float(h.tiers_high[0])
+
+    across = View(incidence_deg=18.0, azimuth_deg=240.0, source="test")
+    along = View(incidence_deg=18.0, azimuth_deg=330.0, source="test")
+    assert _lean_across(None, 150.0) == 0.0
+    assert _lean_across(along, 150.0) == pytest.approx(0.0, abs=1e-9)
+    assert _lean_across(across, 150.0) == pytest.approx(math.tan(math.radians(18.0)))
+    assert read(None) == read(along) == (3.0, 2.0, 4.0)
+    assert read(across) == (3.0, 1.0, 4.0)
