@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PLACES = ("hole", "edge", "near", "far")
-MATCH_M = 1.25
 SLOT_ACROSS_M = (1.9, 3.3)
 SLOT_ALONG_M = 0.75
 NEAR_M = 4.0
@@ -48,10 +48,11 @@ def place_false(pred_xy: np.ndarray, truth_xy: np.ndarray, truth_axis: np.ndarra
     where each lies (:data:`PLACES`), against true containers ``truth_xy`` [M, 2] with their
     long-axis unit vectors ``truth_axis`` [M, 2] and ``visible`` [M] (only visible tops
     match; every container counts as "one slot further on")."""
+    from detector.labels.evaluate import MATCH_RADIUS_M
     from detector.labels.match import match_centres
 
     vis = np.nonzero(visible)[0]
-    pi, _, _ = match_centres(pred_xy, truth_xy[vis], max_dist=MATCH_M)
+    pi, _, _ = match_centres(pred_xy, truth_xy[vis], max_dist=MATCH_RADIUS_M)
     false = np.setdiff1d(np.arange(len(pred_xy)), pi)
     place = np.full(len(false), "far", dtype=object)
     if not len(vis):
@@ -69,7 +70,7 @@ def place_false(pred_xy: np.ndarray, truth_xy: np.ndarray, truth_axis: np.ndarra
             continue
         beyond = pred_xy[i] + off
         gap = np.hypot(*(truth_xy - beyond).T).min()
-        place[k] = "hole" if gap < MATCH_M else "edge"
+        place[k] = "hole" if gap < MATCH_RADIUS_M else "edge"
     return false, place
 
 
@@ -80,11 +81,13 @@ def _axes(corners: np.ndarray) -> np.ndarray:
     return ax / np.maximum(np.hypot(*ax.T), 1e-9)[:, None]
 
 
-def tally(truth_dir: Path, pred_dir: Path, thresh: float) -> dict:
-    from detector.labels.evaluate import load_containers
+def tally(truth_dir: Path, pred_dir: Path, thresh: float) -> tuple[object, dict[str, int]]:
+    """(:class:`~detector.labels.evaluate.Tally` of true/false positives and misses, {place:
+    false containers there}) over the scene pairs of two folders."""
+    from detector.labels.evaluate import Tally, load_containers
     from detector.labels.io import read_containers
 
-    out = dict.fromkeys(("tp", "fn", "fp", *PLACES), 0)
+    total, out = Tally(), dict.fromkeys(PLACES, 0)
     for geo in sorted(truth_dir.rglob("*.geojson")):
         pred = pred_dir / geo.name.replace(".geojson", ".detections.geojson")
         if "all" in geo.relative_to(truth_dir).parts[:-1] or not pred.is_file():
@@ -93,18 +96,11 @@ def tally(truth_dir: Path, pred_dir: Path, thresh: float) -> dict:
         p = load_containers(pred, truth=False, crs=t.crs).scoring_at_least(thresh)
         axes = _axes(read_containers(geo).corners_m)
         false, place = place_false(np.c_[p.x_m, p.y_m], np.c_[t.x_m, t.y_m], axes, t.visible)
-        out["fp"] += len(false)
-        out["tp"] += len(p) - len(false)
-        out["fn"] += int(t.visible.sum()) - (len(p) - len(false))
+        tp = len(p) - len(false)
+        total = total + Tally(tp=tp, fp=len(false), fn=int(t.visible.sum()) - tp)
         for name in PLACES:
             out[name] += int((place == name).sum())
-    return out
-
-
-def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / max(tp + fp, 1)
-    r = tp / max(tp + fn, 1)
-    return p, r, 2 * p * r / max(p + r, 1e-9)
+    return total, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,13 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"false_containers.py: {pair}: expected TRUTH_DIR:PRED_DIR, two folders",
                   file=sys.stderr)  # fmt: skip
             return 2
-        c = tally(Path(truth_dir), Path(pred_dir), args.thresh)
-        p, r, f = _prf(c["tp"], c["fp"], c["fn"])
+        total, c = tally(Path(truth_dir), Path(pred_dir), args.thresh)
         phantoms = c["hole"] + c["edge"]
-        p2, _, f2 = _prf(c["tp"], c["fp"] - phantoms, c["fn"])
-        print(f"{pair}\n  P {p:.3f} R {r:.3f} F1 {f:.3f}; {c['fp']} false: {c['hole']} in empty "
+        m = total.metrics()
+        m2 = replace(total, fp=total.fp - phantoms).metrics()
+        p, r, f, p2, f2 = (v or 0.0 for v in (m["precision"], m["recall"], m["f1"],
+                                              m2["precision"], m2["f1"]))  # fmt: skip
+        print(f"{pair}\n  P {p:.3f} R {r:.3f} F1 {f:.3f}; {total.fp} false: {c['hole']} in empty "
               f"slots between two, {c['edge']} one slot past a block, {c['near']} near a "
-              f"container, {c['far']} away from any ({phantoms / max(c['fp'], 1):.0%} phantoms);"
+              f"container, {c['far']} away from any ({phantoms / max(total.fp, 1):.0%} phantoms);"
               f" without the phantoms P {p2:.3f} F1 {f2:.3f}", flush=True)  # fmt: skip
     return 0
 

@@ -30,7 +30,7 @@ from .heights import (
 )
 from .steps import Steps, height_steps
 from .sunfit import sun_from_shadows
-from .view import seen_elevation_deg, sun_from_seen, view_record
+from .view import lean_across, seen_elevation_deg, sun_from_seen, view_record
 
 __all__ = ["SUN_DISAGREE_AZ_DEG", "SUN_DISAGREE_DEG", "SceneHeights", "scene_heights", "sun_record"]
 
@@ -242,15 +242,6 @@ def scene_heights(
         ShadowRuns(length, sd, reason, profiles), n=n, gsd_m=gsd, elevation_deg=elev,
         groups=groups, base_m=base, region=region, steps=chain,
         max_elevation_deg=MAX_SEEN_ELEVATION_DEG if sun_ok else MAX_SUN_ELEVATION_DEG,
-        lean_across=_lean_across(view, az),
+        lean_across=lean_across(view, az),
     )  # fmt: skip
     return SceneHeights(heights, sun)
-
-
-def _lean_across(view: View | None, sun_azimuth_deg: float | None) -> float:
-    """tan(incidence) x |sin(angle between where tops lean and where shadows fall)|: how far
-    a top is seen beside its own shadow per metre of height (0 at nadir)."""
-    if view is None or sun_azimuth_deg is None:
-        return 0.0
-    d = math.radians(view.azimuth_deg - sun_azimuth_deg)  # lean and shadow: both 180 deg off
-    return math.tan(math.radians(view.incidence_deg)) * abs(math.sin(d))

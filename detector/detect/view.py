@@ -17,7 +17,7 @@ import math
 
 from ..imagery.meta import View
 
-__all__ = ["seen_elevation_deg", "sun_from_seen", "view_record"]
+__all__ = ["lean_across", "seen_elevation_deg", "sun_from_seen", "view_record"]
 
 
 def _unit(azimuth_deg: float) -> tuple[float, float]:
@@ -58,6 +58,16 @@ def sun_from_seen(
     se, sn = cot * ue + le, cot * un + ln
     elev = math.degrees(math.atan2(1.0, math.hypot(se, sn)))
     return elev, (math.degrees(math.atan2(se, sn)) + 180.0) % 360.0
+
+
+def lean_across(view: View | None, sun_azimuth_deg: float | None) -> float:
+    """How far a top is seen beside its own shadow, metres per metre of height: the part of
+    ``l`` across the anti-sun direction (0 at nadir or with the sun unknown)."""
+    if view is None or sun_azimuth_deg is None:
+        return 0.0
+    ue, un = _unit(sun_azimuth_deg + 180.0)
+    le, ln = _lean(view)
+    return abs(le * un - ln * ue)
 
 
 def view_record(view: View | None) -> dict | None:

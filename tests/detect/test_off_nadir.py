@@ -153,7 +153,7 @@ def test_a_view_across_the_shadow_widens_the_measured_interval():
     # with the satellite across the sun, a top stands ~2.5 m beside its shadow and some
     # profiles miss it: the interval widens. Along the shadow (or at nadir) it does not.
     from detector.detect.heights import ShadowRuns
-    from detector.detect.shadows import _lean_across
+    from detector.detect.view import lean_across
 
     gsd = 0.4
     px = 3 * TIER_HEIGHT_M / math.tan(math.radians(60.0)) / gsd
@@ -162,13 +162,13 @@ def test_a_view_across_the_shadow_widens_the_measured_interval():
 
     def read(view):
         h = stack_heights(runs, n=1, gsd_m=gsd, elevation_deg=60.0,
-                          lean_across=_lean_across(view, 150.0))  # fmt: skip
+                          lean_across=lean_across(view, 150.0))  # fmt: skip
         return float(h.tiers_est[0]), float(h.tiers_low[0]), float(h.tiers_high[0])
 
     across = View(incidence_deg=18.0, azimuth_deg=240.0, source="test")
     along = View(incidence_deg=18.0, azimuth_deg=330.0, source="test")
-    assert _lean_across(None, 150.0) == 0.0
-    assert _lean_across(along, 150.0) == pytest.approx(0.0, abs=1e-9)
-    assert _lean_across(across, 150.0) == pytest.approx(math.tan(math.radians(18.0)))
+    assert lean_across(None, 150.0) == 0.0
+    assert lean_across(along, 150.0) == pytest.approx(0.0, abs=1e-9)
+    assert lean_across(across, 150.0) == pytest.approx(math.tan(math.radians(18.0)))
     assert read(None) == read(along) == (3.0, 2.0, 4.0)
     assert read(across) == (3.0, 1.0, 4.0)
