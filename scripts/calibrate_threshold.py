@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from detector._io import atomic_write_text
     from detector.model.config import SHIPPED_DATA
+    from detector.model.weights import weights_id
     from detector.synth.families.registry import FAMILIES
     from detector.synth.lookalike_scenes import LOOKALIKE_SCENES
 
@@ -148,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     for s in args.lookalike_seeds:
         lookalikes += render_scenes(args.out / f"lookalikes_{s}", args.families,
                                     list(LOOKALIKE_SCENES), 320.0, s)  # fmt: skip
-    pred = args.out / f"pred_{args.model.stem}"
+    # keyed by the network, not the file name: candidates often share one (m.pt)
+    pred = args.out / f"pred_{args.model.stem}_{weights_id(args.model)}"
     detect([t for _, t in scenes] + [Path(r["file"]) for r in lookalikes], pred, args.model,
            args.threads)  # fmt: skip
     rows = sweep(scenes, pred, lookalikes, np.round(np.arange(FLOOR, 0.701, 0.01), 3))

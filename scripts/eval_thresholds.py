@@ -9,7 +9,9 @@ Each ``--truth`` folder holds scenes (``*/<scene>.tif`` beside ``<scene>.geojson
 ``scripts/eval_detector.py`` and ``scripts/calibrate_threshold.py`` leave them). ``ccount
 detect`` runs once per folder at ``--floor`` (kept in ``W``); a rule then keeps the
 detections scoring at least its threshold (the decoder drops a peak only inside a stronger
-detection, so this equals detecting at that threshold). Rules: a number (one threshold), or
+detection, so this equals detecting at that threshold). Each prediction folder records the
+network that made it (``model.id``, :func:`detector.model.weights.weights_id`); another
+model's ``--model`` on the same ``W`` is an error, not a silent reuse. Rules: a number (one threshold), or
 ``sun:E:LOW:HIGH``: LOW for a scene whose sun (its truth header's, as the acquisition time
 gives it) is below E degrees, HIGH at or above. Prints, per folder and rule, F1 and count
 error pooled, by sun bin and by GSD (:mod:`detector.labels.conditions`).
@@ -35,6 +37,17 @@ def rule_threshold(rule: str, sun: float | None) -> float:
     return float(low) if sun is not None and sun < float(edge) else float(high)
 
 
+def same_model(pred: Path, model_id: str) -> bool:
+    """Whether the prediction folder ``pred`` is ``model_id``'s (stamping it when new or from
+    before the stamp)."""
+    stamp = pred / "model.id"
+    if stamp.is_file():
+        return stamp.read_text().strip() == model_id
+    pred.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(model_id + "\n")
+    return True
+
+
 def scenes_of(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*/*.tif") if p.parent.name not in ("all", "pred"))
 
@@ -43,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from detector.labels.conditions import condition_bins
     from detector.labels.evaluate import Tally, evaluate_scene, load_containers
     from detector.labels.io import read_geojson
+    from detector.model.weights import weights_id
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--truth", type=Path, nargs="+", required=True)
@@ -52,9 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--floor", type=float, default=0.3)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    model_id = weights_id(args.model)
     for folder in args.truth:
         tifs = scenes_of(folder)
         pred = args.work / f"{folder.parent.name}_{folder.name}"
+        if not same_model(pred, model_id):
+            print(f"eval_thresholds.py: error: {pred}: predictions of another model than "
+                  f"{args.model}; give it its own --work", file=sys.stderr)  # fmt: skip
+            return 2
         todo = [t for t in tifs if not (pred / f"{t.stem}.detections.geojson").is_file()]
         if todo:
             subprocess.run([sys.executable, "-m", "detector", "detect", *map(str, todo),

@@ -215,6 +215,15 @@ def configure(parser) -> None:
         "hull 1, bridge 0.5); e.g. hull=3",
     )
     parser.add_argument(
+        "--slot-negatives",
+        type=float,
+        default=None,
+        metavar="K",
+        help="weigh the heatmap's background up to 1+K times at the empty slots beside "
+        "containers (across their axis), where most false containers sit (default 0, as "
+        "shipped; detector.model.slots)",
+    )
+    parser.add_argument(
         "--ema",
         type=float,
         default=None,
@@ -275,6 +284,7 @@ _OPTIONS = {
     "tiers_output": "tiers_output", "snow": "snow", "deep_snow": "deep_snow", "ema": "ema",
     "families": "families", "layouts": "layouts", "setting_weights": "setting_weights",
     "loss_weights": "loss_weights", "colour": "colour", "heads": "heads",
+    "slot_negatives": "slot_negatives",
 }  # fmt: skip
 
 

@@ -72,6 +72,7 @@ class TrainConfig:
     setting_weights: dict[str, float] | None = None  # v2 settings' share multipliers; None: 1
     heads: str | None = None  # train only these outputs' readout (.heads), e.g. "hull,bridge"
     loss_weights: dict[str, float] | None = None  # replace those of losses.LOSS_WEIGHTS named
+    slot_negatives: float = 0.0  # extra heatmap weight of empty slots beside containers (.slots)
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0: none
     amp: bool = True
     arch: str = "ccnet-v1"
@@ -122,6 +123,8 @@ class TrainConfig:
             from .losses import check_loss_weights
 
             object.__setattr__(self, "loss_weights", check_loss_weights(self.loss_weights) or None)
+        if not (0.0 <= self.slot_negatives < float("inf")):
+            raise ConfigError(f"--slot-negatives {self.slot_negatives}: expected >= 0")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema {self.ema}: expected a decay 0 <= d < 1 (0: off)")
         if self.threads is not None and self.threads < 1:
@@ -164,6 +167,8 @@ class TrainConfig:
             d.pop("colour", None)
         if not d.get("deep_snow"):
             d.pop("deep_snow", None)
+        if not d.get("slot_negatives"):
+            d.pop("slot_negatives", None)
         for key in ("setting_weights", "loss_weights", "heads"):
             if d.get(key) is None:
                 d.pop(key, None)

@@ -261,12 +261,14 @@ def make_batch(
     chroma: bool = False,
     randconv: bool = False,
     tiers_output: str = TIERS_DIRECT,
+    slot_negatives: float = 0.0,
 ) -> tuple[torch.Tensor, TargetBatch]:
     """Augment, encode and stack ``samples`` (equal sizes) -> (images [B,3,H,W], targets).
 
     ``tiers_output``: what the tiers channel learns (:mod:`.tiers`); a shadow target uses the
     sample's ``sun_elevation_deg`` (None or missing: no tiers target for that sample);
-    ``jitter``/``chroma``/``randconv``: :func:`colour_jitter`'s strength and options."""
+    ``jitter``/``chroma``/``randconv``: :func:`colour_jitter`'s strength and options;
+    ``slot_negatives``: extra weight of the empty slots beside containers (:mod:`.slots`)."""
     images, targets = [], []
     for s in samples:
         if augment:
@@ -286,6 +288,7 @@ def make_batch(
                 tiers_output=tiers_output,
                 sun_elevation_deg=getattr(s, "sun_elevation_deg", None),
                 known_mask=known,
+                slot_negatives=slot_negatives,
             )  # fmt: skip
         )
     x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False))

@@ -75,6 +75,7 @@ class TargetBatch:
     bridge_known: torch.Tensor  # bool [B]
     tiers_known: torch.Tensor  # bool [B]
     known: torch.Tensor | None = None  # float32 [B, h, w] reviewed share; None = all known
+    neg_weight: torch.Tensor | None = None  # float32 [B, h, w] negatives' weight; None = 1
 
     def to(self, device: torch.device | str) -> TargetBatch:
         return TargetBatch(
@@ -101,6 +102,16 @@ def collate_targets(targets: Sequence[Targets]) -> TargetBatch:
             )
         )
 
+    neg_weight = None
+    if any(t.neg_weight is not None for t in targets):
+        neg_weight = torch.from_numpy(
+            np.stack(
+                [
+                    np.ones(t.pos.shape, np.float32) if t.neg_weight is None else t.neg_weight
+                    for t in targets
+                ]
+            )
+        )
     return TargetBatch(
         heatmap=st("heatmap"),
         pos=st("pos"),
@@ -114,27 +125,34 @@ def collate_targets(targets: Sequence[Targets]) -> TargetBatch:
         bridge_known=torch.tensor([t.bridge_known for t in targets]),
         tiers_known=torch.tensor([t.tiers_known for t in targets]),
         known=known,
+        neg_weight=neg_weight,
     )
 
 
 def focal_loss(
-    logits: torch.Tensor, gt: torch.Tensor, known: torch.Tensor | None = None
+    logits: torch.Tensor,
+    gt: torch.Tensor,
+    known: torch.Tensor | None = None,
+    neg_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """CenterNet focal loss; ``logits`` and ``gt`` [B, K, h, w], gt 1 exactly at centres.
     ``known`` float [B, h, w]: each cell's weight (0 = unreviewed, not background); None =
-    every cell counts fully."""
+    every cell counts fully. ``neg_weight`` float [B, h, w]: a further weight of the
+    negatives only (the empty slots of :mod:`.slots`); None = 1."""
     logits = logits.float()
     pos = gt >= 1.0
     log_p = F.logsigmoid(logits)
     log_1mp = F.logsigmoid(-logits)
     p = torch.sigmoid(logits)
-    if known is None:
-        pos_term = (log_p * (1 - p) ** 2)[pos].sum()
-        neg_term = (log_1mp * p**2 * (1 - gt) ** 4)[~pos].sum()
-    else:
-        wk = known.float()[:, None].expand_as(logits)
-        pos_term = (log_p * (1 - p) ** 2 * wk)[pos].sum()
-        neg_term = (log_1mp * p**2 * (1 - gt) ** 4 * wk)[~pos].sum()
+    pos_map = log_p * (1 - p) ** 2
+    neg_map = log_1mp * p**2 * (1 - gt) ** 4
+    if known is not None:
+        wk = known.float()[:, None]
+        pos_map, neg_map = pos_map * wk, neg_map * wk
+    if neg_weight is not None:
+        neg_map = neg_map * neg_weight.float()[:, None]
+    pos_term = pos_map[pos].sum()
+    neg_term = neg_map[~pos].sum()
     n_pos = pos.sum().clamp(min=1)
     return -(pos_term + neg_term) / n_pos
 
@@ -162,7 +180,7 @@ def detection_loss(
     """Weighted total loss and its parts (as floats, for logging)."""
     w = LOSS_WEIGHTS if weights is None else weights
     parts = {
-        "heatmap": focal_loss(outputs["heatmap"], t.heatmap, t.known),
+        "heatmap": focal_loss(outputs["heatmap"], t.heatmap, t.known, t.neg_weight),
         "offset": _masked_l1(outputs["offset"], t.offset, t.pos),
         "size": _masked_l1(outputs["size"], t.size, t.pos),
         "angle": _masked_l1(outputs["angle"], t.angle, t.pos),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import Detections
+from .slots import slot_weight_map
 from .tiers import TIERS_DIRECT, shadow_target, sun_usable
 
 __all__ = [
@@ -58,6 +59,8 @@ class Targets:
     has neither); ``tiers_known`` whether ``tiers`` holds targets (a shadow target needs the
     sun). ``known``: float32 [h, w] share of each cell inside reviewed area (a reviewed label
     set's loss mask: the heatmap loss counts a cell by that weight), or None = all known.
+    ``neg_weight``: extra weight of the heatmap's negatives at empty slots beside containers
+    (:mod:`.slots`), or None.
     """
 
     heatmap: np.ndarray
@@ -72,6 +75,7 @@ class Targets:
     bridge_known: bool
     tiers_known: bool = True
     known: np.ndarray | None = None
+    neg_weight: np.ndarray | None = None  # float32 [h, w]: weight of negatives (.slots); None = 1
 
 
 def _cell_fraction(mask: np.ndarray | None, h: int, w: int) -> np.ndarray:
@@ -93,6 +97,7 @@ def encode_targets(
     tiers_output: str = TIERS_DIRECT,
     sun_elevation_deg: float | None = None,
     known_mask: np.ndarray | None = None,
+    slot_negatives: float = 0.0,
 ) -> Targets:
     """Encode the visible containers of ``dets`` (tile pixels) for an ``height x width`` image.
 
@@ -101,7 +106,8 @@ def encode_targets(
     ``tiers_output`` says what the tiers channel learns (:mod:`.tiers`): stack tiers, or the
     log shadow length under a sun at ``sun_elevation_deg`` (no tiers target when unknown).
     ``known_mask``: bool [H, W], True where the image was reviewed (the loss ignores the
-    rest); None = everything is known.
+    rest); None = everything is known. ``slot_negatives`` > 0: the heatmap's negatives at
+    the empty slots beside the visible containers weigh up to 1 + that (:mod:`.slots`).
     """
     h, w = output_size(height, width)
     heat = np.zeros((2, h, w), np.float32)
@@ -150,6 +156,9 @@ def encode_targets(
         bridge_known=bridge_mask is not None,
         tiers_known=tiers_known,
         known=None if known_mask is None else _cell_fraction(known_mask, h, w),
+        neg_weight=None
+        if slot_negatives <= 0
+        else slot_weight_map(dets, d, h=h, w=w, stride=STRIDE, extra=slot_negatives),
     )
 
 

@@ -255,6 +255,7 @@ def _train(config: TrainConfig, log: Callable[[str], None] | None, resume: Path 
                     chroma=config.colour == "chroma",
                     randconv=config.colour == "randconv",
                     tiers_output=config.tiers_output,
+                    slot_negatives=config.slot_negatives,
                 )
                 x, tgt = x.to(device, non_blocking=True), tgt.to(device)
                 x = x.contiguous(memory_format=torch.channels_last)

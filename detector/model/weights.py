@@ -41,6 +41,7 @@ __all__ = [
     "save_weights",
     "set_score_thresh",
     "state_sha256",
+    "weights_id",
 ]
 
 FORMAT = "ccount-weights/1"
@@ -150,6 +151,13 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def weights_id(path: str | os.PathLike) -> str:
+    """12 hex digits that name a weights file's network (its state hash: the same after
+    ``set_score_thresh``, so predictions cached below a floor stay valid), e.g. as the key
+    of a folder of cached predictions."""
+    return (read_meta(path).state_sha256 or file_sha256(path))[:12]
 
 
 def save_weights(path: str | os.PathLike, model: nn.Module, meta: ModelMeta) -> ModelMeta:
