@@ -19,7 +19,9 @@ The chosen threshold maximises the validation F1 pooled over families, minus
 ``--fp-weight`` times the false containers per look-alike scene (a false container on a bus
 depot costs as much as that many points of F1 on ports). ``--write`` stores it in the
 weights' metadata (``score_thresh``), which ``ccount detect`` uses when ``--score-thresh`` is
-not given; the state dict, and so its hash, is unchanged.
+not given; the state dict, and so its hash, is unchanged. ``--tta`` calibrates the threshold
+of runs with the mirrored passes instead (``ccount detect --tta``, whose averaged heatmap
+scores lower), stored as ``score_thresh_tta``.
 """
 
 from __future__ import annotations
@@ -72,12 +74,13 @@ def _key(folder: Path) -> str:
     return "_".join(folder.parts[-2:])
 
 
-def detect(paths: list[Path], pred: Path, model: Path, threads: int) -> None:
+def detect(paths: list[Path], pred: Path, model: Path, threads: int, tta: bool = False) -> None:
     todo = [p for p in paths if not _pred(pred, p).is_file()]
     for folder in sorted({p.parent for p in todo}):
         sh([*CCOUNT, "detect", *(str(p) for p in todo if p.parent == folder),
             "--out", str(pred / _key(folder)), "--model", str(model),
-            "--score-thresh", str(FLOOR), "--threads", str(threads), "--no-progress"])  # fmt: skip
+            "--score-thresh", str(FLOOR), "--threads", str(threads), "--no-progress",
+            *(["--tta"] if tta else [])])  # fmt: skip
 
 
 def sweep(scenes, pred: Path, lookalikes, thresholds) -> list[dict]:
@@ -141,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fp-weight", type=float, default=0.005, help="F1 points per false container")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--write", action="store_true", help="store the threshold in --model")
+    p.add_argument("--tta", action="store_true",
+                   help="calibrate for ccount detect --tta (stored as score_thresh_tta)")  # fmt: skip
     args = p.parse_args(argv)
     scenes = [
         sc for seed in args.seeds for sc in render_ports(args.out, args.families, seed, args.size)
@@ -150,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         lookalikes += render_scenes(args.out / f"lookalikes_{s}", args.families,
                                     list(LOOKALIKE_SCENES), 320.0, s)  # fmt: skip
     # keyed by the network, not the file name: candidates often share one (m.pt)
-    pred = args.out / f"pred_{args.model.stem}_{weights_id(args.model)}"
+    tag = "_tta" if args.tta else ""
+    pred = args.out / f"pred_{args.model.stem}_{weights_id(args.model)}{tag}"
     detect([t for _, t in scenes] + [Path(r["file"]) for r in lookalikes], pred, args.model,
-           args.threads)  # fmt: skip
+           args.threads, args.tta)  # fmt: skip
     rows = sweep(scenes, pred, lookalikes, np.round(np.arange(FLOOR, 0.701, 0.01), 3))
     best = max(rows, key=lambda r: r["f1"] - args.fp_weight * r["lookalike_false_per_scene"])
     print(f"{'thresh':>6} {'F1':>6} {'P':>6} {'R':>6} {'count%':>7} "
@@ -167,13 +173,13 @@ def main(argv: list[str] | None = None) -> int:
               + mark)  # fmt: skip
     print(f"chosen: score_thresh {best['thresh']} (F1 {best['f1']}, count {best['count_error_pct']:+}"
           f" %, {best['lookalike_false_per_scene']} false per look-alike scene)")  # fmt: skip
-    atomic_write_text(args.out / f"calibration_{args.model.stem}.json",
+    atomic_write_text(args.out / f"calibration_{args.model.stem}{tag}.json",
                       json.dumps({"model": str(args.model), "chosen": best, "sweep": rows}, indent=1))  # fmt: skip
     if args.write:
         from detector.model.weights import set_score_thresh
 
-        set_score_thresh(args.model, best["thresh"])
-        print(f"wrote score_thresh {best['thresh']} into {args.model}")
+        set_score_thresh(args.model, best["thresh"], tta=args.tta)
+        print(f"wrote score_thresh{tag} {best['thresh']} into {args.model}")
     return 0
 
 

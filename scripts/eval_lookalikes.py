@@ -5,7 +5,7 @@ Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_lookalikes.py [--out /tmp/ccount-lookalikes]
         [--model models/ccount-centernet.pt] [--families classic flat ...] [--size-m 320]
-        [--scenes bus_depot truck_park ...] [--seed 0] [--json FILE]
+        [--scenes bus_depot truck_park ...] [--seed 0] [--json FILE] [--tta]
 
 Each scene of :data:`detector.synth.lookalike_scenes.LOOKALIKE_SCENES` (bus depot of 50
 buses, truck park, rail yard of boxcars and tank cars, bulk carrier at berth, town blocks,
@@ -74,11 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size-m", type=float, default=320.0, help="scene side in metres (320: ~10 ha)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="default <out>/lookalikes.json")
+    p.add_argument("--tta", action="store_true", help="detect with the mirrored passes "
+                   "(ccount detect --tta, at the weights' threshold for it)")  # fmt: skip
     args = p.parse_args(argv)
     rows = render_scenes(args.out, args.families, args.scenes, args.size_m, args.seed)
     pred = args.out / "pred"
     subprocess.run([*CCOUNT, "detect", *(r["file"] for r in rows), "--out", str(pred),
-                    "--model", str(args.model), "--no-progress"], check=True, cwd=ROOT)  # fmt: skip
+                    "--model", str(args.model), "--no-progress",
+                    *(["--tta"] if args.tta else [])], check=True, cwd=ROOT)  # fmt: skip
     for r in rows:
         counts = json.loads((pred / f"{Path(r['file']).stem}.counts.json").read_text())
         r["false_containers"] = int(counts["totals"]["visible"])

@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", nargs="+", default=["0.41", "0.39", "sun:50:0.35:0.42"])
     ap.add_argument("--floor", type=float, default=0.3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tta", action="store_true", help="detect with the mirrored passes "
+                    "(ccount detect --tta; give it its own --work)")  # fmt: skip
     args = ap.parse_args(argv)
-    model_id = weights_id(args.model)
+    model_id = weights_id(args.model) + ("-tta" if args.tta else "")
     for folder in args.truth:
         tifs = scenes_of(folder)
         pred = args.work / f"{folder.parent.name}_{folder.name}"
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         if todo:
             subprocess.run([sys.executable, "-m", "detector", "detect", *map(str, todo),
                             "--out", str(pred), "--model", str(args.model), "--score-thresh",
-                            str(args.floor), "--threads", str(args.threads), "--no-progress"],
+                            str(args.floor), "--threads", str(args.threads), "--no-progress",
+                            *(["--tta"] if args.tta else [])],
                            check=True, cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
         loaded = []
         for t in tifs:

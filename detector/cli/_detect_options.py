@@ -85,7 +85,8 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "view_angle...; nadir when they do not say), nadir = ignore them "
                         f"(default: {d.view_source})")  # fmt: skip
     p.add_argument("--tta", action="store_true",
-                   help="also run mirrored tiles and average: more accurate, 4x the model work")  # fmt: skip
+                   help="also run mirrored tiles and average: more accurate, 4x the model work; "
+                        "uses the threshold calibrated for it when the weights hold one")  # fmt: skip
 
 
 def detect_config(args: argparse.Namespace):

@@ -50,7 +50,9 @@ class DetectConfig:
     batch_size: int = 1
     bands: tuple[int, ...] | None = None
     aoi_only: bool = False
-    score_thresh: float | None = None  # None: the weights' calibrated one (ModelMeta.detect_thresh)
+    score_thresh: float | None = (
+        None  # None: the weights' calibrated one (ModelMeta.detect_thresh_for)
+    )
     num_threads: int | None = None
     tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
     read_threads: int | None = None
@@ -155,8 +157,9 @@ def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
 
 def score_thresh_of(config: DetectConfig, meta=None) -> float:
     """The detection threshold a run with ``config`` uses: ``--score-thresh``, else the one
-    stored in its weights (:attr:`detector.model.weights.ModelMeta.detect_thresh`; ``meta``
-    when already read, else read from the file)."""
+    stored in its weights for a run with or without ``--tta``
+    (:meth:`detector.model.weights.ModelMeta.detect_thresh_for`; ``meta`` when already
+    read, else read from the file)."""
     if config.score_thresh is not None:
         return float(config.score_thresh)
     if meta is None:
@@ -164,7 +167,7 @@ def score_thresh_of(config: DetectConfig, meta=None) -> float:
         from ..paths import default_model_path
 
         meta = read_meta(config.model_path or default_model_path())
-    return meta.detect_thresh
+    return meta.detect_thresh_for(config.tta)
 
 
 def configure_process(config: DetectConfig) -> None:

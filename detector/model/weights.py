@@ -101,6 +101,7 @@ class ModelMeta:
     gsd_range_m: tuple[float, float] = DEFAULT_GSD_RANGE_M
     context_px: int | None = None
     score_thresh: float | None = None
+    score_thresh_tta: float | None = None  # calibrated for the mirrored passes (detect --tta)
 
     @property
     def detect_thresh(self) -> float:
@@ -108,6 +109,13 @@ class ModelMeta:
         from .decode import DEFAULT_SCORE_THRESH
 
         return DEFAULT_SCORE_THRESH if self.score_thresh is None else float(self.score_thresh)
+
+    def detect_thresh_for(self, tta: bool) -> float:
+        """The default threshold of a run with or without ``--tta``: the averaged passes
+        score lower, so they have their own when one was calibrated (else the plain one)."""
+        if tta and self.score_thresh_tta is not None:
+            return float(self.score_thresh_tta)
+        return self.detect_thresh
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -121,9 +129,10 @@ class ModelMeta:
         known = {k: v for k, v in d.items() if k in names}
         if "classes" in known:
             known["classes"] = tuple(known["classes"])
-        st = known.get("score_thresh")
-        if st is not None and not 0.0 < float(st) < 1.0:
-            raise ValueError(f"score_thresh {st!r}: expected a number between 0 and 1")
+        for key in ("score_thresh", "score_thresh_tta"):
+            st = known.get(key)
+            if st is not None and not 0.0 < float(st) < 1.0:
+                raise ValueError(f"{key} {st!r}: expected a number between 0 and 1")
         if "gsd_range_m" in known:
             rng = tuple(float(x) for x in known["gsd_range_m"])
             if len(rng) != 2:
@@ -170,15 +179,19 @@ def save_weights(path: str | os.PathLike, model: nn.Module, meta: ModelMeta) -> 
     return meta
 
 
-def set_score_thresh(path: str | os.PathLike, score_thresh: float) -> ModelMeta:
+def set_score_thresh(
+    path: str | os.PathLike, score_thresh: float, *, tta: bool = False
+) -> ModelMeta:
     """Store a calibrated detection threshold in a weights file's metadata (atomically); the
-    state dict and its hash are unchanged. Returns the new metadata."""
+    state dict and its hash are unchanged. ``tta``: the threshold of runs with the mirrored
+    passes (``score_thresh_tta``), else the plain one. Returns the new metadata."""
     path = Path(path)
     if not 0.0 < float(score_thresh) < 1.0:
         raise ModelError(f"{path}: score threshold {score_thresh} must be between 0 and 1")
     payload = _load_payload(path)
+    key = "score_thresh_tta" if tta else "score_thresh"
     meta = dataclasses.replace(
-        ModelMeta.from_dict(payload["meta"]), score_thresh=round(float(score_thresh), 4)
+        ModelMeta.from_dict(payload["meta"]), **{key: round(float(score_thresh), 4)}
     )
     payload["meta"] = meta.to_dict()
     with atomic_path(path) as tmp:

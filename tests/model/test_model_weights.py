@@ -78,12 +78,39 @@ def test_calibrated_threshold_is_stored_without_touching_the_weights(saved):
     for v in (0.0, 1.0, 1.5):
         with pytest.raises(ModelError, match="between 0 and 1"):
             set_score_thresh(path, v)
+
     assert read_meta(path).score_thresh == 0.315
     payload = torch.load(path, weights_only=True)
     payload["meta"]["score_thresh"] = 2.0
     torch.save(payload, path)
     with pytest.raises(ModelError, match="score_thresh"):
         read_meta(path)
+
+
+def test_the_mirrored_passes_have_their_own_threshold(saved, tmp_path):
+    import shutil
+
+    from detector.detect.plan import DetectConfig, score_thresh_of
+    from detector.model.weights import weights_id
+
+    path = tmp_path / "copy.pt"
+    shutil.copy(saved[0], path)
+    meta = read_meta(path)
+    set_score_thresh(path, 0.39)
+    got = read_meta(path)
+    # none calibrated for --tta yet: both runs use the plain one
+    assert got.detect_thresh_for(False) == got.detect_thresh_for(True) == 0.39
+    got = set_score_thresh(path, 0.36, tta=True)
+    assert (got.score_thresh, got.score_thresh_tta) == (0.39, 0.36)
+    assert got.detect_thresh_for(False) == 0.39 and got.detect_thresh_for(True) == 0.36
+    plain = DetectConfig(model_path=path)
+    assert score_thresh_of(plain) == 0.39
+    assert score_thresh_of(DetectConfig(model_path=path, tta=True)) == 0.36
+    # --score-thresh wins over both
+    assert score_thresh_of(DetectConfig(model_path=path, tta=True, score_thresh=0.5)) == 0.5
+    assert weights_id(path) == meta.state_sha256[:12]  # thresholds do not rename the network
+    with pytest.raises(ModelError, match="between 0 and 1"):
+        set_score_thresh(path, 1.2, tta=True)
 
 
 def test_file_sha256_is_the_hash_of_the_bytes(saved):
