@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_thresholds.py --truth DIR [DIR ...] --work W
-        [--model M] [--rules 0.41 0.39 sun:50:0.35:0.42] [--floor 0.3]
+        [--model M] [--rules 0.41 0.39 sun:50:0.35:0.42] [--floor 0.3] [--tta]
 
 Each ``--truth`` folder holds scenes (``*/<scene>.tif`` beside ``<scene>.geojson``, as
 ``scripts/eval_detector.py`` and ``scripts/calibrate_threshold.py`` leave them). ``ccount
@@ -11,7 +11,8 @@ detect`` runs once per folder at ``--floor`` (kept in ``W``); a rule then keeps 
 detections scoring at least its threshold (the decoder drops a peak only inside a stronger
 detection, so this equals detecting at that threshold). Each prediction folder records the
 network that made it (``model.id``, :func:`detector.model.weights.weights_id`); another
-model's ``--model`` on the same ``W`` is an error, not a silent reuse. Rules: a number (one threshold), or
+model's ``--model`` on the same ``W`` is an error, not a silent reuse (``--tta``: detect
+with the mirrored passes, a model of its own). Rules: a number (one threshold), or
 ``sun:E:LOW:HIGH``: LOW for a scene whose sun (its truth header's, as the acquisition time
 gives it) is below E degrees, HIGH at or above. Prints, per folder and rule, F1 and count
 error pooled, by sun bin and by GSD (:mod:`detector.labels.conditions`).

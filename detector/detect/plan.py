@@ -50,9 +50,7 @@ class DetectConfig:
     batch_size: int = 1
     bands: tuple[int, ...] | None = None
     aoi_only: bool = False
-    score_thresh: float | None = (
-        None  # None: the weights' calibrated one (ModelMeta.detect_thresh_for)
-    )
+    score_thresh: float | None = None  # None: the weights' (ModelMeta.detect_thresh_for)
     num_threads: int | None = None
     tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
     read_threads: int | None = None

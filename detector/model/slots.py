@@ -16,7 +16,7 @@ import numpy as np
 
 from ..detections import Detections
 
-__all__ = ["ACROSS_PITCH", "slot_weight_map"]
+__all__ = ["ACROSS_PITCH", "empty_slots", "slot_weight_map"]
 
 #: Centre-to-centre distance of side-by-side slots, in container widths (2.44 m + ~0.3 m).
 ACROSS_PITCH = 1.12
