@@ -210,12 +210,13 @@ def test_model_card_of_the_shipped_weights_names_the_recipe():
         assert f"--snow {snow:g}" in card and f"winter (snow, sea ice) in {snow:.0%}" in card
     plain = dataclasses.replace(meta, recipe={**meta.recipe, "snow": 0.0})
     assert "--snow" not in render_model_card(path, plain)
-    assert (
-        f"score >= {meta.score_thresh:g} (detect default: calibrated, stored in the file)" in card
-    )
-    bare = dataclasses.replace(meta, score_thresh=None)  # a file that stores no threshold
+    assert f"score >= {meta.score_thresh:g} (detect default: calibrated, stored in the file" in card
+    # the shipped file also holds the threshold of --tta runs, and the card says so
+    assert meta.score_thresh_tta is not None
+    assert f"with `--tta` {meta.score_thresh_tta:g}, calibrated the same way" in card
+    bare = dataclasses.replace(meta, score_thresh=None, score_thresh_tta=None)  # stores none
     assert "score >= 0.42 (detect default)," in render_model_card(path, bare)
-    tuned = dataclasses.replace(meta, score_thresh=0.37)
-    assert "score >= 0.37 (detect default: calibrated, stored in the file)" in render_model_card(
+    tuned = dataclasses.replace(meta, score_thresh=0.37, score_thresh_tta=None)
+    assert "score >= 0.37 (detect default: calibrated, stored in the file)," in render_model_card(
         path, tuned
     )
