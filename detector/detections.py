@@ -23,6 +23,7 @@ __all__ = [
     "Detections",
     "Hull",
     "box_corners",
+    "box_offsets",
     "drop_contained",
 ]
 
@@ -52,6 +53,16 @@ def box_corners(
     xs = np.stack([cx + ux + vx, cx + ux - vx, cx - ux - vx, cx - ux + vx], axis=-1)
     ys = np.stack([cy + uy + vy, cy + uy - vy, cy - uy - vy, cy - uy + vy], axis=-1)
     return np.stack([xs, ys], axis=-1).astype(np.float64)
+
+
+def box_offsets(
+    dx: np.ndarray, dy: np.ndarray, angle_rad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(|along|, |across|): offsets ``(dx, dy)`` from box centres in the frame of boxes whose
+    long axis points at ``angle_rad`` (broadcast); a point lies inside a box of length L and
+    width W when along <= L/2 and across <= W/2."""
+    c, s = np.cos(angle_rad), np.sin(angle_rad)
+    return np.abs(dx * c + dy * s), np.abs(-dx * s + dy * c)
 
 
 def _f(a, dtype=np.float64) -> np.ndarray:
@@ -188,9 +199,7 @@ def drop_contained(dets: Detections, *, shrink: float = 0.8) -> Detections:
     if not len(strong):
         return dets
     d = xy[weak] - xy[strong]
-    c, s = np.cos(dets.angle_rad[strong]), np.sin(dets.angle_rad[strong])
-    along = np.abs(d[:, 0] * c + d[:, 1] * s)
-    across = np.abs(-d[:, 0] * s + d[:, 1] * c)
+    along, across = box_offsets(d[:, 0], d[:, 1], dets.angle_rad[strong])
     inside = (along < 0.5 * shrink * dets.length_px[strong]) & (
         across < 0.5 * shrink * dets.width_px[strong]
     )

@@ -92,10 +92,10 @@ def tally(truth_dir: Path, pred_dir: Path, thresh: float) -> tuple[object, dict[
         pred = pred_dir / geo.name.replace(".geojson", ".detections.geojson")
         if "all" in geo.relative_to(truth_dir).parts[:-1] or not pred.is_file():
             continue
-        t = load_containers(geo, truth=True)
+        t = read_containers(geo)  # positions, footprints and visibility in the file's CRS
         p = load_containers(pred, truth=False, crs=t.crs).scoring_at_least(thresh)
-        axes = _axes(read_containers(geo).corners_m)
-        false, place = place_false(np.c_[p.x_m, p.y_m], np.c_[t.x_m, t.y_m], axes, t.visible)
+        false, place = place_false(np.c_[p.x_m, p.y_m], np.c_[t.x_m, t.y_m],
+                                   _axes(t.corners_m), t.visible)  # fmt: skip
         tp = len(p) - len(false)
         total = total + Tally(tp=tp, fp=len(false), fn=int(t.visible.sum()) - tp)
         for name in PLACES:

@@ -31,12 +31,13 @@ from detector.synth.weather import draw_winter, winter_rng  # noqa: E402
 
 PORTS = ("rajin", "vostochny", "dunai")
 SEED_BASE = 50_000
+SCENES = 60  # whole scenes of the shipped recipe's stage 2 (scene seeds SEED_BASE up)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "imagery" / "generated" / "finetune")
-    p.add_argument("--n", type=int, default=60)
+    p.add_argument("--n", type=int, default=SCENES)
     p.add_argument("--size", type=int, default=1600)
     p.add_argument("--jobs", type=int, default=2, help="scenes rendered at once")
     p.add_argument("--families", default=None, metavar="MIX", help="e.g. classic=1,flat=1")

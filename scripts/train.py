@@ -116,7 +116,7 @@ from detector.synth.mixes import parse_mix  # noqa: E402
 GENERATED = ROOT / "imagery" / "generated"
 STAGE1_STEPS = 6000
 STAGE2_STEPS = 6000
-STAGE2_SCENES = 60  # whole scenes of stage 2 (see --help)
+STAGE2_SCENES = make_finetune_set.SCENES  # whole scenes of stage 2 (see --help)
 STAGE2_LR = 1e-3
 THREADS = 1  # see the docstring
 FAMILIES = "classic=1,flat=1,photo=1,relief=1"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..detections import Detections
+from ..detections import Detections, box_offsets
 
 __all__ = ["ACROSS_PITCH", "empty_slots", "slot_weight_map"]
 
@@ -38,10 +38,9 @@ def empty_slots(dets: Detections, centres: Detections) -> np.ndarray:
     slots = np.concatenate([centre + across, centre - across])  # [2N, 2]
     if not len(dets):
         return slots
-    dx = slots[:, None, 0] - dets.cx[None]  # [M, K]
-    dy = slots[:, None, 1] - dets.cy[None]
-    c, s = np.cos(dets.angle_rad)[None], np.sin(dets.angle_rad)[None]
-    along_d, across_d = np.abs(dx * c + dy * s), np.abs(-dx * s + dy * c)
+    along_d, across_d = box_offsets(  # [M, K]
+        slots[:, None, 0] - dets.cx[None], slots[:, None, 1] - dets.cy[None], dets.angle_rad[None]
+    )
     pad = _PAD * dets.width_px[None]
     covered = (along_d <= dets.length_px[None] / 2 + pad) & (
         across_d <= dets.width_px[None] / 2 + pad
