@@ -17,7 +17,8 @@ scales, no per-ship bias); ``--run`` uses the shipped, calibrated figures; ``--a
 overrides both. For each world it reconciles the scenes' counts with the world's voyage log
 (``world.json``) and prints, per world and pooled: the median |error| per shipment (all,
 observed, imputed), the share of true loads inside their nominal 90 % interval, and the
-total's error. Targets (issue 4): median |error| <= 10 %, >= 80 % inside, total within 5 %;
+total's error, and the 90 % sampling intervals of the pooled median and share (over the voyages
+drawn: :func:`sampling_spread`). Targets (issue 4): median |error| <= 10 %, >= 80 % inside, total within 5 %;
 ``--targets 17`` (issue 17, measured heights, no fitted factor): median |error| <= 7 %,
 85-95 % inside, total within 5 %; the exit status is 1 when they are missed (0 with
 ``--exit-zero``: a report, e.g. for ``scripts/eval_candidate.py``). ``--fit`` on a run counted with measured heights prints
@@ -197,6 +198,17 @@ def summarise(rows: list[dict]) -> dict:
             "imputed": part([r for r in rows if r["imputed"]])}  # fmt: skip
 
 
+def sampling_spread(rows: list[dict]) -> dict:
+    """90 % intervals of the median |error| (bootstrap over the shipments) and of the share
+    inside their intervals (exact binomial): how far the same reconciler could land on
+    another draw of as many voyages (16 voyages: one more or fewer inside moves the share 6
+    points)."""
+    from detector.labels.spread import median_interval, share_interval
+
+    return {"median_abs_err": median_interval([abs(r["err"]) for r in rows]),
+            "inside": share_interval(sum(bool(r["inside"]) for r in rows), len(rows))}  # fmt: skip
+
+
 def _line(name: str, s: dict, total_err: float | None) -> str:
     def f(p):
         if not p["n"]:
@@ -260,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     pooled_summary = summarise(pooled)
     print(_line(f"POOLED [{source}]", pooled_summary, None)
           + f" | worst total err {100 * max(map(abs, terrs)):.1f}%")  # fmt: skip
+    spread = sampling_spread(pooled)
+    print(f"  90 % over the voyages drawn: median |err| {spread['median_abs_err'].text('{:.3f}')}"
+          f" (bootstrap), inside {spread['inside'].text('{:.2f}')} (exact binomial)")  # fmt: skip
+    pooled_summary["all"]["spread90"] = {k: [v.low, v.high] for k, v in spread.items()}
     if args.json:
         print(json.dumps({"source": source, "pooled": pooled_summary, "total_errors": terrs,
                           "worlds": [{k: v for k, v in r.items() if k != "rows"} for r in results]}))  # fmt: skip

@@ -15,7 +15,12 @@ model's ``--model`` on the same ``W`` is an error, not a silent reuse (``--tta``
 with the mirrored passes, a model of its own). Rules: a number (one threshold), or
 ``sun:E:LOW:HIGH``: LOW for a scene whose sun (its truth header's, as the acquisition time
 gives it) is below E degrees, HIGH at or above. Prints, per folder and rule, F1 and count
-error pooled, by sun bin and by GSD (:mod:`detector.labels.conditions`).
+error pooled, by sun bin and by GSD (:mod:`detector.labels.conditions`), with their 90 %
+bootstrap intervals over the folder's scenes (:mod:`detector.labels.spread`), and each rule's
+F1 against a base scored on the same scenes, paired (the difference, its 90 % interval and
+the share of resamples in which the rule scores higher): the first rule, or ``--base-work
+B --base-rule R``, predictions another run of this script left in ``B`` (another model, or
+the plain pass against ``--tta``).
 """
 
 from __future__ import annotations
@@ -53,10 +58,25 @@ def scenes_of(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*/*.tif") if p.parent.name not in ("all", "pred"))
 
 
+def base_tallies(folder: Path, tifs: list[Path], loaded: list, rule: str | None) -> list:
+    """Per-scene tallies of the predictions in ``folder`` (another run's) at ``rule`` (default
+    0.39), against the truth already ``loaded`` for ``tifs``."""
+    from detector.labels.evaluate import evaluate_scene, load_containers
+
+    out = []
+    for t, (_, truth, sun, _) in zip(tifs, loaded, strict=True):
+        p = load_containers(folder / f"{t.stem}.detections.geojson", truth=False, crs=truth.crs)
+        out.append(evaluate_scene(p.scoring_at_least(rule_threshold(rule or "0.39", sun)),
+                                  truth)["all"])  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    from detector.errors import LabelError
     from detector.labels.conditions import condition_bins
     from detector.labels.evaluate import Tally, evaluate_scene, load_containers
     from detector.labels.io import read_geojson
+    from detector.labels.spread import paired_f1_difference, scene_intervals
     from detector.model.weights import weights_id
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -68,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tta", action="store_true", help="detect with the mirrored passes "
                     "(ccount detect --tta; give it its own --work)")  # fmt: skip
+    ap.add_argument(
+        "--base-work",
+        type=Path,
+        default=None,
+        help="compare each rule, paired, with the predictions in this --work ...",
+    )
+    ap.add_argument("--base-rule", default=None, help="... kept at this rule (default: 0.39)")
     args = ap.parse_args(argv)
     model_id = weights_id(args.model) + ("-tta" if args.tta else "")
     for folder in args.truth:
@@ -92,11 +119,19 @@ def main(argv: list[str] | None = None) -> int:
             head = read_geojson(geo)[1]
             loaded.append((p, truth, head.get("sun_elevation_deg"), condition_bins(head)))
         print(f"{folder} ({len(loaded)} scenes)")
+        base = None
+        if args.base_work is not None:
+            try:
+                base = base_tallies(args.base_work / pred.name, tifs, loaded, args.base_rule)
+            except LabelError as e:
+                print(f"eval_thresholds.py: error: {e}", file=sys.stderr)
+                return 2
         for rule in args.rules:
-            total, split = Tally(), {"sun_elevation": {}, "gsd": {}}
+            total, split, per_scene = Tally(), {"sun_elevation": {}, "gsd": {}}, []
             for p, truth, sun, bins in loaded:
                 res = evaluate_scene(p.scoring_at_least(rule_threshold(rule, sun)), truth)["all"]
                 total = total + res
+                per_scene.append(res)
                 for name, tallies in split.items():
                     b = bins.get(name, "?")
                     tallies[b] = tallies.get(b, Tally()) + res
@@ -111,6 +146,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {rule:>18}: F1 {m['f1']:.3f} P {m['precision']:.3f} R {m['recall']:.3f} "
                   f"count {m['count_error_pct']:+.1f} %   by sun {parts['sun_elevation']}   "
                   f"by GSD {parts['gsd']}", flush=True)  # fmt: skip
+            iv = scene_intervals(per_scene)
+            line = (f"  {'':>18}  90 % over the scenes: F1 {iv['f1'].text()}, count "
+                    f"{iv['count_error_pct'].text('{:+.1f}')} %")  # fmt: skip
+            if base is None:
+                base = per_scene
+            else:
+                d, wins = paired_f1_difference(base, per_scene)
+                line += f"; F1 minus the base's {d.text('{:+.3f}')}, higher in {wins:.0%}"
+            print(line, flush=True)
     return 0
 
 
