@@ -41,7 +41,7 @@ PORTS = ("rajin", "vostochny", "dunai")
 GSDS = (0.35, 0.55)
 #: validation seeds: 8001's scenes are all under a high sun (52-64 degrees), 8002's at 21-23
 #: and 45: the model's scores run lower under a low sun, where long shadows darken the tops,
-#: so a set of one sun only sets a threshold that counts wrong under the other (README)
+#: so a set of one sun only sets a threshold that counts wrong under the other (docs/training.md)
 SEEDS = (8001, 8002)
 FLOOR = 0.15
 

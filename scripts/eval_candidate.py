@@ -30,7 +30,7 @@ continues where it stopped, e.g. across sessions in the background):
   voyages are the world's own, written from its world.json).
 
 Then one JSON (``DIR/summary.json``) and one markdown row per part, printed, in the form of the
-README's candidate tables. The threshold used is the one stored in the weights: calibrate
+candidate tables in docs/training.md. The threshold used is the one stored in the weights: calibrate
 first (``scripts/calibrate_threshold.py --model CAND.pt --write``).
 """
 

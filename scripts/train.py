@@ -55,7 +55,7 @@ a high sun).
 Both stages of the shipped weights were trained at commit 7146e67. Since then the families
 gained a fifth (oblique, in no recipe) and two modules were split; the training samples of
 the recipe are the same (SHA-256 over 60 stage-1 samples at 7146e67 and at the commit that
-shipped the weights, README) and so are the stage-2 scenes, so this script reproduces both
+shipped the weights, docs/training.md) and so are the stage-2 scenes, so this script reproduces both
 stages, but re-runs stage 1 (its generator version, a hash of ``detector/synth``, differs).
 The narrower weights of 2026-12-05 ("four-hull"): commit 7146e67 with ``--widths
 16,32,64,96,128 --stage2-loss-weights hull=2,bridge=1``. The weights of 2026-12-04 (three

@@ -158,7 +158,7 @@ def configure(parser) -> None:
         metavar="P",
         help="fraction of the winter tiles whose container tops carry deep snow, white edge "
         "to edge with the joints between boxes gone (default 0, as shipped; a study: "
-        "README, 'Rendering families')",
+        "docs/training.md)",
     )
     parser.add_argument(
         "--families",

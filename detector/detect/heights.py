@@ -366,7 +366,7 @@ def _fill_priors(est, low, high, basis, m, groups, region, steps) -> None:
        at a fixed +-1, 0.92 / 0.92 / 0.87 so, 0.97 / 0.98 / 0.96 at half a tier more);
     4. else :data:`PRIOR_TIERS`, the stowage range.
 
-    Tried and not adopted (README, ``--heights shadow``): one measured stack setting its
+    Tried and not adopted (docs/heights.md): one measured stack setting its
     block +-1 tier, and lone yard/quay stacks taking the scene's measured ones: MAE a wash,
     the flat world's shipments worse.
     """

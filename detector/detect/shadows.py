@@ -37,7 +37,7 @@ __all__ = ["SUN_DISAGREE_AZ_DEG", "SUN_DISAGREE_DEG", "SceneHeights", "scene_hei
 #: Metadata and shadows disagreeing by more than this in elevation flag the scene ...
 SUN_DISAGREE_DEG = 5.0
 #: ... or by more than this in azimuth: the shadows' azimuth is 15-70 deg off on most
-#: synthetic test scenes whose metadata is right (README), so only a sun on the wrong side
+#: synthetic test scenes whose metadata is right (docs/heights.md), so only a sun on the wrong side
 #: is evidence against the metadata (a 5-deg rule on both flagged 6 of the 7 test scenes
 #: with a shadow estimate; this one flags 2, whose shadow elevation is 12 and 16 deg off).
 SUN_DISAGREE_AZ_DEG = 90.0

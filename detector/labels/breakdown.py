@@ -2,7 +2,7 @@
 
 Precision cannot be split this way (a false box has no true kind or height), but recall can,
 and it shows failures the pooled numbers hide: a kind or a stack height the model misses
-far more often than the others (README, "Rendering families": 40 ft tops under deep snow).
+far more often than the others (docs/training.md: 40 ft tops under deep snow).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A truth file's header may say how its scene was taken (synthetic truth does: ``gsd_m``,
 ``sun_elevation_deg``, ``snow``, ``off_nadir_deg``; hand labels usually do not). Pooling the
 scenes' tallies by those conditions shows where a model loses what it loses (a low sun, whose
-long shadows darken the tops, costs the shipped weights most: README). Conditions a header
+long shadows darken the tops, costs the shipped weights most: docs/training.md). Conditions a header
 does not give leave the scene out of that split.
 """
 

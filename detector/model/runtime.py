@@ -30,7 +30,7 @@ def trim_freed_memory() -> None:
     scenes of a batch. glibc's default allocation policy stays: forcing blocks of 1 MB and
     more onto fresh mmaps (``M_MMAP_THRESHOLD``) kept ~250 MB off the peak RSS of a
     12,000 px scene but made every activation of the model fault in new pages, and the
-    detect pipeline 1.7x slower (measured, see the README). A no-op without glibc."""
+    detect pipeline 1.7x slower (measured, see the model card). A no-op without glibc."""
     import ctypes
     import ctypes.util
 
