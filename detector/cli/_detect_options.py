@@ -85,8 +85,12 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "view_angle...; nadir when they do not say), nadir = ignore them "
                         f"(default: {d.view_source})")  # fmt: skip
     p.add_argument("--tta", action="store_true",
-                   help="also run mirrored tiles and average: more accurate, 4x the model work; "
+                   help="also run mirrored tiles and average: more accurate, 4x the model work on "
+                        "tiles with anything on them (--tta-floor); "
                         "uses the threshold calibrated for it when the weights hold one")  # fmt: skip
+    p.add_argument("--tta-floor", type=float, default=d.tta_floor, metavar="P",
+                   help="--tta: mirror only the tiles whose plain pass scores P somewhere "
+                        f"(default {d.tta_floor:g}; 0 = every tile)")  # fmt: skip
 
 
 def detect_config(args: argparse.Namespace):
@@ -103,6 +107,7 @@ def detect_config(args: argparse.Namespace):
         score_thresh=args.score_thresh,
         num_threads=args.threads,
         tta=args.tta,
+        tta_floor=args.tta_floor,
         read_threads=args.read_threads,
         serial=args.serial,
         force=args.force,

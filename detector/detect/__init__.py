@@ -111,6 +111,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "plan_scene",
             "score_thresh_of",
             "tiling_for",
+            "TTA_FLOOR",
         ],
         "predictor": ["TorchPredictor"],
         "progress": ["tqdm_progress"],

@@ -26,6 +26,7 @@ __all__ = [
     "load_detector",
     "plan_scene",
     "score_thresh_of",
+    "TTA_FLOOR",
     "tiling_for",
 ]
 
@@ -35,6 +36,13 @@ log = logging.getLogger(__name__)
 #: default; what the reconciler's factors were fitted to), or "shadow", measured from the
 #: scene's shadows (:mod:`detector.detect.shadows`; opt-in, ~3 s a scene).
 HEIGHTS = ("net", "shadow")
+
+
+#: ``--tta`` runs the mirrored passes only on tiles whose plain heatmap reaches this score
+#: somewhere; elsewhere the plain map stands. Far under any detection threshold (0.37 with
+#: ``--tta``): a tile whose best plain peak is this weak would need all three mirror images
+#: to score ~0.6 where the plain pass scores under 0.05 (measured: README, ``--tta``).
+TTA_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,8 @@ class DetectConfig:
     aoi_only: bool = False
     score_thresh: float | None = None  # None: the weights' (ModelMeta.detect_thresh_for)
     num_threads: int | None = None
-    tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work
+    tta: bool = False  # mirrored passes averaged (TorchPredictor); 4x the model work on busy tiles
+    tta_floor: float = TTA_FLOOR  # 0: every tile mirrored
     read_threads: int | None = None
     serial: bool = False  # one scene at a time (else: outputs written while the next runs)
     force: bool = False  # run scenes outside the model's GSD range (with a warning)
@@ -74,6 +83,8 @@ class DetectConfig:
         for flag, n in (("--threads", self.num_threads), ("--read-threads", self.read_threads)):
             if n is not None and n < 1:
                 raise ConfigError(f"{flag} {n} must be >= 1")
+        if not 0.0 <= self.tta_floor < 1.0:
+            raise ConfigError(f"--tta-floor {self.tta_floor} must be in [0, 1)")
         if self.heights not in HEIGHTS:
             raise ConfigError(f"--heights {self.heights!r}: expected one of {', '.join(HEIGHTS)}")
         if self.sun_source not in ("auto", "shadows"):
@@ -188,7 +199,11 @@ def load_detector(config: DetectConfig) -> Detector:
     thresh = score_thresh_of(config, meta)
     floor = min(thresh, SHADOW_BLOCKER_THRESH) if config.heights == "shadow" else None
     predictor = TorchPredictor(
-        module, device=device, score_thresh=thresh if floor is None else floor, tta=config.tta
+        module,
+        device=device,
+        score_thresh=thresh if floor is None else floor,
+        tta=config.tta,
+        tta_floor=config.tta_floor,
     )
     return Detector(
         predictor=predictor,

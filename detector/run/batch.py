@@ -147,7 +147,7 @@ def detect_settings(config: Any) -> dict[str, Any]:
         "bands": list(config.bands) if config.bands else None,
         "aoi_only": config.aoi_only,
         # only when on, so catalogs made before the option stay current
-        **({"tta": True} if config.tta else {}),
+        **({"tta": True, "tta_floor": config.tta_floor} if config.tta else {}),
         # a scene outside the model's GSD range fails without --force: forcing is a setting
         **({"force": True} if config.force else {}),
         # measured stack heights change every count; only when on (catalogs made before)

@@ -272,7 +272,7 @@ def test_cli_detect_real_architecture_and_bad_scene(scene_tif, random_model, tmp
     out = tmp_path / "out"
     rc = main(["detect", str(bad), str(scene_tif), "--out", str(out), "--model", str(random_model),
                "--device", "cpu", "--tile", "256", "--batch-size", "2", "--no-progress",
-               "--tta"])  # fmt: skip
+               "--tta", "--tta-floor", "0.02"])  # fmt: skip
     assert rc == 2
     cap = capsys.readouterr()
     assert f"{SCENE}:" in cap.out and "1 of 2 scenes done" in cap.out
@@ -282,6 +282,13 @@ def test_cli_detect_real_architecture_and_bad_scene(scene_tif, random_model, tmp
     assert len(c["model"]["sha256"]) == 64
     assert c["timing_s"]["model"] > 0
     assert c["settings"]["tta"] is True and c["tiers_basis"].startswith("regressed")
+    assert c["settings"]["tta_floor"] == 0.02
+
+
+def test_cli_refuses_a_tta_floor_out_of_range(scene_tif, tmp_path, capsys):
+    rc = main(["detect", str(scene_tif), "--out", str(tmp_path / "o"), "--tta", "--tta-floor", "1"])
+    assert rc == 2
+    assert "--tta-floor 1.0 must be in [0, 1)" in capsys.readouterr().err
 
 
 def test_cli_eval_through_main(scene_tif, tmp_path, capsys):

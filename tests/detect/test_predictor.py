@@ -76,6 +76,27 @@ def test_tta_averages_the_mirrored_heatmaps_and_handles_odd_sizes():
     assert len(b[0].dets) >= 3 and _centres(a) == _centres(b)
 
 
+def test_tta_mirrors_only_the_tiles_whose_plain_pass_reaches_the_floor():
+    net = _BlobNet(shift=True)  # the plain pass alone keeps the shift: TTA moves its peaks
+    tiles = _tiles(3)
+    tiles[1] = 0.0
+    tiles[1, :, 30:36, 30:36] = 0.2  # a faint blob: plain peak ~0.03, under the 0.05 floor
+    kw = {"device": "cpu", "score_thresh": 0.01, "amp": False}
+    plain = _centres(TorchPredictor(net, **kw)(tiles))
+    every = TorchPredictor(net, **kw, tta=True, tta_floor=0.0)
+    gated = TorchPredictor(net, **kw, tta=True, tta_floor=0.05)
+    mirrored = _centres(every(tiles))
+    calls = net.calls
+    got = _centres(gated(tiles))
+    assert net.calls - calls == 4  # plain + three mirrored passes of the two busy tiles
+    assert gated.tta_tiles == [2, 3] and every.tta_tiles == [3, 3]
+    assert len(plain[1]) == 1 and plain[1] != mirrored[1]  # the faint blob's peak moves...
+    assert got[1] == plain[1]  # ...unless its tile is under the floor: the plain map stands
+    assert got[0] == mirrored[0] != plain[0] and got[2] == mirrored[2] != plain[2]
+    quiet = TorchPredictor(net, **kw, tta=True)
+    assert _centres(quiet(tiles[1:2])) == [plain[1]] and quiet.tta_tiles == [0, 1]
+
+
 @pytest.mark.skipif(not _cpu_bf16(), reason="this CPU has no native bfloat16")
 @pytest.mark.skipif(not default_model_path().is_file(), reason="needs the shipped weights")
 def test_cpu_bfloat16_finds_the_same_containers_as_float32():
