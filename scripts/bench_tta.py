@@ -53,8 +53,7 @@ def _run(det, cfg, scene: Path, out: Path):
     wall = time.perf_counter() - t0
     if not res.ok:
         raise SystemExit(f"{scene}: {res.error}")
-    counts = json.loads(res.counts_path.read_text())
-    return load_containers(res.detections_path, truth=False), counts["timing_s"]["model"], wall
+    return load_containers(res.detections_path, truth=False), res.counts["timing_s"]["model"], wall
 
 
 def same_answer(args) -> list[dict]:

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from detector.labels.conditions import condition_bins
     from detector.labels.evaluate import Tally, evaluate_scene, load_containers
     from detector.labels.io import read_geojson
-    from detector.labels.spread import paired_f1_difference, scene_intervals
+    from detector.labels.spread import scenes_text
     from detector.model.weights import weights_id
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -146,15 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {rule:>18}: F1 {m['f1']:.3f} P {m['precision']:.3f} R {m['recall']:.3f} "
                   f"count {m['count_error_pct']:+.1f} %   by sun {parts['sun_elevation']}   "
                   f"by GSD {parts['gsd']}", flush=True)  # fmt: skip
-            iv = scene_intervals(per_scene)
-            line = (f"  {'':>18}  90 % over the scenes: F1 {iv['f1'].text()}, count "
-                    f"{iv['count_error_pct'].text('{:+.1f}')} %")  # fmt: skip
-            if base is None:
-                base = per_scene
-            else:
-                d, wins = paired_f1_difference(base, per_scene)
-                line += f"; F1 minus the base's {d.text('{:+.3f}')}, higher in {wins:.0%}"
-            print(line, flush=True)
+            print(f"  {'':>18}  90 % over the scenes: {scenes_text(per_scene, base)}", flush=True)
+            base = per_scene if base is None else base
     return 0
 
 

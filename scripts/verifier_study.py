@@ -269,7 +269,7 @@ def _tallies(scenes: list, t: float, q: float) -> list:
 
 def cmd_eval(args) -> int:
     from detector.labels.evaluate import Tally, load_containers
-    from detector.labels.spread import paired_f1_difference, scene_intervals
+    from detector.labels.spread import scenes_text
 
     for path in args.crops:
         d = np.load(path)
@@ -302,20 +302,14 @@ def cmd_eval(args) -> int:
             grid = [(t, q) for t in (0.30, 0.33, 0.36, 0.39) for q in np.arange(0.1, 0.75, 0.05)]
             best = max(grid, key=lambda r: sum(_tallies(scenes, *r), Tally()).metrics()["f1"])
             rules.append(f"{best[0]:.2f}:{best[1]:.2f}")
+        base_name = f"{rules[0]}'s"
         for rule in rules:
             per = _tallies(scenes, *_rule(rule))
             m = sum(per, Tally()).metrics()
-            iv = scene_intervals(per)
             pr = " ".join(f"{k[0].upper()} {m[k]:.3f}" if m[k] is not None else f"{k[0].upper()} -"
                           for k in ("precision", "recall"))  # fmt: skip
-            line = (f"  {rule:>10}: F1 {iv['f1'].text()}  count "
-                    f"{iv['count_error_pct'].text('{:+.1f}')} %  {pr}")  # fmt: skip
-            if base is None:
-                base = per
-            else:
-                diff, wins = paired_f1_difference(base, per)
-                line += f"  F1 minus {rules[0]}'s {diff.text('{:+.3f}')} (higher in {wins:.0%})"
-            print(line, flush=True)
+            print(f"  {rule:>10}: {scenes_text(per, base, base_name)}  {pr}", flush=True)
+            base = per if base is None else base
     return 0
 
 

@@ -200,7 +200,7 @@ def finish_scene(
             "aoi_only": config.aoi_only,
             "tta": config.tta,
             # mirrored passes only where the plain pass scores this somewhere (TTA_FLOOR)
-            **({"tta_floor": getattr(detector.predictor, "tta_floor", None)} if config.tta else {}),
+            **({"tta_floor": config.tta_floor} if config.tta else {}),
             "read_threads": inf.read_threads,
             "heights": heights,
         },

@@ -18,6 +18,7 @@ sea costs one pass, as without ``--tta``.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 import torch
@@ -60,6 +61,8 @@ class TorchPredictor:
         self.score_thresh = float(score_thresh)
         self.tta = bool(tta)
         self.tta_floor = float(tta_floor)
+        f = self.tta_floor
+        self._floor_logit = math.log(f / (1.0 - f)) if f > 0 else -math.inf
         #: tiles that ran the mirrored passes / all tiles seen (``--tta`` only)
         self.tta_tiles = [0, 0]
         cuda = self.device.type == "cuda"
@@ -105,12 +108,7 @@ class TorchPredictor:
     def _gated_tta(self, x: torch.Tensor, heatmap: torch.Tensor) -> torch.Tensor:
         """The heatmap logits with the mirrored passes averaged in on the tiles whose plain
         map reaches :attr:`tta_floor` (all of them at a floor of 0)."""
-        floor = (
-            float(np.log(self.tta_floor / (1.0 - self.tta_floor))) if self.tta_floor > 0 else None
-        )
-        busy = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-        if floor is not None:
-            busy = heatmap.flatten(1).amax(dim=1).float() >= floor
+        busy = heatmap.flatten(1).amax(dim=1).float() >= self._floor_logit
         self.tta_tiles[0] += int(busy.sum())
         self.tta_tiles[1] += int(x.shape[0])
         if bool(busy.all()):

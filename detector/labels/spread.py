@@ -26,6 +26,7 @@ __all__ = [
     "paired_f1_difference",
     "median_interval",
     "share_interval",
+    "scenes_text",
 ]
 
 LEVEL = 0.90
@@ -116,3 +117,16 @@ def share_interval(hits: int, n: int, *, level: float = LEVEL) -> Interval:
         raise ValueError("a share of nothing")
     ci = stats.binomtest(int(hits), int(n)).proportion_ci(confidence_level=level, method="exact")
     return Interval(hits / n, float(ci.low), float(ci.high), level)
+
+
+def scenes_text(per_scene: Sequence[Tally], base: Sequence[Tally] | None = None,
+                base_name: str = "the base's") -> str:  # fmt: skip
+    """ "F1 v [lo, hi], count v [lo, hi] %" over the scenes of ``per_scene`` and, with ``base``
+    (the same scenes, another rule or model), "; F1 minus <base_name> d [lo, hi], higher in
+    w%" (:func:`paired_f1_difference`)."""
+    iv = scene_intervals(per_scene)
+    text = f"F1 {iv['f1'].text()}, count {iv['count_error_pct'].text('{:+.1f}')} %"
+    if base is not None:
+        d, wins = paired_f1_difference(base, per_scene)
+        text += f"; F1 minus {base_name} {d.text('{:+.3f}')}, higher in {wins:.0%}"
+    return text

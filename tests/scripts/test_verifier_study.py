@@ -25,6 +25,16 @@ def _scene(path):
         ds.write(img)
 
 
+def _train_and_eval(vs, crops, tmp_path, capsys, rules: list[str]) -> str:
+    """A few training steps on ``crops``, then ``eval`` at ``rules``: what it printed."""
+    model = tmp_path / "v.pt"
+    assert vs.main(["train", "--crops", str(crops), "--out", str(model), "--steps", "3",
+                    "--batch", "4", "--threads", "1"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert vs.main(["eval", "--model", str(model), "--crops", str(crops), "--rules", *rules]) == 0
+    return capsys.readouterr().out
+
+
 def test_crops_labels_training_and_rules(tmp_path, capsys):
     vs = load_script("verifier_study")
     truth = tmp_path / "set" / "truth"
@@ -45,13 +55,7 @@ def test_crops_labels_training_and_rules(tmp_path, capsys):
     for row, col in ((16, 22), (16, 42), (4, 32), (28, 32)):  # 4 m along, 4.8 m across: ground
         assert (d["x"][:, :, row, col] < 100).all()
 
-    model = tmp_path / "v.pt"
-    assert vs.main(["train", "--crops", str(crops), "--out", str(model), "--steps", "3",
-                    "--batch", "4", "--threads", "1"]) == 0  # fmt: skip
-    capsys.readouterr()
-    assert vs.main(["eval", "--model", str(model), "--crops", str(crops),
-                    "--rules", "0.39", "0.3", "0.3:1.0"]) == 0  # fmt: skip
-    out = capsys.readouterr().out
+    out = _train_and_eval(vs, crops, tmp_path, capsys, ["0.39", "0.3", "0.3:1.0"])
     lines = {ln.split(": F1")[0].strip(): ln for ln in out.splitlines() if ": F1" in ln}
     assert "F1 1.000" in lines["0.39"]  # the four true boxes
     assert "F1 0.889" in lines["0.3"]  # and the false one: 8 / 9
@@ -68,13 +72,7 @@ def test_look_alike_scenes_count_the_boxes_each_rule_keeps(tmp_path, capsys):
                     str(tmp_path / "pred"), "--out", str(crops)]) == 0  # fmt: skip
     d = np.load(crops)
     assert d["x"].shape == (2, 3, 32, 64) and not d["label"].any()
-    model = tmp_path / "v.pt"
-    assert vs.main(["train", "--crops", str(crops), "--out", str(model), "--steps", "2",
-                    "--batch", "2", "--threads", "1"]) == 0  # fmt: skip
-    capsys.readouterr()
-    assert vs.main(["eval", "--model", str(model), "--crops", str(crops),
-                    "--rules", "0.3", "0.39", "0.3:1.0"]) == 0  # fmt: skip
-    out = capsys.readouterr().out
+    out = _train_and_eval(vs, crops, tmp_path, capsys, ["0.3", "0.39", "0.3:1.0"])
     assert "0.3: 2.00 false containers a scene  (depot 2.00)" in out
     assert "0.39: 1.00 false containers a scene" in out
     assert "0.3:1.0: 0.00 false containers a scene" in out
