@@ -76,7 +76,9 @@ class Detections:
     Arrays, all shape [N]: ``cx, cy, length_px, width_px, angle_rad`` float64; ``kind`` int8
     (index into :data:`KINDS`); ``score`` float32 in 0..1 (1.0 for truth); ``tiers`` float32
     (estimated stack height at the container, >= 1; truth uses the exact integer);
-    ``visible`` bool (top of its stack; always True for detections).
+    ``visible`` bool (top of its stack; always True for detections); ``verify`` float32, the
+    crop verifier's probability that a container is there (NaN where it did not run:
+    :mod:`detector.detect.verify`).
     """
 
     cx: np.ndarray
@@ -88,6 +90,7 @@ class Detections:
     score: np.ndarray
     tiers: np.ndarray
     visible: np.ndarray = field(default=None)  # type: ignore[assignment]
+    verify: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.cx).reshape(-1))
@@ -98,7 +101,10 @@ class Detections:
         object.__setattr__(self, "tiers", _f(self.tiers, np.float32))
         vis = np.ones(n, bool) if self.visible is None else _f(self.visible, bool)
         object.__setattr__(self, "visible", vis)
-        for name in ("cy", "length_px", "width_px", "angle_rad", "kind", "score", "tiers"):
+        ver = np.full(n, np.nan, np.float32) if self.verify is None else _f(self.verify, np.float32)
+        object.__setattr__(self, "verify", ver)
+        for name in ("cy", "length_px", "width_px", "angle_rad", "kind", "score", "tiers", "visible",
+                     "verify"):  # fmt: skip
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"Detections.{name} has {len(getattr(self, name))} rows, cx has {n}"
@@ -147,6 +153,7 @@ class Detections:
     def _fields() -> tuple[str, ...]:
         return (
             "cx", "cy", "length_px", "width_px", "angle_rad", "kind", "score", "tiers", "visible",
+            "verify",
         )  # fmt: skip
 
     def _asdict(self) -> dict[str, np.ndarray]:

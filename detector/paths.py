@@ -31,3 +31,8 @@ def labels_dir() -> Path:
 
 def default_model_path() -> Path:
     return models_dir() / "ccount-centernet.pt"
+
+
+def default_verifier_path() -> Path:
+    """The shipped crop verifier (``ccount detect --verify``)."""
+    return models_dir() / "ccount-verifier.pt"

@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/bench_detect.py [--size 6000] [--gsd 0.4 0.3] [--threads 2]
-        [--retina-tiles 3] [--model PATH] [--device cpu] [--work DIR] [--tta]
+        [--retina-tiles 3] [--model PATH] [--device cpu] [--work DIR] [--tta] [--verify]
 
 For each native GSD it writes (once, cached in ``--work``) a ``size`` x ``size`` px synthetic
 GeoTIFF (uint8 RGB, 256 px deflate tiles, overviews) near Rajin: a mosaic of 16 different
@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ccount-bench")
     ap.add_argument("--no-retina", action="store_true", help="time ccount only")
     ap.add_argument("--tta", action="store_true", help="ccount with --tta (mirrored passes)")
+    ap.add_argument("--verify", action="store_true",
+                    help="ccount with --verify (the crop verifier, models/ccount-verifier.pt)")  # fmt: skip
     ap.add_argument("--read-threads", type=int, default=None,
                     help="ccount's reading threads (default: detect's: 1 on CPU, more on CUDA)")  # fmt: skip
     args = ap.parse_args(argv)
@@ -168,11 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     config = DetectConfig(
         model_path=weights, device=args.device, batch_size=batch,
         num_threads=args.threads, tta=args.tta, read_threads=args.read_threads,
+        verify=args.verify,
     )  # fmt: skip
     detector = load_detector(config)
     load = os.getloadavg()
     print(f"torch {torch.__version__}, {args.threads} threads, device {detector.device}; "
-          f"model {weights} ({origin}){', --tta' if args.tta else ''}; "
+          f"model {weights} ({origin}){', --tta' if args.tta else ''}"
+          f"{', --verify' if args.verify else ''}; "
           f"load average before: {load[0]:.2f}")  # fmt: skip
     warm = make_scene(args.work / f"warmup_{SCENE_TIME}.tif", 1024, 0.4)
     bench_ccount(warm, args.work / "out", config, detector)  # first-call costs out of the way
@@ -192,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             "model_mpx_s": model_mpx / r["seconds"], "containers": c["totals"]["visible"],
             "read_s": c["timing_s"]["read"], "model_s": c["timing_s"]["model"],
             "tiles": c["tiles"]["run"], "read_threads": c["settings"]["read_threads"],
+            "verify_s": c["settings"].get("verify", {}).get("seconds", 0.0),
         }  # fmt: skip
         if not args.no_retina:
             rr = bench_retina(scene, args.retina_tiles, device=detector.device)
@@ -199,12 +204,13 @@ def main(argv: list[str] | None = None) -> int:
             row["ratio"] = row["native_mpx_s"] / rr["mpx_s"]
             row["ratio_model_frame"] = row["model_mpx_s"] / rr["mpx_s"]
         rows.append(row)
+        vtext = f", verifier {row['verify_s']:.1f} s" if args.verify else ""
         print(
             f"\nscene {args.size} x {args.size} px at {gsd} m ({native_mpx:.1f} native Mpx, "
             f"{row['tiles']} tiles of {c['settings']['tile']} px at 0.4 m, {row['containers']} containers found)\n"
             f"  ccount detect (end to end): {row['seconds']:.1f} s = {row['native_mpx_s']:.2f} "
             f"native Mpx/s ({row['model_mpx_s']:.2f} model-frame Mpx/s; reading {row['read_s']:.1f} s"
-            f" in {row['read_threads']} reading thread(s), model {row['model_s']:.1f} s)"
+            f" in {row['read_threads']} reading thread(s), model {row['model_s']:.1f} s{vtext})"
         )  # fmt: skip
         if "ratio" in row:
             print(

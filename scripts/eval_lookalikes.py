@@ -5,14 +5,15 @@ Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_lookalikes.py [--out /tmp/ccount-lookalikes]
         [--model models/ccount-centernet.pt] [--families classic flat ...] [--size-m 320]
-        [--scenes bus_depot truck_park ...] [--seed 0] [--json FILE] [--tta]
+        [--scenes bus_depot truck_park ...] [--seed 0] [--json FILE] [--tta] [--verify V]
 
 Each scene of :data:`detector.synth.lookalike_scenes.LOOKALIKE_SCENES` (bus depot of 50
 buses, truck park, rail yard of boxcars and tank cars, bulk carrier at berth, town blocks,
 solar/greenhouse field) is rendered in every rendering family of the registry (default) as
 an 8-bit GeoTIFF ``--size-m`` metres square (320 m: 10.24 ha) at GSD 0.3, 0.4 or 0.5 m
 (rotating over the scenes), placed in open sea far from every port AOI (the AOI cannot help). It then runs
-``ccount detect`` on them as a user would; every detection is a false container. Prints a
+``ccount detect`` on them as a user would (``--verify V``: with the crop verifier ``V``,
+predictions in ``<out>/pred-verify``); every detection is a false container. Prints a
 table (false containers per scene and per hectare) and writes ``<out>/lookalikes.json``.
 Scene seeds ``LOOKALIKE_SEED_BASE + seed * 100 + k`` are never used in training.
 """
@@ -76,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="default <out>/lookalikes.json")
     p.add_argument("--tta", action="store_true", help="detect with the mirrored passes "
                    "(ccount detect --tta, at the weights' threshold for it)")  # fmt: skip
+    p.add_argument("--verify", type=Path, default=None, metavar="V",
+                   help="detect with --verify --verifier V (the crop verifier)")  # fmt: skip
     args = p.parse_args(argv)
     rows = render_scenes(args.out, args.families, args.scenes, args.size_m, args.seed)
-    pred = args.out / "pred"
+    pred = args.out / ("pred" if args.verify is None else "pred-verify")
+    verify = [] if args.verify is None else ["--verify", "--verifier", str(args.verify)]
     subprocess.run([*CCOUNT, "detect", *(r["file"] for r in rows), "--out", str(pred),
                     "--model", str(args.model), "--no-progress",
-                    *(["--tta"] if args.tta else [])], check=True, cwd=ROOT)  # fmt: skip
+                    *(["--tta"] if args.tta else []), *verify], check=True, cwd=ROOT)  # fmt: skip
     for r in rows:
         counts = json.loads((pred / f"{Path(r['file']).stem}.counts.json").read_text())
         r["false_containers"] = int(counts["totals"]["visible"])
@@ -96,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             "false_per_ha": round(n / max(sum(r["area_ha"] for r in sel), 1e-9), 3),
             "worst": max(sel, key=lambda r: r["false_containers"])["scene"] if sel else None,
         }
-    report = {"model": str(args.model), "size_m": args.size_m, "scenes": rows, "by_family": summary}
+    report = {
+        "model": str(args.model),
+        "verifier": str(args.verify or ""),
+        "size_m": args.size_m,
+        "scenes": rows,
+        "by_family": summary,
+    }
     out_json = args.json or args.out / "lookalikes.json"
     from detector._io import atomic_write_text
 

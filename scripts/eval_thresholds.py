@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_thresholds.py --truth DIR [DIR ...] --work W
-        [--model M] [--rules 0.41 0.39 sun:50:0.35:0.42] [--floor 0.3] [--tta]
+        [--model M] [--rules 0.41 0.39 sun:50:0.35:0.42] [--floor 0.3] [--tta] [--verify V]
 
 Each ``--truth`` folder holds scenes (``*/<scene>.tif`` beside ``<scene>.geojson``, as
 ``scripts/eval_detector.py`` and ``scripts/calibrate_threshold.py`` leave them). ``ccount
@@ -12,7 +12,8 @@ detections scoring at least its threshold (the decoder drops a peak only inside 
 detection, so this equals detecting at that threshold). Each prediction folder records the
 network that made it (``model.id``, :func:`detector.model.weights.weights_id`); another
 model's ``--model`` on the same ``W`` is an error, not a silent reuse (``--tta``: detect
-with the mirrored passes, a model of its own). Rules: a number (one threshold), or
+with the mirrored passes, a model of its own; ``--verify V``: with the crop verifier ``V``
+at its own verifier threshold, so a rule's threshold applies to the boxes it kept). Rules: a number (one threshold), or
 ``sun:E:LOW:HIGH``: LOW for a scene whose sun (its truth header's, as the acquisition time
 gives it) is below E degrees, HIGH at or above. Prints, per folder and rule, F1 and count
 error pooled, by sun bin and by GSD (:mod:`detector.labels.conditions`), with their 90 %
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tta", action="store_true", help="detect with the mirrored passes "
                     "(ccount detect --tta; give it its own --work)")  # fmt: skip
+    ap.add_argument("--verify", type=Path, default=None, metavar="V",
+                    help="detect with --verify --verifier V (give it its own --work)")  # fmt: skip
     ap.add_argument(
         "--base-work",
         type=Path,
@@ -97,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base-rule", default=None, help="... kept at this rule (default: 0.39)")
     args = ap.parse_args(argv)
     model_id = weights_id(args.model) + ("-tta" if args.tta else "")
+    verify = []
+    if args.verify is not None:
+        from detector.model.weights import file_sha256
+
+        model_id += f"-verify-{file_sha256(args.verify)[:12]}"
+        verify = ["--verify", "--verifier", str(args.verify)]
     for folder in args.truth:
         tifs = scenes_of(folder)
         pred = args.work / f"{folder.parent.name}_{folder.name}"
@@ -109,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-m", "detector", "detect", *map(str, todo),
                             "--out", str(pred), "--model", str(args.model), "--score-thresh",
                             str(args.floor), "--threads", str(args.threads), "--no-progress",
-                            *(["--tta"] if args.tta else [])],
+                            *(["--tta"] if args.tta else []), *verify],
                            check=True, cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
         loaded = []
         for t in tifs:

@@ -110,7 +110,7 @@ def infer_band(detector, job: BandJob, config, *, progress=None) -> SceneInferen
         ]
         result = infer_scene(
             detector.predictor, readers, job.tiles, settings, progress=progress,
-            drop_inside=False,
+            drop_inside=False, verifier=getattr(detector, "verifier", None),
         )  # fmt: skip
     runtime.trim_freed_memory()
     return result
@@ -164,4 +164,5 @@ def merge_bands(results: Sequence[SceneInference], tiles: Sequence) -> SceneInfe
         read_s=sum(r.read_s for r in results),
         model_s=sum(r.model_s for r in results),
         total_s=sum(r.total_s for r in results),
+        verify_s=sum(r.verify_s for r in results),
     )

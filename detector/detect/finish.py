@@ -135,6 +135,17 @@ def _add_checks(counts: dict, inf: InferredScene, aoi_px) -> None:
     counts["warnings"] = list(check.warnings) if check else []
 
 
+def _verify_settings(detector, result, rejected: int) -> dict:
+    """counts.json ``settings.verify`` of a ``--verify`` run: the file, its rule and the boxes
+    over the detection threshold it rejected (not counted); empty without ``--verify``."""
+    v = getattr(detector, "verifier", None)
+    if v is None:
+        return {}
+    return {"verify": {"verifier": v.path, "verifier_sha256": v.sha256,
+                       "verify_thresh": detector.verify_thresh, "rejected": rejected,
+                       "seconds": round(result.verify_s, 3)}}  # fmt: skip
+
+
 def finish_scene(
     detector, inf: InferredScene, out_dir: Path, config
 ) -> tuple[Path, Path, Path, dict]:
@@ -156,9 +167,16 @@ def finish_scene(
 
     scene, grid, plan, result = inf.scene, inf.grid, inf.plan, inf.result
     dets, blockers = result.dets, None
+    low = dets.score < detector.score_thresh
+    verify_q = getattr(detector, "verify_thresh", None)
+    rejected = (
+        ~low & (dets.verify < verify_q) if verify_q is not None else np.zeros(len(dets), bool)
+    )
     if getattr(detector, "floor_thresh", None) is not None:  # peaks under the threshold
-        low = dets.score < detector.score_thresh
-        dets, blockers = dets.select(~low), dets.select(low)
+        # and boxes the verifier rejects still end a neighbour's shadow, uncounted
+        dets, blockers = dets.select(~low & ~rejected), dets.select(low | rejected)
+    else:
+        dets = dets.select(~rejected)
     sun = _sun(scene)
     tiers = tiers_from_output(
         dets.tiers, detector.tiers_output, sun["elevation_deg"] if sun else None
@@ -203,6 +221,7 @@ def finish_scene(
             **({"tta_floor": config.tta_floor} if config.tta else {}),
             "read_threads": inf.read_threads,
             "heights": heights,
+            **_verify_settings(detector, result, int(rejected.sum())),
         },
         timing_s={
             "total": time.perf_counter() - inf.t0,
@@ -239,6 +258,8 @@ def finish_scene(
         extra = {"tiers_low": h.tiers_low, "tiers_high": h.tiers_high, "height_source": h.source,
                  "height_note": h.reason, "height_basis": h.basis, "shadow_m": h.shadow_m,
                  "tiers_net": tiers_net}  # fmt: skip
+    if verify_q is not None:  # the verifier's probability of each counted box
+        extra = {**(extra or {}), "verify": dets.verify}
     features = container_features(
         dets, grid=grid, region=list(regions.region), ship=list(regions.ship), rings=rings,
         extra=extra,

@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import cv2
@@ -176,7 +176,8 @@ def tile_clusters(
 
 @dataclass(frozen=True)
 class SceneInference:
-    """Merged result: ``dets`` in scene model-frame pixels, maps, tiles run, seconds spent."""
+    """Merged result: ``dets`` in scene model-frame pixels, maps, tiles run, seconds spent
+    (``verify_s``: the crop verifier's share, crops included)."""
 
     dets: Detections
     maps: SceneMaps
@@ -184,6 +185,7 @@ class SceneInference:
     read_s: float
     model_s: float
     total_s: float
+    verify_s: float = 0.0
 
 
 def owned(dets: Detections, tile, valid: np.ndarray | None = None) -> Detections:
@@ -302,6 +304,7 @@ def infer_scene(
     *,
     progress: Callable[[int], None] | None = None,
     drop_inside: bool = True,
+    verifier: Callable[[np.ndarray, list[tuple[int, Detections]]], list[np.ndarray]] | None = None,
 ) -> SceneInference:
     """Run ``predictor`` over ``tiles`` of ``reader``'s model frame and merge by ownership.
 
@@ -312,7 +315,9 @@ def infer_scene(
     tiles simply contribute nothing). ``progress(n)`` is called with tiles done per batch.
     ``drop_inside``: clear the detections of second peaks
     (:func:`~detector.detections.drop_contained`); a row band of a scene leaves that to the
-    merge of all bands (:func:`detector.detect.bands.merge_bands`).
+    merge of all bands (:func:`detector.detect.bands.merge_bands`). ``verifier(images,
+    parts)``: the crop verifier (:class:`detector.detect.verify.CropVerifier`), given each
+    tile's owned detections in tile pixels, returns their probabilities (``Detections.verify``).
     """
     t_start = time.perf_counter()
     readers = list(reader) if isinstance(reader, Sequence) else [reader]
@@ -329,7 +334,7 @@ def infer_scene(
         for k in idx:
             part_of[tiles[k].core.row_off, tiles[k].core.col_off] = len(parts) - 1
     found: list[Detections] = []
-    model_s = 0.0
+    model_s = verify_s = 0.0
     bs = max(1, settings.batch_size)
     chunks = [tuple(tiles[i : i + bs]) for i in range(0, len(tiles), bs)]
     depth = max(1, settings.prefetch_batches)
@@ -349,8 +354,17 @@ def infer_scene(
                     f"predictor returned {len(outputs)} outputs for {len(batch.tiles)} tiles"
                 )
             bh = batch.images.shape[2]
+            mine = [owned(out.dets, t, batch.valid[k])
+                    for k, (t, out) in enumerate(zip(batch.tiles, outputs, strict=True))]  # fmt: skip
+            if verifier is not None:
+                t0 = time.perf_counter()
+                local = [(k, d.shifted(-t.window.col_off, -t.window.row_off))
+                         for k, (t, d) in enumerate(zip(batch.tiles, mine, strict=True))]  # fmt: skip
+                probs = verifier(batch.images, local)
+                mine = [replace(d, verify=p) for d, p in zip(mine, probs, strict=True)]
+                verify_s += time.perf_counter() - t0
+            found.extend(mine)
             for k, (tile, out) in enumerate(zip(batch.tiles, outputs, strict=True)):
-                found.append(owned(out.dets, tile, batch.valid[k]))
                 part = parts[part_of[tile.core.row_off, tile.core.col_off]]
                 for prob, target in ((out.hull_prob, part.hull), (out.bridge_prob, part.bridge)):
                     if prob is not None:
@@ -372,4 +386,5 @@ def infer_scene(
         read_s=prefetch.read_s,
         model_s=model_s,
         total_s=time.perf_counter() - t_start,
+        verify_s=verify_s,
     )

@@ -154,7 +154,12 @@ def _infer(
                     for _ in range(n_read - 1)
                 ]
                 result = infer_scene(
-                    detector.predictor, [reader, *more], plan.tiles, settings, progress=tick
+                    detector.predictor,
+                    [reader, *more],
+                    plan.tiles,
+                    settings,
+                    progress=tick,
+                    verifier=getattr(detector, "verifier", None),
                 )
     runtime.trim_freed_memory()  # the batches' and activations' heap, before the outputs
     return InferredScene(scene, grid, plan, result, n_read, t0, check, coverage,

@@ -71,6 +71,9 @@ class DetectConfig:
     view_source: str = (
         "tags"  # "shadow" heights' view: "tags" (the product's, else nadir) | "nadir"
     )
+    verify: bool = False  # the crop verifier's second look at each box (detect.verify)
+    verifier_path: Path | None = None  # None: the shipped models/ccount-verifier.pt
+    verify_thresh: float | None = None  # None: the verifier file's
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values out of range."""
@@ -83,6 +86,10 @@ class DetectConfig:
         for flag, n in (("--threads", self.num_threads), ("--read-threads", self.read_threads)):
             if n is not None and n < 1:
                 raise ConfigError(f"{flag} {n} must be >= 1")
+        if self.verify_thresh is not None and not 0.0 < self.verify_thresh < 1.0:
+            raise ConfigError(f"--verify-thresh {self.verify_thresh} must be between 0 and 1")
+        if not self.verify and (self.verifier_path is not None or self.verify_thresh is not None):
+            raise ConfigError("--verifier and --verify-thresh need --verify")
         if not 0.0 <= self.tta_floor < 1.0:
             raise ConfigError(f"--tta-floor {self.tta_floor} must be in [0, 1)")
         if self.heights not in HEIGHTS:
@@ -120,6 +127,8 @@ class Detector:
     #: the predictor keeps peaks down to this, below ``score_thresh`` (``--heights shadow``:
     #: the boxes under the threshold block shadows, uncounted); None: down to score_thresh
     floor_thresh: float | None = None
+    verifier: object | None = None  # detect.verify.CropVerifier (``--verify``)
+    verify_thresh: float | None = None  # keep boxes the verifier gives at least this
 
 
 #: ``--heights shadow``: peaks down to this score are kept as shadow blockers (not counted).
@@ -166,11 +175,16 @@ def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
 
 def score_thresh_of(config: DetectConfig, meta=None) -> float:
     """The detection threshold a run with ``config`` uses: ``--score-thresh``, else the one
-    stored in its weights for a run with or without ``--tta``
+    stored in its weights for a run with or without ``--tta``, or with ``--verify`` the
+    verifier file's
     (:meth:`detector.model.weights.ModelMeta.detect_thresh_for`; ``meta`` when already
     read, else read from the file)."""
     if config.score_thresh is not None:
         return float(config.score_thresh)
+    if config.verify:  # the verifier's rule: chosen with its own detection threshold
+        from .verify import verifier_rule
+
+        return verifier_rule(config)[0]
     if meta is None:
         from ..model.weights import read_meta
         from ..paths import default_model_path
@@ -188,7 +202,7 @@ def load_detector(config: DetectConfig) -> Detector:
     """Load the model once (``config.model_path`` or the shipped one) on the chosen device."""
     from ..model.context import model_context_px
     from ..model.weights import file_sha256, load_model
-    from ..paths import default_model_path
+    from ..paths import default_model_path, default_verifier_path
     from .predictor import TorchPredictor
 
     device = resolve_device(config.device)
@@ -197,6 +211,20 @@ def load_detector(config: DetectConfig) -> Detector:
     module, meta = load_model(path, device=device)
     context_px = model_context_px(module, meta)
     thresh = score_thresh_of(config, meta)
+    verifier, verify_thresh = None, None
+    if config.verify:
+        from .verify import load_crop_verifier
+
+        vpath = config.verifier_path or default_verifier_path()
+        verifier = load_crop_verifier(vpath, device)
+        vm = verifier.meta
+        verify_thresh = float(config.verify_thresh or vm.verify_thresh)
+        context_px = max(context_px, verifier.reach_px)  # each crop lies inside its tile
+        if vm.detector_sha256 and meta.state_sha256 and vm.detector_sha256 != meta.state_sha256:
+            log.warning(
+                "%s learned the boxes of another detector (%s...), not %s: its rule may not "
+                "hold; retrain it (docs/training.md)", vpath, vm.detector_sha256[:12], path,
+            )  # fmt: skip
     floor = min(thresh, SHADOW_BLOCKER_THRESH) if config.heights == "shadow" else None
     predictor = TorchPredictor(
         module,
@@ -217,6 +245,8 @@ def load_detector(config: DetectConfig) -> Detector:
         align_px=int(getattr(module, "pad_multiple", 1)),
         score_thresh=thresh,
         floor_thresh=floor,
+        verifier=verifier,
+        verify_thresh=verify_thresh,
     )
 
 

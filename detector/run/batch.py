@@ -153,7 +153,15 @@ def detect_settings(config: Any) -> dict[str, Any]:
         # measured stack heights change every count; only when on (catalogs made before)
         **({"heights": config.heights} if getattr(config, "heights", "net") != "net" else {}),
         **({"view": "nadir"} if getattr(config, "view_source", "tags") == "nadir" else {}),
+        **({"verify": _verify_setting(config)} if getattr(config, "verify", False) else {}),
     }
+
+
+def _verify_setting(config: Any) -> dict[str, Any]:
+    from ..detect.verify import verifier_rule
+
+    _, q, sha = verifier_rule(config)
+    return {"verify_thresh": q, "verifier_sha256": sha}
 
 
 def _tile_bars(enabled: bool):
