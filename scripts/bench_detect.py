@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-retina", action="store_true", help="time ccount only")
     ap.add_argument("--tta", action="store_true", help="ccount with --tta (mirrored passes)")
     ap.add_argument("--verify", action="store_true",
-                    help="ccount with --verify (the crop verifier, models/ccount-verifier.pt)")  # fmt: skip
+                    help="ccount with --verify (the crop verifier)")  # fmt: skip
+    ap.add_argument("--verifier", type=Path, default=None,
+                    help="--verify: this verifier file (default: models/ccount-verifier.pt)")  # fmt: skip
     ap.add_argument("--read-threads", type=int, default=None,
                     help="ccount's reading threads (default: detect's: 1 on CPU, more on CUDA)")  # fmt: skip
     args = ap.parse_args(argv)
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     config = DetectConfig(
         model_path=weights, device=args.device, batch_size=batch,
         num_threads=args.threads, tta=args.tta, read_threads=args.read_threads,
-        verify=args.verify,
+        verify=args.verify, verifier_path=args.verifier,
     )  # fmt: skip
     detector = load_detector(config)
     load = os.getloadavg()

@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/bench_memory.py [--sizes 3000 12000] [--gsd 0.4] [--model PATH]
-        [--threads 2] [--work DIR]
+        [--threads 2] [--work DIR] [--verify]
 
 For each size it writes (once, cached in ``--work``) a square synthetic GeoTIFF with
 ``scripts/bench_detect.py``'s :func:`make_scene`, then runs ``ccount detect`` on it in a
@@ -58,17 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ccount-bench")
+    ap.add_argument("--verify", action="store_true", help="ccount detect --verify")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     weights, origin = model_file(args.model, args.work)
-    print(f"model {weights} ({origin})")
+    print(f"model {weights} ({origin}){', --verify' if args.verify else ''}")
     for size in args.sizes:
         scene = make_scene(
             args.work / f"rajin_{SCENE_TIME}_{size}px_{args.gsd:.2f}m.tif", size, args.gsd
         )
         out = args.work / f"mem_out_{size}"
         cmd = [str(CCOUNT), "detect", str(scene), "--out", str(out), "--model", str(weights),
-               "--device", "cpu", "--threads", str(args.threads), "--no-progress"]  # fmt: skip
+               "--device", "cpu", "--threads", str(args.threads), "--no-progress",
+               *(["--verify"] if args.verify else [])]  # fmt: skip
         rss, wall, how = peak_rss_mb(cmd)
         print(
             f"{size} x {size} px at {args.gsd} m ({size * size / 1e6:.0f} Mpx, file "

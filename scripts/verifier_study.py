@@ -23,7 +23,8 @@ labelled a true container when a visible true one lies within 1.25 m. ``--negati
 :func:`detector.model.verifier.train_verifier`, written as a verifier file with the rule
 ``--rule`` and its provenance (the crop sets, the detector's state hash). ``eval``: a rule
 ``T`` keeps detections scoring at least T (the detector alone); ``T:Q`` also needs the
-verifier's probability >= Q; on a ``--negatives`` set it prints the false containers a
+verifier's probability >= Q; ``T:Q:H`` trusts a box scoring >= H without a look (a faster
+run: the verifier sees only the boxes under H); on a ``--negatives`` set it prints the false containers a
 scene each rule keeps. Scored per scene with ``ccount eval``'s matching
 (:func:`detector.labels.evaluate.evaluate_scene`), pooled, with 90 % bootstrap intervals
 over the scenes and each rule's paired F1 difference from the first rule
@@ -160,19 +161,23 @@ def cmd_train(args) -> int:
     x = np.concatenate([d["x"] for d in data])
     score = np.concatenate([d["score"] for d in data]).astype(np.float32)
     label = np.concatenate([d["label"] for d in data])
+    widths = tuple(int(w) for w in args.widths.split(","))
     net = train_verifier(x, score, label, steps=args.steps, batch=args.batch, seed=args.seed,
+                         widths=widths,
                          log=lambda m: print(m, flush=True))  # fmt: skip
-    t, q = _rule(args.rule)
+    t, q, h = _rule(args.rule)
     training = {
         "crops": [{"file": Path(p).name, "boxes": len(d["label"]), "true": int(d["label"].sum()),
                    "scenes": len(d["names"])} for p, d in zip(args.crops, data, strict=True)],
         "steps": args.steps, "batch": args.batch, "lr": 2e-3, "seed": args.seed,
         "augmentation": "mirrors along/across, brightness x0.8-1.2, offset +-0.08",
-        "recipe": "docs/training.md, 'A second look at each box'",
+        "recipe": "scripts/train_verifier.py; docs/training.md, 'A second look at each box'",
+        **({"rule_chosen_on": args.note} if args.note else {}),
     }  # fmt: skip
     detector_sha = read_meta(args.detector).state_sha256 or ""
     meta = VerifierMeta(score_thresh=t, verify_thresh=q, detector_sha256=detector_sha,
-                        training=training)  # fmt: skip
+                        training=training, widths=widths,
+                        trust_above=None if np.isinf(h) else h)  # fmt: skip
     save_verifier(args.out, net, meta)
     print(f"wrote {args.out}: {len(x)} crops, {int(label.sum())} true")
     return 0
@@ -184,20 +189,26 @@ def verifier_probs(model: Path, x: np.ndarray, score: np.ndarray) -> np.ndarray:
     return load_crop_verifier(model, "cpu").probs(x, score)
 
 
-def _rule(rule: str) -> tuple[float, float]:
-    t, _, q = rule.partition(":")
-    return float(t), float(q) if q else 0.0
+def _rule(rule: str) -> tuple[float, float, float]:
+    """``T``, ``T:Q`` or ``T:Q:H`` -> (T, Q, H): keep a box scoring >= T whose verifier
+    probability is >= Q or whose score is >= H (no look; default: every box is looked at)."""
+    t, q, h = ([*rule.split(":"), "", ""])[:3]
+    return float(t), float(q) if q else 0.0, float(h) if h else np.inf
 
 
-def _tallies(scenes: list, t: float, q: float) -> list:
-    """Per-scene tallies of the boxes scoring >= ``t`` whose verifier probability is >= ``q``."""
+def _keep(score: np.ndarray, prob: np.ndarray, t: float, q: float, h: float) -> np.ndarray:
+    return (score >= t) & ((prob >= q) | (score >= h))
+
+
+def _tallies(scenes: list, t: float, q: float, h: float = np.inf) -> list:
+    """Per-scene tallies of the boxes rule (``t``, ``q``, ``h``) keeps (:func:`_rule`)."""
     from dataclasses import replace
 
     from detector.labels.evaluate import evaluate_scene
 
     out = []
     for pred, truth, pr in scenes:
-        keep = (pred.score >= t) & (pr >= q)
+        keep = _keep(pred.score, pr, t, q, h)
         kept = replace(pred, **{f: v[keep] for f, v in vars(pred).items()
                                 if isinstance(v, np.ndarray)})  # fmt: skip
         out.append(evaluate_scene(kept, truth)["all"])
@@ -217,8 +228,7 @@ def cmd_eval(args) -> int:
             # eval_lookalikes.py names a scene <setting>_<family>
             family = np.array([str(s).rsplit("_", 1)[-1] for s in d["names"]])
             for rule in args.rules:
-                t, q = _rule(rule)
-                kept = (d["score"] >= t) & (prob >= q)
+                kept = _keep(d["score"], prob, *_rule(rule))
                 per = np.bincount(d["scene"][kept], minlength=n)
                 by = "  ".join(f"{f} {per[family == f].mean():.2f}" for f in sorted(set(family)))
                 print(f"  {rule:>10}: {per.mean():.2f} false containers a scene  ({by})")
@@ -262,11 +272,12 @@ def cmd_set_rule(args) -> int:
     from detector.model.verifier import load_verifier, save_verifier
 
     net, meta = load_verifier(args.model)
-    t, q = _rule(args.rule)
+    t, q, h = _rule(args.rule)
     training = {**meta.training, "rule_chosen_on": args.note} if args.note else meta.training
     save_verifier(args.model, net, replace(meta, score_thresh=t, verify_thresh=q,
+                                           trust_above=None if np.isinf(h) else h,
                                            training=training))  # fmt: skip
-    print(f"{args.model}: rule {t}:{q}")
+    print(f"{args.model}: rule {args.rule}")
     return 0
 
 
@@ -286,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--steps", type=int, default=3000)
     t.add_argument("--batch", type=int, default=128)
+    t.add_argument("--widths", default="24,48,96", help="the network's channels (3)")
+    t.add_argument("--note", default="", help="where the rule was chosen (stored in the file)")
     t.add_argument(
         "--rule",
         default="0.36:0.45",
@@ -307,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--grid", action="store_true")
     r = sub.add_parser("set-rule")
     r.add_argument("--model", type=Path, required=True)
-    r.add_argument("--rule", required=True, help="T:Q")
+    r.add_argument("--rule", required=True, help="T:Q or T:Q:H (H: trust boxes scoring H)")
     r.add_argument("--note", default="", help="where the rule was chosen (stored in the file)")
     args = p.parse_args(argv)
     cmds = {"crops": cmd_crops, "train": cmd_train, "eval": cmd_eval, "set-rule": cmd_set_rule}

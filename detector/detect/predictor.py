@@ -24,18 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..model.runtime import cpu_bf16
 from .inference import TileOutput
 from .plan import TTA_FLOOR
 
 __all__ = ["TorchPredictor"]
-
-
-def _cpu_bf16() -> bool:
-    """Whether oneDNN runs bfloat16 natively here (AVX512-BF16 / AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 class TorchPredictor:
@@ -80,7 +73,7 @@ class TorchPredictor:
         if cuda and amp:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
             torch.backends.cudnn.benchmark = True
-        elif amp and _cpu_bf16():
+        elif amp and cpu_bf16():
             self.amp_dtype = torch.bfloat16
 
     def _autocast(self):

@@ -41,6 +41,16 @@ def trim_freed_memory() -> None:
         ctypes.CDLL(name).malloc_trim(0)
 
 
+def cpu_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 natively here (AVX512-BF16 / AMX)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def cpu_cores() -> int:
     """CPU cores this process may run on."""
     try:

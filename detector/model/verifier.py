@@ -50,13 +50,16 @@ class VerifierMeta:
     """How a verifier file is used and where it came from.
 
     ``score_thresh``/``verify_thresh``: the rule (keep a box scoring >= the first whose
-    verifier probability is >= the second). ``detector_sha256``: the state hash of the
-    detector whose boxes and scores it learned (another detector's scores mean something
-    else: a run warns). ``training``: the recipe (crop sets with their sizes, steps,
+    verifier probability is >= the second); ``trust_above``: a box scoring at least this is
+    kept without a look (None: every box is looked at). ``widths``: the network's channels.
+    ``detector_sha256``: the state hash of the detector whose boxes and scores it learned
+    (another detector's scores mean something else: a run warns). ``training``: the recipe (crop sets with their sizes, steps,
     augmentation, seed) and the validation scores the rule was chosen on."""
 
     score_thresh: float
     verify_thresh: float
+    trust_above: float | None = None
+    widths: tuple[int, int, int] = (24, 48, 96)
     crop_hw: tuple[int, int] = CROP_HW
     gsd_m: float = 0.4
     detector_sha256: str = ""
@@ -65,6 +68,7 @@ class VerifierMeta:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["crop_hw"] = list(self.crop_hw)
+        d["widths"] = list(self.widths)
         return d
 
     @classmethod
@@ -72,6 +76,11 @@ class VerifierMeta:
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in d.items() if k in names}
         known["crop_hw"] = tuple(int(v) for v in known.get("crop_hw", CROP_HW))
+        if "widths" in known:
+            known["widths"] = tuple(int(v) for v in known["widths"])
+        for key in ("score_thresh", "verify_thresh"):
+            if not 0.0 < float(known.get(key, -1)) < 1.0:
+                raise ValueError(f"{key} {known.get(key)!r}: expected a number between 0 and 1")
         return cls(**known)
 
 
@@ -81,17 +90,19 @@ def _block(cin: int, cout: int, pool: bool) -> list[nn.Module]:
 
 
 class VerifierNet(nn.Module):
-    """Six 3x3 convolutions over the crop (float [N, 3, 32, 64], 0..1), pooled to 2 x 4
-    cells, joined with the detector's score; returns one logit per crop (0.2 M parameters)."""
+    """Six 3x3 convolutions over the crop (float [N, 3, 32, 64], 0..1), two at each of three
+    ``widths`` with a 2x2 max-pool after each pair, pooled to 2 x 4 cells, joined with the
+    detector's score; returns one logit per crop (0.2 M parameters at 24, 48, 96)."""
 
-    def __init__(self) -> None:
+    def __init__(self, widths: tuple[int, int, int] = (24, 48, 96)) -> None:
         super().__init__()
+        a, b, c = widths
         self.features = nn.Sequential(
-            *_block(3, 24, False), *_block(24, 24, True), *_block(24, 48, False),
-            *_block(48, 48, True), *_block(48, 96, False), *_block(96, 96, True),
+            *_block(3, a, False), *_block(a, a, True), *_block(a, b, False),
+            *_block(b, b, True), *_block(b, c, False), *_block(c, c, True),
             nn.AdaptiveAvgPool2d((2, 4)), nn.Flatten(),
         )  # fmt: skip
-        self.head = nn.Sequential(nn.Linear(96 * 8 + 1, 64), nn.ReLU(inplace=True),
+        self.head = nn.Sequential(nn.Linear(c * 8 + 1, 64), nn.ReLU(inplace=True),
                                   nn.Linear(64, 1))  # fmt: skip
 
     def forward(self, x: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
@@ -120,7 +131,7 @@ def load_verifier(path: str | os.PathLike) -> tuple[VerifierNet, VerifierMeta]:
         raise ModelError(f"{path}: not a ccount verifier file (format {VERIFIER_FORMAT!r})")
     try:
         meta = VerifierMeta.from_dict(payload["meta"])
-        net = VerifierNet()
+        net = VerifierNet(meta.widths)
         net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise ModelError(f"{path}: bad verifier file: {e}") from e
@@ -149,6 +160,7 @@ def train_verifier(
     batch: int = 128,
     lr: float = 2e-3,
     seed: int = 0,
+    widths: tuple[int, int, int] = (24, 48, 96),
     log=None,
 ) -> VerifierNet:
     """A verifier trained on uint8 ``crops`` [N, 3, h, w] with the detector's ``score`` [N]
@@ -158,7 +170,7 @@ def train_verifier(
     rng = np.random.default_rng(seed)
     score = np.asarray(score, np.float32)
     target = np.asarray(label, np.float32)
-    net = VerifierNet()
+    net = VerifierNet(widths)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     net.train()

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from detector.detect.predictor import TorchPredictor, _cpu_bf16
+from detector.detect.predictor import TorchPredictor
+from detector.model.runtime import cpu_bf16
 from detector.paths import default_model_path
 
 
@@ -97,7 +98,7 @@ def test_tta_mirrors_only_the_tiles_whose_plain_pass_reaches_the_floor():
     assert _centres(quiet(tiles[1:2])) == [plain[1]] and quiet.tta_tiles == [0, 1]
 
 
-@pytest.mark.skipif(not _cpu_bf16(), reason="this CPU has no native bfloat16")
+@pytest.mark.skipif(not cpu_bf16(), reason="this CPU has no native bfloat16")
 @pytest.mark.skipif(not default_model_path().is_file(), reason="needs the shipped weights")
 def test_cpu_bfloat16_finds_the_same_containers_as_float32():
     from detector.model.weights import load_model

@@ -134,6 +134,32 @@ def test_the_verifier_runs_each_part_in_order(tmp_path):
     assert v.reach_px == 37  # half the 32 x 64 crop's diagonal, and one
 
 
+def test_padding_a_batch_to_a_fixed_shape_changes_no_probability():
+    """Batches are padded to multiples of 128 crops (bounded oneDNN kernel caches): a crop's
+    probability is the same whatever else is in its batch."""
+    net = VerifierNet((8, 16, 32)).eval()
+    v = CropVerifier(net, VerifierMeta(0.36, 0.5), device="cpu", path="-", sha256="-", amp=False)
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (130, 3, 32, 64), dtype=np.uint8)
+    s = rng.random(130).astype(np.float32)
+    whole = v.probs(x, s)
+    assert whole.shape == (130,)
+    assert np.allclose(v.probs(x[:5], s[:5]), whole[:5], atol=1e-6)
+    assert np.allclose(v.probs(x[128:], s[128:]), whole[128:], atol=1e-6)
+
+
+def test_boxes_over_trust_above_are_not_looked_at(tmp_path):
+    """A file with ``trust_above`` 0.6: the verifier sees the boxes under it only; the others
+    come back NaN, which the run keeps."""
+    path = _constant_verifier(tmp_path / "v.pt", -4.0, trust_above=0.6)
+    v = load_crop_verifier(path, "cpu")
+    images = np.zeros((1, 3, 64, 64), np.float32)
+    d = Detections(np.full(3, 30.0), np.full(3, 30.0), np.full(3, 15.0), np.full(3, 6.0),
+                   np.zeros(3), np.zeros(3), np.array([0.4, 0.6, 0.59]), np.ones(3))  # fmt: skip
+    (p,) = v(images, [(0, d)])
+    assert np.isnan(p[1]) and p[0] == p[2] == pytest.approx(1 / (1 + np.exp(4.0)), abs=1e-3)
+
+
 def test_verifier_file_round_trip_and_errors(tmp_path):
     path = _constant_verifier(tmp_path / "v.pt", -1.0, detector_sha256="ab" * 32,
                               training={"steps": 3})  # fmt: skip
@@ -149,6 +175,11 @@ def test_verifier_file_round_trip_and_errors(tmp_path):
 
     with pytest.raises(ModelError, match="not a ccount verifier file"):
         load_verifier(default_model_path())
+    payload = torch.load(path, weights_only=True)
+    payload["meta"]["verify_thresh"] = 1.5
+    torch.save(payload, tmp_path / "odd.pt")
+    with pytest.raises(ModelError, match="odd.pt: bad verifier file: verify_thresh 1.5"):
+        load_verifier(tmp_path / "odd.pt")
 
 
 def test_training_learns_boxes_from_ground_and_repeats():
