@@ -26,7 +26,7 @@ from ..model.verifier import CROP_HW, VerifierMeta, load_verifier
 __all__ = ["CropVerifier", "cut_crops", "load_crop_verifier", "verifier_rule"]
 
 CROP_BATCH = 512
-CROP_PAD = 128  # batches padded to a multiple of this
+CROP_PAD = 32  # batches padded to a multiple of this
 
 
 def cut_crops(

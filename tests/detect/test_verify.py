@@ -135,7 +135,7 @@ def test_the_verifier_runs_each_part_in_order(tmp_path):
 
 
 def test_padding_a_batch_to_a_fixed_shape_changes_no_probability():
-    """Batches are padded to multiples of 128 crops (bounded oneDNN kernel caches): a crop's
+    """Batches are padded to a multiple of CROP_PAD crops (bounded oneDNN kernel caches): a crop's
     probability is the same whatever else is in its batch."""
     net = VerifierNet((8, 16, 32)).eval()
     v = CropVerifier(net, VerifierMeta(0.36, 0.5), device="cpu", path="-", sha256="-", amp=False)
