@@ -4,15 +4,14 @@ Each tile's owned detections are cut out of the tile image the detector saw (the
 frame, stretched, 0..1) by :func:`cut_crops`, the same function that cuts the verifier's
 training crops (``scripts/verifier_study.py crops``), so training and inference see the
 same pixels. The probabilities land in :attr:`detector.detections.Detections.verify`; the
-run keeps a box when its probability reaches the file's ``verify_thresh``
-(:func:`detector.detect.finish.finish_scene`).
+run keeps a box when its probability reaches the file's ``verify_thresh``, or when its score
+reaches the file's ``trust_above`` (not looked at: NaN) (:func:`detector.detect.finish.finish_scene`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,7 +58,7 @@ class CropVerifier:
     """The verifier network on a device: ``self(images, parts)`` gives each part's
     probabilities, ``parts`` being (tile index into ``images`` [B, 3, H, W], that tile's
     detections in tile pixels); a box scoring at least the file's ``trust_above`` is not
-    looked at (NaN: kept). ``seconds`` adds up the time spent (crops and network).
+    looked at (NaN: kept).
 
     Channels-last memory, with bfloat16 autocast where the CPU runs it natively (as
     :class:`~detector.detect.predictor.TorchPredictor`; ~4x float32's speed here) and
@@ -80,7 +79,6 @@ class CropVerifier:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         elif amp and cpu_bf16():
             self.amp_dtype = torch.bfloat16
-        self.seconds = 0.0
 
     @property
     def verify_thresh(self) -> float:
@@ -118,7 +116,6 @@ class CropVerifier:
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     def __call__(self, images: np.ndarray, parts: Sequence[tuple[int, Detections]]) -> list:
-        t0 = time.perf_counter()
         trust = self.meta.trust_above
         crops, scores, looks = [], [], []
         for k, dets in parts:
@@ -138,7 +135,6 @@ class CropVerifier:
                 p[look] = prob[at : at + n]
             out.append(p)
             at += n
-        self.seconds += time.perf_counter() - t0
         return out
 
 
