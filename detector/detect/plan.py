@@ -210,21 +210,22 @@ def load_detector(config: DetectConfig) -> Detector:
     path = Path(config.model_path) if config.model_path else default_model_path()
     module, meta = load_model(path, device=device)
     context_px = model_context_px(module, meta)
-    thresh = score_thresh_of(config, meta)
     verifier, verify_thresh = None, None
     if config.verify:
-        from .verify import load_crop_verifier
+        from .verify import load_crop_verifier, verifier_rule
 
         vpath = config.verifier_path or default_verifier_path()
         verifier = load_crop_verifier(vpath, device)
         vm = verifier.meta
-        verify_thresh = float(config.verify_thresh or vm.verify_thresh)
+        thresh, verify_thresh, _ = verifier_rule(config, verifier)
         context_px = max(context_px, verifier.reach_px)  # each crop lies inside its tile
         if vm.detector_sha256 and meta.state_sha256 and vm.detector_sha256 != meta.state_sha256:
             log.warning(
                 "%s learned the boxes of another detector (%s...), not %s: its rule may not "
                 "hold; retrain it (docs/training.md)", vpath, vm.detector_sha256[:12], path,
             )  # fmt: skip
+    else:
+        thresh = score_thresh_of(config, meta)
     floor = min(thresh, SHADOW_BLOCKER_THRESH) if config.heights == "shadow" else None
     predictor = TorchPredictor(
         module,

@@ -81,10 +81,6 @@ class CropVerifier:
             self.amp_dtype = torch.bfloat16
 
     @property
-    def verify_thresh(self) -> float:
-        return float(self.meta.verify_thresh)
-
-    @property
     def reach_px(self) -> int:
         """Pixels around a box's centre its crop can reach (half the crop's diagonal): the
         tiles' margin must hold it, or a crop would be cut from the tile's edge."""
@@ -146,15 +142,18 @@ def load_crop_verifier(path: str | Path, device: str) -> CropVerifier:
     return CropVerifier(net, meta, device=device, path=str(path), sha256=file_sha256(path))
 
 
-def verifier_rule(config) -> tuple[float, float, str]:
+def verifier_rule(config, verifier: CropVerifier | None = None) -> tuple[float, float, str]:
     """(detection threshold, verifier threshold, file SHA-256) of a ``--verify`` run with
     ``config`` (:class:`~detector.detect.plan.DetectConfig`): the file's rule unless the
-    run gives its own."""
-    from ..model.weights import file_sha256
-    from ..paths import default_verifier_path
+    run gives its own. ``verifier``: the file already loaded (else it is read)."""
+    if verifier is None:
+        from ..model.weights import file_sha256
+        from ..paths import default_verifier_path
 
-    path = config.verifier_path or default_verifier_path()
-    meta = load_verifier(path)[1]
+        path = config.verifier_path or default_verifier_path()
+        meta, sha = load_verifier(path)[1], file_sha256(path)
+    else:
+        meta, sha = verifier.meta, verifier.sha256
     t = meta.score_thresh if config.score_thresh is None else config.score_thresh
     q = meta.verify_thresh if config.verify_thresh is None else config.verify_thresh
-    return float(t), float(q), file_sha256(path)
+    return float(t), float(q), sha
