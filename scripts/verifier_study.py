@@ -9,7 +9,7 @@ Usage (from the repository root; predictions at a low floor as ``scripts/eval_th
     .venv/bin/python scripts/verifier_study.py train --crops F.npz [F2.npz ...] --out V.pt
         [--steps 3000] [--batch 128] [--threads 2] [--seed 0] [--rule T:Q]
     .venv/bin/python scripts/verifier_study.py eval --model V.pt --crops F.npz [...]
-        --rules 0.39 0.36:0.45 [--grid]
+        --rules 0.39 0.36:0.45 [--grid] [--pool]
     .venv/bin/python scripts/verifier_study.py set-rule --model V.pt --rule T:Q --note TEXT
 
 ``crops``: every detection of every scene (``*/<scene>.tif`` beside ``<scene>.geojson``) cut
@@ -28,7 +28,8 @@ run: the verifier sees only the boxes under H); on a ``--negatives`` set it prin
 scene each rule keeps. Scored per scene with ``ccount eval``'s matching
 (:func:`detector.labels.evaluate.evaluate_scene`), pooled, with 90 % bootstrap intervals
 over the scenes and each rule's paired F1 difference from the first rule
-(:mod:`detector.labels.spread`). ``--grid`` also prints, of a grid of (T, Q), the best by F1
+(:mod:`detector.labels.spread`). ``--pool`` scores the port sets' scenes as one set (e.g. two validation seeds).
+``--grid`` also prints, of a grid of (T, Q), the best by F1
 and, of those within 0.003 of it, the one whose count is nearest the truth: choose the rule
 on a validation set, store it with ``set-rule``, then score the test sets once.
 """
@@ -215,54 +216,72 @@ def _tallies(scenes: list, t: float, q: float, h: float = np.inf) -> list:
     return out
 
 
-def cmd_eval(args) -> int:
-    from detector.labels.evaluate import Tally, load_containers
+def _port_scenes(path, d, prob) -> list:
+    """(predictions, truth, verifier probabilities) of each scene of a port crop set."""
+    from detector.labels.evaluate import load_containers
+
+    scenes = []
+    for k, name in enumerate(d["names"]):
+        folder, tif = (Path(s) for s in str(name).split("|"))
+        truth = load_containers(tif.with_suffix(".geojson"), truth=True)
+        pred = load_containers(_pred_dir(Path(str(d["work"])), folder)
+                               / f"{tif.stem}.detections.geojson", truth=False, crs=truth.crs)  # fmt: skip
+        scenes.append((pred, truth, prob[d["scene"] == k]))
+    return scenes
+
+
+def _negatives_text(path, d, prob, rules) -> None:
+    n = len(d["names"])
+    print(f"{path} ({n} look-alike scenes, {len(prob)} boxes)")
+    # eval_lookalikes.py names a scene <setting>_<family>
+    family = np.array([str(s).rsplit("_", 1)[-1] for s in d["names"]])
+    for rule in rules:
+        kept = _keep(d["score"], prob, *_rule(rule))
+        per = np.bincount(d["scene"][kept], minlength=n)
+        by = "  ".join(f"{f} {per[family == f].mean():.2f}" for f in sorted(set(family)))
+        print(f"  {rule:>10}: {per.mean():.2f} false containers a scene  ({by})")
+
+
+def _ports_text(label: str, scenes: list, rules: list, grid: bool) -> None:
+    from detector.labels.evaluate import Tally
     from detector.labels.spread import scenes_text
 
+    print(f"{label} ({len(scenes)} scenes, {sum(len(s[2]) for s in scenes)} detections)")
+    base = None
+    rules = list(rules)
+    if grid:
+        grid = [(t, q) for t in (0.30, 0.33, 0.36, 0.39) for q in np.arange(0.1, 0.75, 0.05)]
+        scored = {r: sum(_tallies(scenes, *r), Tally()).metrics() for r in grid}
+        best = max(grid, key=lambda r: scored[r]["f1"])
+        # counts matter as much as F1 downstream: of the rules within GRID_F1_SLACK of
+        # the best F1, the one whose count is nearest the truth
+        near = [r for r in grid if scored[r]["f1"] >= scored[best]["f1"] - GRID_F1_SLACK]
+        fair = min(near, key=lambda r: abs(scored[r]["count_error_pct"]))
+        rules.append(f"{fair[0]:.2f}:{fair[1]:.2f}")
+        rules.append(f"{best[0]:.2f}:{best[1]:.2f}")
+    base_name = f"{rules[0]}'s"
+    for rule in rules:
+        per = _tallies(scenes, *_rule(rule))
+        m = sum(per, Tally()).metrics()
+        pr = " ".join(f"{k[0].upper()} {m[k]:.3f}" if m[k] is not None else f"{k[0].upper()} -"
+                      for k in ("precision", "recall"))  # fmt: skip
+        print(f"  {rule:>10}: {scenes_text(per, base, base_name)}  {pr}", flush=True)
+        base = per if base is None else base
+
+
+def cmd_eval(args) -> int:
+    pooled: list = []
     for path in args.crops:
         d = np.load(path)
         prob = verifier_probs(args.model, d["x"], d["score"].astype(np.float32))
         if not str(d["work"]):  # a --negatives set: every box is false
-            n = len(d["names"])
-            print(f"{path} ({n} look-alike scenes, {len(prob)} boxes)")
-            # eval_lookalikes.py names a scene <setting>_<family>
-            family = np.array([str(s).rsplit("_", 1)[-1] for s in d["names"]])
-            for rule in args.rules:
-                kept = _keep(d["score"], prob, *_rule(rule))
-                per = np.bincount(d["scene"][kept], minlength=n)
-                by = "  ".join(f"{f} {per[family == f].mean():.2f}" for f in sorted(set(family)))
-                print(f"  {rule:>10}: {per.mean():.2f} false containers a scene  ({by})")
-            continue
-        scenes = []
-        for k, name in enumerate(d["names"]):
-            folder, tif = (Path(s) for s in str(name).split("|"))
-            truth = load_containers(tif.with_suffix(".geojson"), truth=True)
-            pred = load_containers(_pred_dir(Path(str(d["work"])), folder)
-                                   / f"{tif.stem}.detections.geojson", truth=False, crs=truth.crs)  # fmt: skip
-            sel = d["scene"] == k
-            scenes.append((pred, truth, prob[sel]))
-
-        print(f"{path} ({len(scenes)} scenes, {len(prob)} detections)")
-        base = None
-        rules = list(args.rules)
-        if args.grid:
-            grid = [(t, q) for t in (0.30, 0.33, 0.36, 0.39) for q in np.arange(0.1, 0.75, 0.05)]
-            scored = {r: sum(_tallies(scenes, *r), Tally()).metrics() for r in grid}
-            best = max(grid, key=lambda r: scored[r]["f1"])
-            # counts matter as much as F1 downstream: of the rules within GRID_F1_SLACK of
-            # the best F1, the one whose count is nearest the truth
-            near = [r for r in grid if scored[r]["f1"] >= scored[best]["f1"] - GRID_F1_SLACK]
-            fair = min(near, key=lambda r: abs(scored[r]["count_error_pct"]))
-            rules.append(f"{fair[0]:.2f}:{fair[1]:.2f}")
-            rules.append(f"{best[0]:.2f}:{best[1]:.2f}")
-        base_name = f"{rules[0]}'s"
-        for rule in rules:
-            per = _tallies(scenes, *_rule(rule))
-            m = sum(per, Tally()).metrics()
-            pr = " ".join(f"{k[0].upper()} {m[k]:.3f}" if m[k] is not None else f"{k[0].upper()} -"
-                          for k in ("precision", "recall"))  # fmt: skip
-            print(f"  {rule:>10}: {scenes_text(per, base, base_name)}  {pr}", flush=True)
-            base = per if base is None else base
+            _negatives_text(path, d, prob, args.rules)
+        elif args.pool:
+            pooled += _port_scenes(path, d, prob)
+        else:
+            _ports_text(str(path), _port_scenes(path, d, prob), args.rules, args.grid)
+    if pooled:
+        _ports_text("pooled port sets", pooled, args.rules, args.grid)
     return 0
 
 
@@ -318,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--crops", type=Path, nargs="+", required=True)
     e.add_argument("--rules", nargs="+", default=["0.39"])
     e.add_argument("--grid", action="store_true")
+    e.add_argument(
+        "--pool",
+        action="store_true",
+        help="score the port crop sets' scenes together (one table, one --grid)",
+    )
     r = sub.add_parser("set-rule")
     r.add_argument("--model", type=Path, required=True)
     r.add_argument("--rule", required=True, help="T:Q or T:Q:H (H: trust boxes scoring H)")

@@ -26,6 +26,7 @@ __all__ = [
     "load_detector",
     "plan_scene",
     "score_thresh_of",
+    "tiling_need",
     "TTA_FLOOR",
     "tiling_for",
 ]
@@ -142,23 +143,33 @@ _RAISED: set[tuple[int, int | None]] = set()
 FALLBACK_OVERLAP_PX = 64
 
 
-def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
-    """``config`` with the tiling the model needs (an int ``overlap_px``): an overlap of at
-    least twice the model's context (the core of a tile lies half an overlap inside its
-    window, so every output there sees all the input it depends on; ``overlap_px`` None:
-    exactly that, or :data:`FALLBACK_OVERLAP_PX` for a model without a context) and a tile
-    of at least that overlap plus one core of twice the context (at least one aligned
-    stride, ``detector.align_px``). A raised ``--overlap``/``--tile`` is said once per
-    process on stderr (a warning)."""
-    from dataclasses import replace
-
-    a, ctx = max(1, detector.align_px), max(0, detector.context_px)
+def tiling_need(tile_px: int, overlap_px: int | None, context_px: int, align_px: int,
+                fallback_px: int) -> tuple[int, int]:  # fmt: skip
+    """(tile, overlap) for a model needing ``context_px`` of input on every side, with
+    stride ``align_px``: an overlap of at least twice the context (``overlap_px`` None:
+    exactly that, or ``fallback_px`` without a context), a tile of at least that overlap
+    plus one core of twice the context (at least one stride)."""
+    a, ctx = max(1, align_px), max(0, context_px)
     need = -(-2 * ctx // a) * a
-    given = config.overlap_px
-    overlap = (need if ctx else FALLBACK_OVERLAP_PX) if given is None else max(given, need)
-    tile = config.tile_px
+    overlap = (need if ctx else fallback_px) if overlap_px is None else max(overlap_px, need)
+    tile = tile_px
     if tile < overlap + max(a, 2 * ctx):
         tile = -(-(overlap + max(a, 2 * ctx)) // a) * a
+    return tile, overlap
+
+
+def tiling_for(detector: Detector, config: DetectConfig) -> DetectConfig:
+    """``config`` with the tiling the model needs (an int ``overlap_px``; :func:`tiling_need`,
+    :data:`FALLBACK_OVERLAP_PX` for a model without a context): the core of a tile lies half
+    an overlap inside its window, so every output there sees all the input it depends on. A
+    raised ``--overlap``/``--tile`` is said once per process on stderr (a warning)."""
+    from dataclasses import replace
+
+    given = config.overlap_px
+    tile, overlap = tiling_need(config.tile_px, given, detector.context_px, detector.align_px,
+                                FALLBACK_OVERLAP_PX)  # fmt: skip
+    ctx = max(0, detector.context_px)
+    need = tiling_need(tile, None, ctx, detector.align_px, 0)[1]
     if (tile, overlap) == (config.tile_px, given):
         return config
     if (given is not None or tile != config.tile_px) and (config.tile_px, given) not in _RAISED:

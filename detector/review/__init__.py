@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=[
         "actions",
+        "doubt",
         "formats",
         "gain",
         "labels",
@@ -47,15 +48,22 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "Unit",
             "utc_now",
         ],
+        "doubt": [
+            "KIND_GAP_M",
+            "MATCH_M",
+            "MIN_VALID",
+            "NEAR",
+            "VERIFY_NEAR",
+            "UnitPick",
+            "candidate_doubts",
+            "score_units",
+        ],  # fmt: skip
         "select": [
             "CONTROL_SHARE",
-            "NEAR",
             "STRATEGIES",
             "SelectConfig",
-            "UnitPick",
             "detect_run_scenes",
             "pick_units",
-            "score_units",
             "select_round",
         ],
         "simulate": [

@@ -2,7 +2,8 @@
 
 Truth per complete hold-out unit: the review's containers (:func:`.labels.unit_truth`), or
 with ``truth_dir`` the visible truth containers inside it. Each model detects on the scenes
-(plain pass at the round's threshold, tiles touching the units only); its detections with
+(plain pass at the round's threshold, tiles touching the units only; in the round of a
+``--verify`` run, less the boxes the run's verifier rejects); its detections with
 centre inside a unit are matched to that unit's truth (centres within
 ``labels.evaluate.MATCH_RADIUS_M``, one to one). Per model: precision, recall, F1, count
 error (sum over units of |predicted - true| over the true total) and signed count error,
@@ -111,7 +112,9 @@ def _detect_units(model_path, rnd: Round, units, device: str) -> dict[int, tuple
     from ..imagery.tiling import Window
     from .passes import load_review_model, run_passes
 
-    model = load_review_model(model_path, device=device, floor=rnd.manifest.threshold)
+    verify = rnd.manifest.verify  # a --verify run's round: its verifier judges both models
+    model = load_review_model(model_path, device=device, floor=rnd.manifest.threshold,
+                              verifier=verify.get("verifier"))  # fmt: skip
     out = {}
     for scene_id in sorted({u.scene for u in units}):
         scene = open_scene(rnd.manifest.scenes[scene_id]["path"])
@@ -128,6 +131,8 @@ def _detect_units(model_path, rnd: Round, units, device: str) -> dict[int, tuple
                                int(abs(c1 - c0)) + 1))  # fmt: skip
         passes = run_passes(model, scene, windows=wins, mirrored=False)
         d, t = passes.plain, passes.grid.transform
+        if verify:
+            d = d.select(~(d.verify < float(verify["verify_thresh"])))  # NaN: trusted, kept
         xy = np.stack([t.a * d.cx + t.b * d.cy + t.c, t.d * d.cx + t.e * d.cy + t.f], axis=1)
         kinds = np.array([KINDS[k] for k in d.kind], dtype=object)
         for u in us:

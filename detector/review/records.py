@@ -25,6 +25,7 @@ REASONS = (
     "below_peak",
     "flip_disagree",
     "kind_margin",
+    "verify_margin",
     "count_change",
     "spread",
     "random",
@@ -144,7 +145,8 @@ class Chip:
 @dataclass(frozen=True)
 class Manifest:
     """What the round was made from. ``scenes``: {scene_id: {"path", "crs", "gsd_m",
-    "transform"}} (transform: scene pixel -> CRS, 6 numbers, rasterio order)."""
+    "transform"}} (transform: scene pixel -> CRS, 6 numbers, rasterio order); ``verify``:
+    the detect run's verifier file, hash and threshold (``--verify``), else empty."""
 
     model: str
     model_sha256: str
@@ -157,6 +159,7 @@ class Manifest:
     scenes: dict = field(default_factory=dict)
     created: str = ""
     schema: int = 1
+    verify: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,16 +1,7 @@
 """``ccount review select``: pick the review units of a detect run and write a review round.
 
-Review units are squares of ``unit_px`` model-frame pixels on a grid per scene (units that
-would stick out of the frame, or that are mostly nodata, are not offered). Each scene runs
-through the model twice (:mod:`.passes`); each unit's peaks become its candidates, each with
-a *doubt* 0..1 and the reason that gave it (the largest):
-
-- ``near_threshold``: a detection scoring within :data:`NEAR` above the threshold;
-- ``below_peak``: a peak below the threshold (down to the floor): a container the run missed;
-- ``flip_disagree``: above the threshold in one pass and not the other (the mirrored pass's
-  own detections that the plain pass lacks become candidates of their own);
-- ``kind_margin``: the passes disagree on the kind, or the length lies between the two kinds;
-- ``count_change`` (per unit): the passes count a different number of containers.
+Review units are squares of ``unit_px`` model-frame pixels on a grid per scene, each with its
+candidates, their doubt and the unit's priority (:mod:`.doubt`).
 
 A unit's priority is its summed doubt over the square root of its number of candidates
 (doubt per decision, not punishing a busy unit too hard). The budget counts candidate
@@ -27,21 +18,21 @@ GSD), with :data:`CONTROL_SHARE` of the train budget spent on random control uni
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..detections import KINDS, Detections
+from ..detections import KINDS
 from ..errors import ConfigError, ReviewError
-from .passes import PEAK_FLOOR, ReviewModel, ScenePasses, load_review_model, run_passes, valid_share
+from .doubt import NEAR, UnitPick, score_units
+from .passes import ReviewModel, load_review_model, run_passes
 from .round import Candidate, Chip, Manifest, Round, Unit
 
 __all__ = [
     "CONTROL_SHARE",
-    "NEAR",
+    "NEAR",  # re-exported from .doubt
     "STRATEGIES",
     "SelectConfig",
     "UnitPick",
@@ -52,12 +43,8 @@ __all__ = [
 ]
 
 STRATEGIES = ("mix", "uncertain", "random")
-NEAR = 0.15  # a detection scoring within this above the threshold is "near" it
 CONTROL_SHARE = 0.2  # of mix's train budget: random control units
-KIND_GAP_M = (8.0, 10.5)  # lengths between a 20 ft (6.1 m) and a 40 ft (12.2 m) container
-MATCH_M = 1.25  # plain and mirrored peaks this close are the same (labels.evaluate's radius)
 CHIP_MARGIN_PX = 32
-MIN_VALID = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,28 +67,6 @@ class SelectConfig:
             raise ConfigError(f"--holdout-share {self.holdout_share}: expected 0 <= share < 1")
         if self.unit_px < 32:
             raise ConfigError(f"--unit-px {self.unit_px}: expected >= 32")
-
-
-@dataclass(frozen=True)
-class UnitPick:
-    """A possible review unit: ``window`` (model-frame Window) of scene ``scene``;
-    ``cands``: its peaks (model-frame pixels) with ``source`` ("model"|"peak"), ``doubt`` and
-    ``reason`` per peak; ``priority``/``reason`` of the unit; ``stratum`` for spreading."""
-
-    scene: str
-    index: int
-    window: object
-    cands: Detections
-    source: tuple[str, ...]
-    doubt: np.ndarray
-    reasons: tuple[str, ...]
-    priority: float
-    reason: str
-    stratum: tuple
-
-    @property
-    def cost(self) -> int:
-        return max(1, len(self.cands))
 
 
 def detect_run_scenes(detect_dir: Path, scenes_dir: Path | None) -> list[tuple[str, Path, dict]]:
@@ -130,79 +95,6 @@ def detect_run_scenes(detect_dir: Path, scenes_dir: Path | None) -> list[tuple[s
         out.append((scene_id, path, counts))
     if not out:
         raise ReviewError(f"{detect_dir}: no *.counts.json (not a ccount detect or run output)")
-    return out
-
-
-def _doubts(passes: ScenePasses, thr: float) -> tuple[Detections, list[str], np.ndarray, list[str]]:
-    """All candidate peaks of a scene: plain peaks, plus mirrored detections the plain pass
-    lacks; with source, doubt and reason each."""
-    from ..labels.match import match_centres
-
-    p, m, gsd = passes.plain, passes.mirrored, passes.grid.gsd_m
-    pi, mi, _ = match_centres(np.c_[p.cx, p.cy], np.c_[m.cx, m.cy], max_dist=MATCH_M / gsd)
-    mate = np.full(len(p), -1)
-    mate[pi] = mi
-    above = p.score >= thr
-    mirror_above = np.where(mate >= 0, m.score[np.maximum(mate, 0)] >= thr, False)
-    d = {
-        "near_threshold": np.where(above & (p.score < thr + NEAR), 1 - (p.score - thr) / NEAR, 0),
-        "below_peak": np.where(
-            ~above, 0.25 + 0.75 * (p.score - PEAK_FLOOR) / max(thr - PEAK_FLOOR, 1e-6), 0
-        ),
-        "flip_disagree": (above != mirror_above).astype(float),
-        "kind_margin": 0.5
-        * (
-            ((mate >= 0) & (m.kind[np.maximum(mate, 0)] != p.kind))
-            | ((p.length_px * gsd > KIND_GAP_M[0]) & (p.length_px * gsd < KIND_GAP_M[1]))
-        ),
-    }
-    names = list(d)
-    table = np.clip(np.stack([np.asarray(d[k], float) for k in names], axis=1), 0, 1)
-    doubt = table.max(axis=1) if len(p) else np.zeros(0)
-    reasons = [names[k] for k in table.argmax(axis=1)] if len(p) else []
-    sources = ["model" if a else "peak" for a in above]
-    # mirrored detections above the threshold with no plain peak at all
-    lone = np.ones(len(m), bool)
-    lone[mi] = False
-    lone &= m.score >= thr
-    extra = m.select(lone)
-    cands = Detections.concat([p, extra])
-    return (cands, sources + ["peak"] * len(extra), np.r_[doubt, np.ones(len(extra))],
-            reasons + ["flip_disagree"] * len(extra))  # fmt: skip
-
-
-def score_units(
-    scene_id: str, passes: ScenePasses, thr: float, unit_px: int, stratum: tuple
-) -> list[UnitPick]:
-    """The possible review units of one scene with their candidates and doubt."""
-    from ..imagery.tiling import Window
-
-    grid = passes.grid
-    size_r, size_c = min(unit_px, grid.height), min(unit_px, grid.width)
-    cands, sources, doubt, reasons = _doubts(passes, thr)
-    m = passes.mirrored
-    out = []
-    for r in range(grid.height // size_r):
-        for c in range(grid.width // size_c):
-            win = Window(r * size_r, c * size_c, size_r, size_c)
-            if valid_share(passes, win) < MIN_VALID:
-                continue
-            inside = np.asarray(win.contains(cands.cx, cands.cy), bool)
-            idx = np.flatnonzero(inside)
-            n_plain = int(((cands.score >= thr) & inside)[: len(passes.plain)].sum())
-            n_mirr = int((np.asarray(win.contains(m.cx, m.cy), bool) & (m.score >= thr)).sum())
-            change = min(1.0, 0.5 * abs(n_plain - n_mirr))
-            by_reason: dict[str, float] = {"count_change": change}
-            for k in idx:
-                by_reason[reasons[k]] = by_reason.get(reasons[k], 0.0) + float(doubt[k])
-            total = sum(by_reason.values())
-            priority = total / math.sqrt(max(1, len(idx)))
-            reason = max(by_reason, key=by_reason.get) if total > 0 else "spread"
-            out.append(UnitPick(
-                scene_id, len(out), win, cands.select(inside),
-                tuple(sources[k] for k in idx), doubt[idx],
-                tuple(reasons[k] for k in idx), float(priority), reason, stratum,
-            ))  # fmt: skip
     return out
 
 
@@ -292,7 +184,12 @@ def select_round(detect_dir, out, config: SelectConfig, *, model: ReviewModel | 
     model_path = config.model or (counts0.get("model") or {}).get("path")
     if config.model is None and model_path and not Path(model_path).is_file():
         raise ReviewError(f"{detect_dir}: the run's model {model_path} is missing; give --model")
-    model = model or load_review_model(model_path, device=config.device)
+    verify = (counts0.get("settings") or {}).get("verify") or {}
+    q = float(verify["verify_thresh"]) if verify else None
+    model = model or load_review_model(model_path, device=config.device,
+                                       verifier=_run_verifier(detect_dir, verify))  # fmt: skip
+    if q is not None and model.verifier is None:
+        raise ReviewError(f"{detect_dir}: the run used --verify; its review needs the verifier")
     units: list[UnitPick] = []
     info: dict[str, tuple] = {}
     for scene_id, path, counts in scenes:
@@ -300,14 +197,30 @@ def select_round(detect_dir, out, config: SelectConfig, *, model: ReviewModel | 
         passes = run_passes(model, scene)
         gsd_bin = round(float(scene.gsd_m), 1)
         units += score_units(scene_id, passes, thr, config.unit_px,
-                             (counts.get("port") or scene.port, gsd_bin, scene_id))  # fmt: skip
+                             (counts.get("port") or scene.port, gsd_bin, scene_id), q)  # fmt: skip
         info[scene_id] = (scene, passes.grid)
         if log:
             log(f"{scene_id}: {len(passes.plain)} peaks, {len(passes.mirrored)} mirrored")
     train, holdout = pick_units(units, config)
     if not train and not holdout:
         raise ReviewError(f"{detect_dir}: no review unit fits a budget of {config.budget}")
-    return _write_round(Path(out), config, model, thr, detect_dir, info, train, holdout)
+    return _write_round(Path(out), config, model, thr, detect_dir, info, train, holdout,
+                        verify)  # fmt: skip
+
+
+def _run_verifier(detect_dir, verify: dict) -> str | None:
+    """The verifier file a ``--verify`` run used (its counts' ``settings.verify``), checked
+    to be the same file; None for a run without ``--verify``."""
+    if not verify:
+        return None
+    from ..model.weights import file_sha256
+
+    path = Path(str(verify.get("verifier", "")))
+    if not path.is_file():
+        raise ReviewError(f"{detect_dir}: the run's verifier {path} is missing")
+    if verify.get("verifier_sha256") and file_sha256(path) != verify["verifier_sha256"]:
+        raise ReviewError(f"{detect_dir}: the run's verifier {path} has changed since the run")
+    return str(path)
 
 
 def _to_crs(transform, xy: np.ndarray) -> np.ndarray:
@@ -316,7 +229,8 @@ def _to_crs(transform, xy: np.ndarray) -> np.ndarray:
                      t.d * xy[..., 0] + t.e * xy[..., 1] + t.f], axis=-1)  # fmt: skip
 
 
-def _write_round(out: Path, config, model, thr, detect_dir, info, train, holdout) -> Round:
+def _write_round(out: Path, config, model, thr, detect_dir, info, train, holdout,
+                 verify) -> Round:  # fmt: skip
     from ..imagery.reader import SceneReader
     from ..imagery.tiling import Window
     from .round import utc_now
@@ -377,5 +291,7 @@ def _write_round(out: Path, config, model, thr, detect_dir, info, train, holdout
         model=model.path, model_sha256=model.sha256, threshold=thr, strategy=config.strategy,
         seed=config.seed, budget=config.budget, holdout_share=config.holdout_share,
         detect_dir=str(Path(detect_dir).resolve()), scenes=scenes, created=utc_now(),
+        verify={k: verify[k] for k in ("verifier", "verifier_sha256", "verify_thresh")
+                if k in verify},
     )  # fmt: skip
     return Round.create(out, manifest, cands, units, chips)
