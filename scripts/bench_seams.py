@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python scripts/bench_seams.py [--out /tmp/ccount-seams] [--seeds 60010 60011]
         [--families classic flat] [--gsd 0.3] [--size 1600] [--model PATH] [--sea 6000]
+        [--verify [V]]
 
 Part 1 (seams): renders each ``(family, seed)`` scene with ``ccount synth scene`` (family
 ``flat`` is one the shipped model never trained on, so it is unsure there) and detects it
@@ -16,6 +17,7 @@ square scene of open sea (the port's own water level with 3 % noise), for an 8-b
 16-bit product, once at an offset that keeps the port on the network's 32 px stride grid
 (snap 128) and once anywhere (snap 1); prints both counts, the stretch ``ccount info``
 shows (low then high per band), and how many detections differ. Runs without ``--aoi``.
+``--verify``: every run with the crop verifier (``ccount detect --verify``; ``V``: its file).
 """
 
 from __future__ import annotations
@@ -45,11 +47,15 @@ def render(out: Path, *, family: str, seed: int, gsd: float, size: int, bits: in
     return sorted(d.glob("*.tif"))[0]
 
 
+#: the DetectConfig fields every run shares (``--verify``)
+BASE: dict = {}
+
+
 def detect(det, scene: Path, out: Path, tile: int, overlap: int | None):
     from detector.detect.pipeline import DetectConfig, detect_scene
     from detector.labels.evaluate import load_containers
 
-    cfg = DetectConfig(tile_px=tile, overlap_px=overlap)
+    cfg = DetectConfig(tile_px=tile, overlap_px=overlap, **BASE)
     res = detect_scene(det, scene, out, cfg)
     if not res.ok:
         raise SystemExit(res.error)
@@ -173,17 +179,33 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="override the tile alignment (px); 1 = the old unaligned plan",
     )
+    p.add_argument(
+        "--verify",
+        nargs="?",
+        type=Path,
+        const="default",
+        default=None,
+        metavar="V",
+        help="run with the crop verifier (V: its file; default the shipped one)",
+    )
     args = p.parse_args(argv)
     from dataclasses import replace
 
     from detector.detect.pipeline import DetectConfig, load_detector
 
-    det = load_detector(DetectConfig(model_path=args.model, device="cpu"))
+    if args.verify is not None:
+        BASE.update(
+            verify=True, verifier_path=None if str(args.verify) == "default" else args.verify
+        )
+    det = load_detector(DetectConfig(model_path=args.model, device="cpu", **BASE))
     if args.context is not None:
         det = replace(det, context_px=args.context)
     if args.align is not None:
         det = replace(det, align_px=args.align)
-    print(f"context {det.context_px} px, tiles aligned to {det.align_px} px")
+    print(
+        f"context {det.context_px} px, tiles aligned to {det.align_px} px"
+        + (f", verifier {det.verifier.path} at {det.verify_thresh}" if det.verifier else "")
+    )
     t0 = time.perf_counter()
     out = {}
     if args.skip != "seams":
