@@ -12,9 +12,9 @@ twice, with a low peak floor (:data:`PEAK_FLOOR`):
 
 The tiles overlap by the context the model needs (:func:`review_tiling`) and lie on the
 world-anchored grid ``ccount detect`` tiles on, so the plain pass finds the detect run's
-boxes wherever either's seams fall. A model
-loaded with the detect run's crop verifier (``--verify``) gives each plain peak the
-verifier's probability (``Detections.verify``; NaN where the file trusts the score).
+boxes wherever either's seams fall. A model loaded with the detect run's crop verifier
+(``--verify``) gives each plain peak the verifier's probability (``Detections.verify``; NaN
+where the file trusts the score).
 
 Frames: detections in *model-frame pixels* of the scene (``SceneReader.grid``).
 """
