@@ -25,6 +25,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="find the scenes here (default: the paths the counts files record)")  # fmt: skip
     p.add_argument("--model", type=Path, default=None, metavar="PATH",
                    help="weights (default: the model the detect run used)")  # fmt: skip
+    p.add_argument("--verifier", type=Path, default=None, metavar="PATH",
+                   help="a --verify run's verifier file (default: where the run had it)")  # fmt: skip
     p.add_argument("--unit-px", type=int, default=256, metavar="PX",
                    help="review unit side in model pixels (default 256, ~100 m)")  # fmt: skip
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     config = SelectConfig(
         budget=args.budget, strategy=args.strategy, holdout_share=args.holdout_share,
         seed=args.seed, unit_px=args.unit_px, model=args.model, scenes_dir=args.scenes,
-        device=args.device,
+        device=args.device, verifier=args.verifier,
     )  # fmt: skip
     config.check()
     log = print if args.verbose else None

@@ -57,6 +57,7 @@ class SelectConfig:
     model: Path | None = None
     scenes_dir: Path | None = None
     device: str = "auto"
+    verifier: Path | None = None  # a --verify run's verifier, when not where the run had it
 
     def check(self) -> None:
         if self.budget < 1:
@@ -186,8 +187,12 @@ def select_round(detect_dir, out, config: SelectConfig, *, model: ReviewModel | 
         raise ReviewError(f"{detect_dir}: the run's model {model_path} is missing; give --model")
     verify = (counts0.get("settings") or {}).get("verify") or {}
     q = float(verify["verify_thresh"]) if verify else None
+    if verify:
+        verify = {**verify, "verifier": _run_verifier(detect_dir, verify, config.verifier)}
+    elif config.verifier is not None:
+        raise ConfigError(f"--verifier {config.verifier}: {detect_dir} was not made with --verify")
     model = model or load_review_model(model_path, device=config.device,
-                                       verifier=_run_verifier(detect_dir, verify))  # fmt: skip
+                                       verifier=verify.get("verifier"))  # fmt: skip
     if q is not None and model.verifier is None:
         raise ReviewError(f"{detect_dir}: the run used --verify; its review needs the verifier")
     units: list[UnitPick] = []
@@ -208,18 +213,17 @@ def select_round(detect_dir, out, config: SelectConfig, *, model: ReviewModel | 
                         verify)  # fmt: skip
 
 
-def _run_verifier(detect_dir, verify: dict) -> str | None:
-    """The verifier file a ``--verify`` run used (its counts' ``settings.verify``), checked
-    to be the same file; None for a run without ``--verify``."""
-    if not verify:
-        return None
+def _run_verifier(detect_dir, verify: dict, given: Path | None) -> str:
+    """The verifier file of a ``--verify`` run (its counts' ``settings.verify``), or
+    ``given`` in its place, checked to be the same file the run used."""
     from ..model.weights import file_sha256
 
-    path = Path(str(verify.get("verifier", "")))
+    path = Path(given) if given is not None else Path(str(verify.get("verifier", "")))
     if not path.is_file():
-        raise ReviewError(f"{detect_dir}: the run's verifier {path} is missing")
+        hint = "" if given is not None else "; give --verifier PATH"
+        raise ReviewError(f"{path}: the verifier of the run {detect_dir} is missing{hint}")
     if verify.get("verifier_sha256") and file_sha256(path) != verify["verifier_sha256"]:
-        raise ReviewError(f"{detect_dir}: the run's verifier {path} has changed since the run")
+        raise ReviewError(f"{path}: not the verifier the run {detect_dir} used (another sha256)")
     return str(path)
 
 

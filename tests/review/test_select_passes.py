@@ -148,4 +148,24 @@ def test_select_without_the_runs_verifier_exit_2(runs, tmp_path):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "verifier" in lines[0] and "missing" in lines[0]
+    assert "--verifier" in lines[0]
     assert not (tmp_path / "r" / "manifest.json").exists()
+
+
+def test_select_with_the_verifier_given_elsewhere(runs, tmp_path, capsys):
+    root, _, verifier = runs
+    moved = tmp_path / "moved.pt"
+    shutil.copy(verifier, moved)
+    out = tmp_path / "round"
+    assert main(["review", "select", str(root / "verify"), "--budget", "50", "--out", str(out),
+                 "--device", "cpu", "--verifier", str(moved)]) == 0  # fmt: skip
+    assert Round.open(out).manifest.verify["verifier"] == str(moved)
+    # another file than the run's, or a verifier for a run without --verify: exit 2
+    other = tmp_path / "other.pt"
+    other.write_bytes(moved.read_bytes() + b"x")
+    for run, path, words in (("verify", other, "not the verifier"),
+                             ("plain", moved, "not made with --verify")):  # fmt: skip
+        assert main(["review", "select", str(root / run), "--budget", "50", "--out",
+                     str(tmp_path / f"r-{run}"), "--device", "cpu", "--verifier", str(path)]) == 2  # fmt: skip
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0]
