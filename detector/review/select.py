@@ -224,7 +224,7 @@ def _run_verifier(detect_dir, verify: dict, given: Path | None) -> str:
         raise ReviewError(f"{path}: the verifier of the run {detect_dir} is missing{hint}")
     if verify.get("verifier_sha256") and file_sha256(path) != verify["verifier_sha256"]:
         raise ReviewError(f"{path}: not the verifier the run {detect_dir} used (another sha256)")
-    return str(path)
+    return str(path.resolve())  # the manifest's: review gain reads it from anywhere
 
 
 def _to_crs(transform, xy: np.ndarray) -> np.ndarray:
