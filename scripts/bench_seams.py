@@ -47,15 +47,13 @@ def render(out: Path, *, family: str, seed: int, gsd: float, size: int, bits: in
     return sorted(d.glob("*.tif"))[0]
 
 
-#: the DetectConfig fields every run shares (``--verify``)
-BASE: dict = {}
-
-
 def detect(det, scene: Path, out: Path, tile: int, overlap: int | None):
     from detector.detect.pipeline import DetectConfig, detect_scene
     from detector.labels.evaluate import load_containers
 
-    cfg = DetectConfig(tile_px=tile, overlap_px=overlap, **BASE)
+    v = det.verifier  # a detector loaded with --verify: every run with it
+    cfg = DetectConfig(tile_px=tile, overlap_px=overlap, verify=v is not None,
+                       verifier_path=v.path if v is not None else None)  # fmt: skip
     res = detect_scene(det, scene, out, cfg)
     if not res.ok:
         raise SystemExit(res.error)
@@ -193,11 +191,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from detector.detect.pipeline import DetectConfig, load_detector
 
+    verify = {}
     if args.verify is not None:
-        BASE.update(
-            verify=True, verifier_path=None if str(args.verify) == "default" else args.verify
-        )
-    det = load_detector(DetectConfig(model_path=args.model, device="cpu", **BASE))
+        verify = {"verify": True,
+                  "verifier_path": None if str(args.verify) == "default" else args.verify}  # fmt: skip
+    det = load_detector(DetectConfig(model_path=args.model, device="cpu", **verify))
     if args.context is not None:
         det = replace(det, context_px=args.context)
     if args.align is not None:

@@ -229,6 +229,7 @@ def load_detector(config: DetectConfig) -> Detector:
         verifier = load_crop_verifier(vpath, device)
         vm = verifier.meta
         thresh, verify_thresh, _ = verifier_rule(config, verifier)
+        verifier.look_from = thresh  # a box under the threshold is not counted: no look
         context_px = max(context_px, verifier.reach_px)  # each crop lies inside its tile
         if vm.detector_sha256 and meta.state_sha256 and vm.detector_sha256 != meta.state_sha256:
             log.warning(

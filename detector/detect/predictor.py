@@ -17,14 +17,13 @@ sea costs one pass, as without ``--tta``.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..model.runtime import cpu_bf16
+from ..model.runtime import autocast, infer_dtype
 from .inference import TileOutput
 from .plan import TTA_FLOOR
 
@@ -69,17 +68,12 @@ class TorchPredictor:
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
-        self.amp_dtype = None
+        self.amp_dtype = infer_dtype(self.device, amp)
         if cuda and amp:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
             torch.backends.cudnn.benchmark = True
-        elif amp and cpu_bf16():
-            self.amp_dtype = torch.bfloat16
 
     def _autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def _mirrored_heatmap(self, x: torch.Tensor, heatmap: torch.Tensor) -> torch.Tensor:
         """Mean heatmap logits of ``x`` and its three mirror images, mapped back.

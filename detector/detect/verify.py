@@ -10,7 +10,6 @@ reaches the file's ``trust_above`` (not looked at: NaN) (:func:`detector.detect.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,27 +57,25 @@ class CropVerifier:
     """The verifier network on a device: ``self(images, parts)`` gives each part's
     probabilities, ``parts`` being (tile index into ``images`` [B, 3, H, W], that tile's
     detections in tile pixels); a box scoring at least the file's ``trust_above`` is not
-    looked at (NaN: kept).
+    looked at (NaN: kept), nor one scoring under ``look_from`` (the run's detection
+    threshold: it is not counted either way; NaN).
 
     Channels-last memory, with bfloat16 autocast where the CPU runs it natively (as
     :class:`~detector.detect.predictor.TorchPredictor`; ~4x float32's speed here) and
     float16/bfloat16 on CUDA; ``amp=False`` forces float32."""
 
     def __init__(self, net: torch.nn.Module, meta: VerifierMeta, *, device: str, path: str,
-                 sha256: str, amp: bool = True) -> None:  # fmt: skip
+                 sha256: str, amp: bool = True, look_from: float = 0.0) -> None:  # fmt: skip
         from ..model.net import fuse_batchnorm
-        from ..model.runtime import cpu_bf16
+        from ..model.runtime import infer_dtype
 
         self.device = torch.device(device)
         self.meta = meta
         self.path, self.sha256 = path, sha256
+        self.look_from = float(look_from)
         net = fuse_batchnorm(net) if self.device.type == "cpu" else net.eval()
         self.net = net.to(self.device).to(memory_format=torch.channels_last)
-        self.amp_dtype = None
-        if amp and self.device.type == "cuda":
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif amp and cpu_bf16():
-            self.amp_dtype = torch.bfloat16
+        self.amp_dtype = infer_dtype(self.device, amp)
 
     @property
     def reach_px(self) -> int:
@@ -89,10 +86,10 @@ class CropVerifier:
 
     def probs(self, crops: np.ndarray, score: np.ndarray) -> np.ndarray:
         """float32 [N] probabilities of uint8 ``crops`` [N, 3, h, w] with detector ``score``."""
+        from ..model.runtime import autocast
+
         out = []
-        amp = (torch.autocast(self.device.type, dtype=self.amp_dtype)
-               if self.amp_dtype is not None else contextlib.nullcontext())  # fmt: skip
-        with torch.inference_mode(), amp:
+        with torch.inference_mode(), autocast(self.device, self.amp_dtype):
             for k in range(0, len(crops), CROP_BATCH):
                 xb, sb = (
                     crops[k : k + CROP_BATCH],
@@ -115,7 +112,9 @@ class CropVerifier:
         trust = self.meta.trust_above
         crops, scores, looks = [], [], []
         for k, dets in parts:
-            look = dets.score < trust if trust is not None else np.ones(len(dets), bool)
+            look = dets.score >= self.look_from
+            if trust is not None:
+                look &= dets.score < trust
             looks.append(look)
             if look.any():
                 tile = np.ascontiguousarray(np.asarray(images[k], np.float32).transpose(1, 2, 0))
@@ -134,12 +133,14 @@ class CropVerifier:
         return out
 
 
-def load_crop_verifier(path: str | Path, device: str) -> CropVerifier:
-    """The verifier file at ``path`` ready to run on ``device``."""
+def load_crop_verifier(path: str | Path, device: str, look_from: float = 0.0) -> CropVerifier:
+    """The verifier file at ``path`` ready to run on ``device``, looking at boxes scoring at
+    least ``look_from``."""
     from ..model.weights import file_sha256
 
     net, meta = load_verifier(path)
-    return CropVerifier(net, meta, device=device, path=str(path), sha256=file_sha256(path))
+    return CropVerifier(net, meta, device=device, path=str(path), sha256=file_sha256(path),
+                        look_from=look_from)  # fmt: skip
 
 
 def verifier_rule(config, verifier: CropVerifier | None = None) -> tuple[float, float, str]:

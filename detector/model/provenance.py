@@ -55,12 +55,11 @@ def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     """float16 on CUDA, bfloat16 on CPUs with oneDNN bf16 support, else None (float32)."""
     if not enabled:
         return None
+    from .runtime import cpu_bf16
+
     if device.type == "cuda":
         return torch.float16
-    try:
-        return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
-    except (AttributeError, RuntimeError):
-        return None
+    return torch.bfloat16 if cpu_bf16() else None
 
 
 def hardware(device: torch.device, amp: torch.dtype | None) -> str:

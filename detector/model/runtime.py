@@ -1,5 +1,6 @@
-"""Process and device setup for detecting: which device, how many CPU threads, and glibc's
-returning freed memory to the OS. Used by :mod:`detector.detect.pipeline`."""
+"""Process and device setup for detecting: which device, how many CPU threads, the inference
+precision (autocast dtype), and glibc's returning freed memory to the OS. Used by
+:mod:`detector.detect.pipeline`."""
 
 from __future__ import annotations
 
@@ -39,6 +40,28 @@ def trim_freed_memory() -> None:
         return
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(name).malloc_trim(0)
+
+
+def infer_dtype(device, amp: bool = True):
+    """The autocast dtype for inference on ``device`` (a torch.device): bfloat16 on CUDA
+    where supported, else float16; bfloat16 on a CPU that runs it natively; None (float32)
+    elsewhere or with ``amp`` False (training's is :func:`detector.model.provenance.amp_dtype`)."""
+    import torch
+
+    if not amp:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_bf16() else None
+
+
+def autocast(device, dtype):
+    """``torch.autocast`` for ``dtype`` on ``device``, or a no-op for None (float32)."""
+    import torch
+
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def cpu_bf16() -> bool:

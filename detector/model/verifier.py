@@ -53,8 +53,9 @@ class VerifierMeta:
     verifier probability is >= the second); ``trust_above``: a box scoring at least this is
     kept without a look (None: every box is looked at). ``widths``: the network's channels.
     ``detector_sha256``: the state hash of the detector whose boxes and scores it learned
-    (another detector's scores mean something else: a run warns). ``training``: the recipe (crop sets with their sizes, steps,
-    augmentation, seed) and the validation scores the rule was chosen on."""
+    (another detector's scores mean something else: a run warns). ``training``: the recipe
+    (crop sets with their sizes, steps, augmentation, seed) and the validation scores the
+    rule was chosen on."""
 
     score_thresh: float
     verify_thresh: float

@@ -82,7 +82,7 @@ def candidate_doubts(
     if verify_thresh is not None:
         v = np.asarray(p.verify, float)
         looked = above & np.isfinite(v)  # NaN: trusted by the score, not looked at
-        counted = above & ~(looked & (v < verify_thresh))
+        counted = above & ~(v < verify_thresh)
         margin = 1 - np.abs(np.where(looked, v, np.inf) - verify_thresh) / VERIFY_NEAR
         verify = np.maximum(margin, 0.75 * (looked & ~counted & (p.score >= thr + NEAR)))
     d = {

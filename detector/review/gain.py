@@ -113,8 +113,9 @@ def _detect_units(model_path, rnd: Round, units, device: str) -> dict[int, tuple
     from .passes import load_review_model, run_passes
 
     verify = rnd.manifest.verify  # a --verify run's round: its verifier judges both models
-    model = load_review_model(model_path, device=device, floor=rnd.manifest.threshold,
-                              verifier=verify.get("verifier"))  # fmt: skip
+    thr = rnd.manifest.threshold
+    model = load_review_model(model_path, device=device, floor=thr,
+                              verifier=verify.get("verifier"), verify_from=thr)  # fmt: skip
     out = {}
     for scene_id in sorted({u.scene for u in units}):
         scene = open_scene(rnd.manifest.scenes[scene_id]["path"])

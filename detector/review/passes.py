@@ -75,9 +75,10 @@ class ReviewModel:
 
 
 def load_review_model(path, *, device: str = "auto", floor: float = PEAK_FLOOR,
-                      verifier=None) -> ReviewModel:  # fmt: skip
+                      verifier=None, verify_from: float = 0.0) -> ReviewModel:  # fmt: skip
     """Load the weights at ``path`` (None: the shipped model) for :func:`run_passes`;
-    ``verifier``: a verifier file whose probabilities the plain pass adds."""
+    ``verifier``: a verifier file whose probabilities the plain pass adds to the peaks
+    scoring at least ``verify_from`` (the run's threshold)."""
     from ..detect.predictor import TorchPredictor
     from ..model.context import model_context_px
     from ..model.runtime import resolve_device
@@ -93,7 +94,7 @@ def load_review_model(path, *, device: str = "auto", floor: float = PEAK_FLOOR,
     if verifier is not None:
         from ..detect.verify import load_crop_verifier
 
-        crop = load_crop_verifier(verifier, dev)
+        crop = load_crop_verifier(verifier, dev, look_from=verify_from)
         context = max(context, crop.reach_px)  # each crop lies inside its tile
     return ReviewModel(pred, str(path), file_sha256(path), float(meta.gsd_m), floor, context,
                        int(getattr(module, "pad_multiple", 1)), crop)  # fmt: skip

@@ -192,7 +192,7 @@ def select_round(detect_dir, out, config: SelectConfig, *, model: ReviewModel | 
     elif config.verifier is not None:
         raise ConfigError(f"--verifier {config.verifier}: {detect_dir} was not made with --verify")
     model = model or load_review_model(model_path, device=config.device,
-                                       verifier=verify.get("verifier"))  # fmt: skip
+                                       verifier=verify.get("verifier"), verify_from=thr)  # fmt: skip
     if q is not None and model.verifier is None:
         raise ReviewError(f"{detect_dir}: the run used --verify; its review needs the verifier")
     units: list[UnitPick] = []
