@@ -39,8 +39,9 @@ def page_round(tmp_path):
 
 def build_page_round(path):
     """A round of 3 units side by side along x (priorities 0.9, 0.5, 0.1; unit 2 is
-    hold-out) with candidates: unit 0 holds a 20 ft model box (id 0), a 40 ft model box at
-    30 degrees (id 1) and a below-threshold peak (id 2); unit 1 holds a model box near its
+    hold-out) of a run made with ``--verify`` (threshold 0.36) with candidates: unit 0 holds a
+    20 ft model box (id 0), a 40 ft model box at 30 degrees (id 1, verifier probability 0.47)
+    and a below-threshold peak (id 2); unit 1 holds a model box near its
     west edge (id 3, a neighbour seen on unit 0's chip); unit 2 holds one model box (id 4)."""
     from detector.review.round import Candidate, Chip, Manifest, Round, Unit
 
@@ -49,6 +50,7 @@ def build_page_round(path):
         strategy="mix", seed=1, budget=6, holdout_share=0.3, detect_dir="det",
         scenes={"port<1>": {"path": "port.tif", "crs": PAGE_CRS, "gsd_m": PAGE_GSD,
                             "transform": [PAGE_GSD, 0, X0, 0, -PAGE_GSD, Y0]}},
+        verify={"verifier": "v.pt", "verifier_sha256": "cd" * 32, "verify_thresh": 0.36},
     )  # fmt: skip
     side = int(UNIT_M / PAGE_GSD) + 2 * MARGIN_PX
     units, chips = [], []
@@ -69,7 +71,7 @@ def build_page_round(path):
         Candidate(0, 0, "port<1>", "20ft", 0.55, "near_threshold", "model", "pending",
                   box(X0 + 16, yc + 12)),
         Candidate(1, 0, "port<1>", "40ft", 0.41, "kind_margin", "model", "pending",
-                  box(X0 + 40, yc - 10, 12.19, angle_deg=30.0)),
+                  box(X0 + 40, yc - 10, 12.19, angle_deg=30.0), verify=0.47),
         Candidate(2, 0, "port<1>", "20ft", 0.22, "below_peak", "peak", "pending",
                   box(X0 + 20, yc - 20)),
         Candidate(3, 1, "port<1>", "20ft", 0.61, "near_threshold", "model", "pending",

@@ -17,7 +17,17 @@ from .records import Candidate, Unit
 __all__ = ["layer_crs", "read_queue", "write_queue"]
 
 _LAYER_FIELDS = {
-    "candidates": ("cand_id", "unit_id", "scene", "kind", "score", "reason", "source", "status"),
+    "candidates": (
+        "cand_id",
+        "unit_id",
+        "scene",
+        "kind",
+        "score",
+        "reason",
+        "source",
+        "status",
+        "verify",
+    ),
     "regions": ("unit_id", "scene", "split", "status", "priority", "reason"),
 }
 
@@ -125,6 +135,8 @@ def _column(vals: list, name: str) -> np.ndarray:
         return np.array(vals, dtype=np.int64)
     if name in ("score", "priority"):
         return np.array(vals, dtype=np.float64)
+    if name == "verify":  # None (not looked at) -> NaN
+        return np.array([np.nan if v is None else v for v in vals], dtype=np.float64)
     return np.array([str(v) for v in vals], dtype=object)
 
 

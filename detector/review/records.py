@@ -33,6 +33,11 @@ REASONS = (
 )
 
 
+def _probability(v) -> float | None:
+    """A stored verifier probability: None, NaN (a GeoPackage's empty value) -> None."""
+    return None if v is None or not np.isfinite(float(v)) else float(v)
+
+
 def utc_now() -> str:
     """The current time as an ISO 8601 UTC string (seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -42,7 +47,8 @@ def utc_now() -> str:
 class Candidate:
     """One box to review. ``corners``: 4 (x, y) points of the rotated box in the scene CRS.
     ``source``: "model" (a detection), "peak" (a below-threshold heatmap peak) or
-    "reviewer" (added by hand; its ``score`` is 0)."""
+    "reviewer" (added by hand; its ``score`` is 0). ``verify``: the crop verifier's
+    probability for the box in a run made with ``--verify`` (None: not looked at)."""
 
     cand_id: int
     unit_id: int
@@ -53,6 +59,7 @@ class Candidate:
     source: str
     status: str
     corners: tuple[tuple[float, float], ...]
+    verify: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -71,6 +78,7 @@ class Candidate:
             source=str(d["source"]),
             status=str(d["status"]),
             corners=tuple((float(x), float(y)) for x, y in d["corners"]),
+            verify=_probability(d.get("verify")),
         )
 
     @property

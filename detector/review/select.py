@@ -255,10 +255,12 @@ def _write_round(out: Path, config, model, thr, detect_dir, info, train, holdout
             corners = _to_crs(grid.transform, u.cands.corners())
             for k in range(len(u.cands)):
                 reason = u.reasons[k] if u.doubt[k] > 0 else u.reason
+                v = float(u.cands.verify[k])
                 cands.append(Candidate(
                     len(cands), uid, u.scene, KINDS[int(u.cands.kind[k])],
                     round(float(u.cands.score[k]), 4), reason, u.source[k], "pending",
                     tuple((float(x), float(y)) for x, y in corners[k]),
+                    round(v, 4) if np.isfinite(v) else None,
                 ))  # fmt: skip
             if u.scene not in readers:
                 readers[u.scene] = SceneReader(scene, target_gsd_m=model.gsd_m)

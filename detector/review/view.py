@@ -37,6 +37,7 @@ def _cand(rnd: Round, unit_id: int, c: Candidate) -> dict:
         "kind": c.kind,
         "score": round(float(c.score), 4),
         "reason": c.reason,
+        "verify": c.verify,
         "source": c.source,
         "status": c.status,
         "corners": _px(rnd, unit_id, c.corners),
@@ -95,6 +96,7 @@ def unit_view(rnd: Round, unit_id: int) -> dict:
         "square": square,
         "candidates": [_cand(rnd, unit_id, c) for c in own],
         "neighbours": neighbours,
+        "verify_thresh": rnd.manifest.verify.get("verify_thresh"),
     }
 
 

@@ -78,6 +78,14 @@ def test_review_in_chromium(page_server, browser, tmp_path):
     assert page.locator("polygon.cand").count() == 3
     assert page.locator("polygon.cand.peak").count() == 1
     assert page.locator("polygon.neighbour").count() == 1  # unit 1's box near the edge
+    # the verifier's probability beside the box it looked at, and in its tooltip
+    assert page.locator('#cands li[data-cand="1"]').text_content() == (
+        "#1 40ft model pending 0.41 · verifier 0.47"
+    )
+    assert page.locator('#cands li[data-cand="0"]').text_content() == "#0 20ft model pending 0.55"
+    assert page.locator('polygon[data-cand="1"] title').text_content() == (
+        "#1 40ft model pending score 0.41, verifier 0.47 (accepts from 0.36) (kind_margin)"
+    )
 
     page.keyboard.press("a")  # accept the selected box (0)
     settled(page, 1)

@@ -46,7 +46,7 @@ def make_round(path, n_units=2, **kw) -> Round:
         chips.append((chip, img))
     cands = [
         Candidate(0, 0, "s1", "20ft", 0.9, "near_threshold", "model", "pending",
-                  _box(500020.0, 3999950.0)),
+                  _box(500020.0, 3999950.0), verify=0.62),
         Candidate(1, 0, "s1", "40ft", 0.2, "below_peak", "peak", "pending",
                   _box(500060.0, 3999950.0, 12.2)),
         Candidate(2, 1, "s1", "20ft", 0.5, "random", "model", "pending",
@@ -77,6 +77,19 @@ def test_create_open_round_trip(tmp_path):
     xy = back.chip_to_crs(1, [(10.0, 20.0)])
     assert xy.tolist() == [[500128.0 + 5.0, 4000000.0 - 10.0]]
     assert np.allclose(back.crs_to_chip(1, xy), [[10.0, 20.0]])
+
+
+def test_a_queue_written_before_the_verifier_field_opens(tmp_path, monkeypatch):
+    from detector.review import queue_io
+
+    old = dict(queue_io._LAYER_FIELDS)
+    old["candidates"] = tuple(k for k in old["candidates"] if k != "verify")
+    monkeypatch.setattr(queue_io, "_LAYER_FIELDS", old)
+    make_round(tmp_path / "r")
+    monkeypatch.undo()
+    back = Round.open(tmp_path / "r")
+    assert [c.verify for c in back.candidates.values()] == [None, None, None]
+    assert back.candidates[0].score == 0.9
 
 
 def test_create_refuses_existing_round(tmp_path):

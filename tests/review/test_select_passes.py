@@ -118,6 +118,13 @@ def test_select_on_a_verify_run_records_the_verifier(runs, tmp_path):
     assert rnd.manifest.verify == {"verifier": v["verifier"], "verifier_sha256":
                                    v["verifier_sha256"], "verify_thresh": v["verify_thresh"]}  # fmt: skip
     assert any(c.reason == "verify_margin" for c in rnd.candidates.values())
+    # each box the verifier looked at carries its probability: the counted ones at least
+    # its threshold, the rejected ones (peaks scoring the detector's threshold) under it
+    looked = [c for c in rnd.candidates.values() if c.verify is not None]
+    q, thr = v["verify_thresh"], rnd.manifest.threshold
+    assert looked and all(c.verify >= q for c in looked if c.source == "model")
+    assert all(c.verify < q for c in looked if c.source == "peak")
+    assert any(c.source == "peak" and c.score >= thr for c in looked)
     # review gain judges a model's boxes in each unit with the run's verifier: what it
     # predicts is the unit's model candidates
     from detector.review.gain import _detect_units

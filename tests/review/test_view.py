@@ -18,6 +18,9 @@ def test_unit_view_in_chip_pixels(page_round):
     sides = np.hypot(*np.diff(np.array(cands[0]["corners"] + cands[0]["corners"][:1]), axis=0).T)
     assert np.allclose(sides, [12.12, 4.88, 12.12, 4.88])
     assert (cands[2]["source"], cands[2]["status"]) == ("peak", "pending")
+    # the verifier's probability where it looked (box 1), and the threshold it accepts from
+    assert [cands[k]["verify"] for k in range(3)] == [None, 0.47, None]
+    assert v["verify_thresh"] == 0.36
     # unit 1's box lies in unit 0's margin: a neighbour; unit 2's does not
     assert [c["cand_id"] for c in v["neighbours"]] == [3]
     assert v["unit"]["window"] == [-16, 4, 160, 160]  # scene pixels

@@ -160,7 +160,8 @@ function render() {
     const poly = el("polygon", { class: cls.join(" "), points: pts(c.corners),
       "data-role": "cand", "data-cand": c.cand_id }, svg);
     const t = document.createElementNS(SVGNS, "title");
-    t.textContent = `#${c.cand_id} ${c.kind} ${c.source} ${c.status} score ${c.score} (${c.reason})`;
+    t.textContent = `#${c.cand_id} ${c.kind} ${c.source} ${c.status} score ${c.score}` +
+      `${verifyText(c, true)} (${c.reason})`;
     poly.appendChild(t);
   }
   const cur = current();
@@ -212,6 +213,15 @@ function toggleOverview() {
   render();
 }
 
+// The crop verifier's probability of a --verify run's box, against the threshold it
+// accepts from (the box is counted when it scores the detector's threshold and this).
+function verifyText(c, long) {
+  if (c.verify === null || c.verify === undefined) return "";
+  const q = view.verify_thresh;
+  if (!long) return ` · verifier ${c.verify.toFixed(2)}`;
+  return `, verifier ${c.verify.toFixed(2)}` + (q === null || q === undefined ? "" : ` (accepts from ${q})`);
+}
+
 function renderSide() {
   const u = view.unit;
   const pos = units.findIndex((x) => x.unit_id === u.unit_id);
@@ -222,7 +232,8 @@ function renderSide() {
   while (list.firstChild) list.removeChild(list.firstChild);
   for (const c of view.candidates) {
     const li = document.createElement("li");
-    li.textContent = `#${c.cand_id} ${c.kind} ${c.source} ${c.status} ${c.score.toFixed(2)}`;
+    li.textContent =
+      `#${c.cand_id} ${c.kind} ${c.source} ${c.status} ${c.score.toFixed(2)}${verifyText(c, false)}`;
     li.dataset.cand = String(c.cand_id);
     if (c.cand_id === selected) li.className = "sel";
     li.addEventListener("click", () => { selected = c.cand_id; render(); });
