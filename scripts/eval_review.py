@@ -1,25 +1,27 @@
-"""Measure the review loop on a shifted domain: the ``flat`` rendering family.
+"""Measure the review loop on a shifted domain: a rendering family the model never trained on.
 
 Usage (from the repository root)::
 
     .venv/bin/python scripts/eval_review.py [--out /tmp/ccount-review-eval] [--budget 500]
-        [--minutes 20] [--quick]
+        [--minutes 20] [--family oblique] [--quick]
 
-The shipped model never trained on the ``flat`` family (``ccount synth scene --family
-flat``: the same port layouts, flat-shaded). The script builds a small flat world (scenes +
-truth), detects it with the shipped model as a user would, and measures on the hold-out units
-of a review round (drawn at random, the same units for every strategy with the same seed;
-scored against the truth files):
+``--family`` (default ``oblique``, the family in no training recipe; until 2026-12-06 the
+study used ``flat``, which the shipped weights have trained on since 2026-12-04): the same
+port layouts drawn by another renderer (``ccount synth scene --family F``). The script builds
+a small world of it (scenes + truth), detects it with the shipped model as a user would, and
+measures on the hold-out units of a review round (drawn at random, the same units for every
+strategy with the same seed; scored against the truth files):
 
 1. the shipped model;
 2. ``mix``: one round of at most ``--budget`` simulated decisions (hold-out included), then a
    fine-tune from the shipped model on the reviewed train units (loss masked outside them) of
    at most ``--minutes`` CPU minutes (steps sized from a timed probe);
 3. ``random``: the same budget spent by the random strategy;
-4. the ceiling: a fine-tune, same steps, on full truth labels of every flat scene, less the
-   hold-out units (their area is masked out);
+4. the ceiling: a fine-tune, same steps, on full truth labels of every scene of the family,
+   less the hold-out units (their area is masked out);
 
-plus each model's F1 on the original classic test set (``scripts/eval_detector.py``'s
+plus each model's F1 on whole held-out scenes of the family (``shifted_test``: never
+reviewed nor trained on) and on the original classic test set (``scripts/eval_detector.py``'s
 scenes: ports x GSDs, seeds 7001+) before and after. Prints a table and writes
 ``OUT/eval_review.json``. ``--quick``: a tiny world, budget and fine-tune (minutes; the
 numbers mean nothing) for the smoke test.
@@ -63,14 +65,14 @@ def settings(quick: bool, args) -> dict:
                 probe=10, batch=8, crop=256, lr=args.lr, unit_px=args.unit_px)  # fmt: skip
 
 
-def build_world(out: Path, s: dict) -> tuple[Path, Path, Path]:
-    """Flat scenes + truth in ``out/flat`` (reviewed), other flat scenes in ``out/flat_test``
-    (never reviewed nor trained on: the domain's hold-out) and the classic test set in
-    ``out/classic``."""
-    flat, flat_test, classic = out / "flat", out / "flat_test", out / "classic"
-    for family, d, ports, gsds, size, seeds in (
-        ("flat", flat, s["ports"], s["gsds"], s["size"], s["seeds"]),
-        ("flat", flat_test, s["ports"], s["gsds"], s["size"], s["test_seeds"]),
+def build_world(out: Path, s: dict, family: str) -> tuple[Path, Path, Path]:
+    """Scenes + truth of ``family`` in ``out/<family>`` (reviewed), other scenes of it in
+    ``out/<family>_test`` (never reviewed nor trained on: the domain's hold-out) and the
+    classic test set in ``out/classic``."""
+    shifted, shifted_test, classic = out / family, out / f"{family}_test", out / "classic"
+    for fam, d, ports, gsds, size, seeds in (
+        (family, shifted, s["ports"], s["gsds"], s["size"], s["seeds"]),
+        (family, shifted_test, s["ports"], s["gsds"], s["size"], s["test_seeds"]),
         ("classic", classic, s["classic_ports"], s["classic_gsds"], s["classic_size"], [7001]),
     ):
         for seed in seeds:
@@ -80,14 +82,14 @@ def build_world(out: Path, s: dict) -> tuple[Path, Path, Path]:
                     if (d / tag).is_dir() and any((d / tag).glob("*.tif")):
                         continue
                     sh([*CCOUNT, "synth", "scene", "--port", port, "--seed", seed * 10 + j,
-                        "--gsd", gsd, "--size", size, size, "--family", family,
+                        "--gsd", gsd, "--size", size, size, "--family", fam,
                         "--out", d / tag])  # fmt: skip
         all_dir = d / "all"  # scenes and truth side by side, as ccount eval wants them
         all_dir.mkdir(parents=True, exist_ok=True)
         for f in sorted(d.glob("*_*_*/*")):
             if not (all_dir / f.name).exists():
                 (all_dir / f.name).symlink_to(f.resolve())
-    return flat / "all", flat_test / "all", classic / "all"
+    return shifted / "all", shifted_test / "all", classic / "all"
 
 
 def scenes_f1(model: Path, scenes: Path, work: Path, tag: str = "classic") -> dict:
@@ -108,9 +110,9 @@ def fine_tune(labels: Path, out_pt: Path, s: dict, steps: int) -> float:
     return (time.perf_counter() - t0) / 60.0
 
 
-def ceiling_labels(rnd_path: Path, flat: Path, out: Path, unit_px: int) -> Path:
-    """Full truth labels of every flat scene, less the hold-out units of the round: the
-    reviewed-set format with ``reviewed`` = every unit square of the grid but those."""
+def ceiling_labels(rnd_path: Path, scenes: Path, out: Path, unit_px: int) -> Path:
+    """Full truth labels of every scene in ``scenes`` (the reviewed family's), less the
+    hold-out units of the round: the reviewed-set format with ``reviewed`` = every unit square of the grid but those."""
     from detector.imagery.raster import open_scene
     from detector.imagery.reader import SceneReader
     from detector.labels.io import read_geojson, write_geojson
@@ -121,7 +123,7 @@ def ceiling_labels(rnd_path: Path, flat: Path, out: Path, unit_px: int) -> Path:
     rnd = Round.open(rnd_path)
     hold = [u for u in rnd.units.values() if u.split == "holdout"]
     out.mkdir(parents=True, exist_ok=True)
-    for tif in sorted(flat.glob("*.tif")):
+    for tif in sorted(scenes.glob("*.tif")):
         scene = open_scene(tif)
         with SceneReader(scene, target_gsd_m=canonical_gsd_m()) as r:
             g = r.grid
@@ -144,7 +146,7 @@ def ceiling_labels(rnd_path: Path, flat: Path, out: Path, unit_px: int) -> Path:
                 squares.append((x0, y0, x1, y1))
         from detector.review.simulate import truth_boxes
 
-        corners, kinds = truth_boxes(flat, scene.id, crs)
+        corners, kinds = truth_boxes(scenes, scene.id, crs)
         feats = []
         for c, k in zip(corners, kinds, strict=True):
             cx, cy = c.mean(axis=0)
@@ -153,7 +155,7 @@ def ceiling_labels(rnd_path: Path, flat: Path, out: Path, unit_px: int) -> Path:
                               "properties": {"type": "container", "kind": str(k), "score": 1.0,
                                              "tiers": 1, "visible": True},
                               "geometry": {"type": "Polygon", "coordinates": [ring(c)]}})  # fmt: skip
-        _, props = read_geojson(flat / f"{scene.id}.geojson")
+        _, props = read_geojson(scenes / f"{scene.id}.geojson")
         write_geojson(out / f"{scene.id}.geojson", feats, {
             "scene": scene.id, "crs": crs, "scene_path": str(tif.resolve()),
             "reviewed": [ring([(a, b), (c, b), (c, d), (a, d)]) for a, b, c, d in squares],
@@ -174,15 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--unit-px", type=int, default=128,
                    help="review unit side in model px (128: ~25 containers in a dense unit)")  # fmt: skip
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--family", default="oblique",
+                   help="the shifted domain: a rendering family (default oblique, in no recipe)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="tiny smoke run (numbers mean nothing)")
     args = p.parse_args(argv)
     s = settings(args.quick, args)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    flat, flat_test, classic = build_world(out, s)
-    det = out / "flat_det"
+    shifted, shifted_test, classic = build_world(out, s, args.family)
+    det = out / f"{args.family}_det"
     if not any(det.glob("*.counts.json")):
-        sh([*CCOUNT, "detect", *sorted(flat.glob("*.tif")), "--out", det, "--model", SHIPPED,
+        sh([*CCOUNT, "detect", *sorted(shifted.glob("*.tif")), "--out", det, "--model", SHIPPED,
             "--no-progress"])  # fmt: skip
     # fine-tune steps: a timed probe, so a fine-tune stays within --minutes
     probe_dir = out / "probe"
@@ -193,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(rnd)
         sh([*CCOUNT, "review", "select", det, "--budget", s["budget"], "--out", rnd, "--strategy",
             strategy, "--seed", args.seed, "--unit-px", s["unit_px"]])  # fmt: skip
-        sh([*CCOUNT, "review", "simulate", rnd, "--truth", flat])
+        sh([*CCOUNT, "review", "simulate", rnd, "--truth", shifted])
         sh([*CCOUNT, "review", "labels", rnd, "--out", out / f"labels_{strategy}"])
         rounds[strategy] = rnd
     if args.steps is None:
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         per_step, steps = None, int(args.steps)
     labels = {k: out / f"labels_{k}" for k in rounds}
-    labels["ceiling"] = ceiling_labels(rounds["mix"], flat, out / "labels_ceiling", s["unit_px"])
+    labels["ceiling"] = ceiling_labels(rounds["mix"], shifted, out / "labels_ceiling", s["unit_px"])
     models, minutes = {"shipped": SHIPPED}, {}
     for name, lab in labels.items():
         models[name] = out / f"{name}.pt"
@@ -216,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         base = rounds["random" if name == "random" else "mix"]
         shutil.copytree(base, rnd)
         sh([*CCOUNT, "review", "gain", rnd, "--before", SHIPPED, "--after", model, "--truth",
-            flat, "--seed", args.seed])  # fmt: skip
+            shifted, "--seed", args.seed])  # fmt: skip
         g = json.loads((rnd / "gain.json").read_text())
         work = out / f"work_{name}"
         work.mkdir(exist_ok=True)
@@ -225,29 +229,29 @@ def main(argv: list[str] | None = None) -> int:
             "delta_f1_ci90": g["metrics"]["delta_ci90"]["f1"], "cost": g["cost"],
             "holdout_units": g["holdout_units"], "holdout_containers": g["holdout_containers"],
             "classic": scenes_f1(model, classic, work), "train_minutes": minutes.get(name),
-            "flat_test": scenes_f1(model, flat_test, work, "flat_test"),
+            "shifted_test": scenes_f1(model, shifted_test, work, "shifted_test"),
         }  # fmt: skip
     f1 = {k: r["holdout"]["f1"] for k, r in rows.items()}
     gap = f1["ceiling"] - f1["shipped"]
-    tf1 = {k: r["flat_test"]["f1"] for k, r in rows.items()}
+    tf1 = {k: r["shifted_test"]["f1"] for k, r in rows.items()}
     tgap = tf1["ceiling"] - tf1["shipped"]
     doc = {
-        "quick": args.quick, "settings": s, "fine_tune_steps": steps,
+        "quick": args.quick, "family": args.family, "settings": s, "fine_tune_steps": steps,
         "probe_minutes_per_step": per_step, "rows": rows,
         "gap_closed_mix": (f1["mix"] - f1["shipped"]) / gap if gap > 0 else None,
         "gap_closed_random": (f1["random"] - f1["shipped"]) / gap if gap > 0 else None,
         "mix_beats_random": f1["mix"] > f1["random"],
-        "flat_test_gap_closed_mix": (tf1["mix"] - tf1["shipped"]) / tgap if tgap > 0 else None,
-        "flat_test_gap_closed_random": (
+        "shifted_test_gap_closed_mix": (tf1["mix"] - tf1["shipped"]) / tgap if tgap > 0 else None,
+        "shifted_test_gap_closed_random": (
             (tf1["random"] - tf1["shipped"]) / tgap if tgap > 0 else None
         ),
-        "flat_test_mix_beats_random": tf1["mix"] > tf1["random"],
+        "shifted_test_mix_beats_random": tf1["mix"] > tf1["random"],
         "classic_f1_drop": {k: rows["shipped"]["classic"]["f1"] - r["classic"]["f1"]
                             for k, r in rows.items()},
     }  # fmt: skip
     (out / "eval_review.json").write_text(json.dumps(doc, indent=1))
     print(f"{'model':<9} {'holdout F1':>10} {'90% CI':>15} {'count err':>9} {'kind acc':>8} "
-          f"{'classic F1':>10} {'flat test F1':>12} {'flat count':>10} {'decisions':>9} "
+          f"{'classic F1':>10} {'test F1':>12} {'test count':>10} {'decisions':>9} "
           f"{'minutes':>7}")  # fmt: skip
     for name, r in rows.items():
         h, ci = r["holdout"], r["holdout_ci90"]["f1"]
@@ -256,13 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         dec = r["cost"]["decisions"] if name in ("mix", "random") else "-"
         print(f"{name:<9} {h['f1']:>10.3f} {f'[{ci[0]:.3f}, {ci[1]:.3f}]':>15} "
               f"{h['count_error']:>9.3f} {ka:>8} {r['classic']['f1']:>10.3f} "
-              f"{r['flat_test']['f1']:>12.3f} {r['flat_test']['count_error_pct']:>+9.1f}% {dec:>9} "
+              f"{r['shifted_test']['f1']:>12.3f} {r['shifted_test']['count_error_pct']:>+9.1f}% {dec:>9} "
               f"{mins:>7}")  # fmt: skip
     gc = doc["gap_closed_mix"]
-    tc = doc["flat_test_gap_closed_mix"]
+    tc = doc["shifted_test_gap_closed_mix"]
     print(
-        f"flat test scenes: gap closed by mix {'-' if tc is None else f'{tc:.2f}'}; mix beats "
-        f"random: {doc['flat_test_mix_beats_random']}"
+        f"held-out {args.family} scenes: gap closed by mix {'-' if tc is None else f'{tc:.2f}'}; "
+        f"mix beats random: {doc['shifted_test_mix_beats_random']}"
     )
     print(f"hold-out units: gap closed by mix: {'-' if gc is None else f'{gc:.2f}'}; mix beats random: "
           f"{doc['mix_beats_random']}; written to {out / 'eval_review.json'}")  # fmt: skip
