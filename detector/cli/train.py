@@ -367,4 +367,7 @@ def run(args) -> int:
         f"steps {config.steps} in {result.seconds:.0f}s on {result.device}"
         + (f"; held-out F1 {val['f1']:.3f}, count error {val['count_error']:+.3f}" if val else "")
     )
+    if result.meta.recipe.get("score_thresh_inherited"):
+        print(f"detection threshold {result.meta.score_thresh:g} inherited from {config.init}, not "
+              f"recalibrated: scripts/calibrate_threshold.py --model {result.path} --write")  # fmt: skip
     return 0

@@ -42,8 +42,12 @@ def render_model_card(path: str | os.PathLike, meta: ModelMeta, *, notes: str = 
     n_params = count_parameters(build_model(meta.arch, **meta.arch_kwargs))
     r = meta.recipe
     thresh_src = ": calibrated, stored in the file" if meta.score_thresh is not None else ""
+    if r.get("score_thresh_inherited"):
+        thresh_src = (": inherited from the init weights, not recalibrated since the heatmap "
+                      "was trained (`scripts/calibrate_threshold.py --write` measures it)")  # fmt: skip
     if meta.score_thresh_tta is not None:
-        thresh_src += f"; with `--tta` {meta.score_thresh_tta}, calibrated the same way"
+        how = "inherited" if r.get("score_thresh_tta_inherited") else "calibrated"
+        thresh_src += f"; with `--tta` {meta.score_thresh_tta}, {how} the same way"
     cmd = (
         f"ccount train --out {path.name} --steps {r.get('steps')} --batch-size "
         f"{r.get('batch_size')} --size {r.get('size_px')} --seed {r.get('seed')} "

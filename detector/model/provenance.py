@@ -87,11 +87,15 @@ def save_trained(
     The input context the outputs need is measured here (:mod:`.context`) and stored."""
     from .context import measure_context_px
 
+    thresh, thresh_tta, inherited = kept_thresholds(config)
     recipe = {
         **config.recipe(),
         "precision": hardware(*dev_amp).rsplit(", ", 1)[-1],
         "steps_done": steps_done,
         "generator": generator_version(config.sample_fn),
+        # the init's thresholds on moved scores (kept_thresholds); set_score_thresh clears each
+        **({"score_thresh_inherited": True} if inherited else {}),
+        **({"score_thresh_tta_inherited": True} if inherited and thresh_tta is not None else {}),
     }
     meta = ModelMeta(
         arch=arch,
@@ -105,17 +109,25 @@ def save_trained(
         created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         tiers_output=config.tiers_output,
         context_px=measure_context_px(model),
-        score_thresh=_kept_threshold(config),
+        score_thresh=thresh,
+        score_thresh_tta=thresh_tta,
     )
     return save_weights(config.out, model, meta)  # copies tensors to the CPU, NCHW
 
 
-def _kept_threshold(config) -> float | None:
-    """The init weights' calibrated detection threshold when only other outputs were trained
-    (``heads`` without the heatmap: every container score is the init's), else None."""
-    heads = config.heads
-    if not heads or "heatmap" in heads.split(",") or config.init is None:
-        return None
+def kept_thresholds(config) -> tuple[float | None, float | None, bool]:
+    """(threshold, ``--tta`` threshold, inherited) a trained file starts with: the init
+    weights' calibrated ones, or None without them. ``inherited`` is True when the heatmap
+    was trained since, so its scores moved and the thresholds are the init's estimate until
+    ``scripts/calibrate_threshold.py --write`` measures them again (a fine-tune on reviewed
+    labels, measured: the init's 0.39 where calibration chose 0.38; without it the decoder's
+    default 0.42 cost 5 points of recall, README "The annotation-review loop"). Training only
+    other heads keeps every container score, so the thresholds stay exact."""
+    if config.init is None:
+        return None, None, False
     from .weights import read_meta
 
-    return read_meta(config.init).score_thresh
+    meta = read_meta(config.init)
+    heads = config.heads
+    heatmap = not heads or "heatmap" in heads.split(",")
+    return meta.score_thresh, meta.score_thresh_tta, heatmap and meta.score_thresh is not None

@@ -190,9 +190,9 @@ def set_score_thresh(
         raise ModelError(f"{path}: score threshold {score_thresh} must be between 0 and 1")
     payload = _load_payload(path)
     key = "score_thresh_tta" if tta else "score_thresh"
-    meta = dataclasses.replace(
-        ModelMeta.from_dict(payload["meta"]), **{key: round(float(score_thresh), 4)}
-    )
+    old = ModelMeta.from_dict(payload["meta"])
+    recipe = {k: v for k, v in old.recipe.items() if k != f"{key}_inherited"}  # measured now
+    meta = dataclasses.replace(old, recipe=recipe, **{key: round(float(score_thresh), 4)})
     payload["meta"] = meta.to_dict()
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -317,10 +317,35 @@ def test_heads_trains_only_their_readout(tmp_path, capsys):
     from detector.model.weights import set_score_thresh
 
     set_score_thresh(init, 0.37)  # a calibrated init: its containers, so its threshold, stay
+    set_score_thresh(init, 0.35, tta=True)
+    capsys.readouterr()
     assert main([*args, "--heads", "hull", "--out", str(tmp_path / "h2.pt")]) == 0
-    assert read_meta(tmp_path / "h2.pt").score_thresh == 0.37
-    assert main([*args, "--heads", "heatmap", "--out", str(tmp_path / "h3.pt")]) == 0
-    assert read_meta(tmp_path / "h3.pt").score_thresh is None  # new scores: calibrate again
+    h2 = read_meta(tmp_path / "h2.pt")
+    assert (h2.score_thresh, h2.score_thresh_tta) == (0.37, 0.35)
+    assert "score_thresh_inherited" not in h2.recipe  # exact: the scores did not move
+    assert "inherited" not in capsys.readouterr().err
+    # new scores: the init's thresholds are the estimate (not the decoder's default), marked
+    # as inherited until calibrated again
+    h3_path = tmp_path / "h3.pt"
+    assert main([*args, "--heads", "heatmap", "--out", str(h3_path)]) == 0
+    h3 = read_meta(h3_path)
+    assert (h3.score_thresh, h3.score_thresh_tta) == (0.37, 0.35)
+    assert h3.recipe["score_thresh_inherited"] and h3.recipe["score_thresh_tta_inherited"]
+    out_err = "".join(capsys.readouterr())
+    assert "detection threshold 0.37 inherited from" in out_err
+    assert "calibrate_threshold.py --model" in out_err
+    card = render_model_card(h3_path, h3)
+    assert (
+        "score >= 0.37 (detect default: inherited from the init weights, not recalibrated" in card
+    )
+    assert "with `--tta` 0.35, inherited the same way" in card
+    set_score_thresh(h3_path, 0.36)  # calibrated: the plain one is measured now, the tta one not
+    h3 = read_meta(h3_path)
+    assert h3.score_thresh == 0.36 and "score_thresh_inherited" not in h3.recipe
+    assert h3.recipe["score_thresh_tta_inherited"]
+    card = render_model_card(h3_path, h3)
+    assert "score >= 0.36 (detect default: calibrated, stored in the file" in card
+    assert "with `--tta` 0.35, inherited the same way" in card
     rc = main(["train", "--out", str(tmp_path / "c.pt"), *TINY, "--heads", "hull"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "needs --init" in err
