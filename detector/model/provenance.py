@@ -119,10 +119,9 @@ def kept_thresholds(config) -> tuple[float | None, float | None, bool]:
     """(threshold, ``--tta`` threshold, inherited) a trained file starts with: the init
     weights' calibrated ones, or None without them. ``inherited`` is True when the heatmap
     was trained since, so its scores moved and the thresholds are the init's estimate until
-    ``scripts/calibrate_threshold.py --write`` measures them again (a fine-tune on reviewed
-    labels, measured: the init's 0.39 where calibration chose 0.38; without it the decoder's
-    default 0.42 cost 5 points of recall, README "The annotation-review loop"). Training only
-    other heads keeps every container score, so the thresholds stay exact."""
+    ``scripts/calibrate_threshold.py --write`` measures them again: nearer than the decoder's
+    default (README, "The annotation-review loop"). Training only other heads keeps every
+    container score, so the thresholds stay exact."""
     if config.init is None:
         return None, None, False
     from .weights import read_meta
