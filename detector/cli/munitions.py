@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "Rounds-of-munitions range for a number of containers, from editable assumptions."
+HELP = "rounds-of-munitions range for a number of containers, from editable assumptions"
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -105,7 +105,9 @@ def _phase(items, desc: str, show: bool):
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="part", delay=1.0, leave=False, dynamic_ncols=True)
+    return tqdm(
+        items, desc=desc, unit="part", delay=1.0, leave=False, dynamic_ncols=True, disable=None
+    )
 
 
 def _add_checks(counts: dict, inf: InferredScene, aoi_px) -> None:

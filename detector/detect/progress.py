@@ -20,7 +20,9 @@ def tqdm_progress(enabled: bool):
         for b in bars:
             b.close()
         bars.clear()
-        bar = tqdm(total=total, desc=scene_id, unit="tile", leave=False, dynamic_ncols=True)
+        bar = tqdm(
+            total=total, desc=scene_id, unit="tile", leave=False, dynamic_ncols=True, disable=None
+        )  # None: only on a terminal, never into a log file
         bars.append(bar)
         return bar.update
 

@@ -374,7 +374,7 @@ def write_report(
     picks = _pick_quicklooks(result, max_quicklooks)
     from tqdm import tqdm
 
-    for sc in tqdm(picks, desc="quicklooks", unit="scene", disable=not progress):
+    for sc in tqdm(picks, desc="quicklooks", unit="scene", disable=None if progress else True):
         path = files.get(sc)
         if not path or not Path(path).is_file():
             continue

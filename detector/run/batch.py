@@ -175,7 +175,7 @@ def _tile_bars(enabled: bool):
         for b in bars:
             b.close()
         bars.clear()
-        bars.append(tqdm(total=total, desc=f"  {scene_id}", unit="tile", leave=False))
+        bars.append(tqdm(total=total, desc=f"  {scene_id}", unit="tile", leave=False, disable=None))
         return bars[0].update
 
     return start, lambda: [b.close() for b in bars]
@@ -249,7 +249,11 @@ def run(config: RunConfig) -> RunSummary:
             by_id = {t[0].stem: t for t in todo}  # a cluster returns scenes as they finish
             t0 = cat.now()
             for outcome in tqdm(
-                outcomes, total=len(todo), desc="scenes", unit="scene", disable=not config.progress
+                outcomes,
+                total=len(todo),
+                desc="scenes",
+                unit="scene",
+                disable=None if config.progress else True,
             ):
                 path, sig, size = by_id[outcome.scene_id]
                 common = dict(path=path.resolve(), file_sig=sig, size=size,

@@ -360,7 +360,11 @@ def detect_on_cluster(
             print(f"dask dashboard: {client.dashboard_link}")
         outcomes = cluster_detect(client, paths, out_dir, config, cluster)
         for o in tqdm(
-            outcomes, total=len(paths), desc="scenes", unit="scene", disable=not progress
+            outcomes,
+            total=len(paths),
+            desc="scenes",
+            unit="scene",
+            disable=None if progress else True,
         ):
             by_id[o.scene_id] = o
     return [by_id[p.stem] for p in paths]

@@ -70,7 +70,7 @@ def demo(
     if not _world_matches(world_dir, seed, len(voyages)):
         from tqdm import tqdm
 
-        with tqdm(desc="synth world", unit="scene", disable=not progress) as bar:
+        with tqdm(desc="synth world", unit="scene", disable=None if progress else True) as bar:
             build_world(log, world_dir, seed, first=first, progress=lambda _sid: bar.update())
     world = json.loads((world_dir / "world.json").read_text())
     summary = run(

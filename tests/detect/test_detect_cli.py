@@ -329,6 +329,8 @@ def test_subprocess_detect_and_eval(scene_tif, random_model, tmp_path):
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "1 of 1 scenes done" in p.stdout
+    # stderr is a pipe, as a log file of a batch job would be: no progress bar in it
+    assert "tile/s" not in p.stderr and "\r" not in p.stderr, p.stderr[-300:]
     assert all(f.is_file() for f in output_paths(out, SCENE))
     p = subprocess.run(
         [str(BIN / "ccount"), "eval", str(out), str(tmp_path / "nowhere")],
