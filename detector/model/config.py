@@ -21,9 +21,10 @@ SampleFn = Callable[..., Any]  # (seed, *, size_px) -> sample (see data.Sample)
 
 #: The synthetic data of the shipped weights (scripts/train.py, models/MODEL_CARD.md): four
 #: rendering families in equal shares, the v2 layouts with hard negatives, 20 % winter.
-#: ``ccount train`` samples this unless told otherwise, so a fine-tune on reviewed labels
-#: keeps the variation the weights were trained on. (TrainConfig's own defaults stay the
-#: plain classic/v1 generator: tests and studies set what they need.)
+#: ``ccount train`` samples this unless told otherwise; a fine-tune (``--init``) samples what
+#: its init's recipe did (``detector.cli.train``), the last stage's setting weights included.
+#: (TrainConfig's own defaults stay the plain classic/v1 generator: tests and studies set
+#: what they need.)
 SHIPPED_DATA: dict[str, Any] = {
     "families": {"classic": 1.0, "flat": 1.0, "photo": 1.0, "relief": 1.0},
     "layouts": "v2",

@@ -62,6 +62,35 @@ def test_ccount_train_samples_the_shipped_data_unless_told(tmp_path):
     assert r["families"] == {"classic": 1.0} and "layouts" not in r and r["snow"] == 0.0
 
 
+def test_a_fine_tune_samples_what_its_init_trained_on(tmp_path, capsys):
+    init = tmp_path / "init.pt"
+    mine = ["--families", "classic=1,flat=1", "--layouts", "v2", "--snow", "0.1",
+            "--setting-weights", "town=0.2"]  # fmt: skip
+    assert main(["train", "--out", str(init), *TINY, *mine]) == 0
+    r0 = read_meta(init).recipe
+    assert r0["families"] == {"classic": 1.0, "flat": 1.0} and r0["setting_weights"]
+    ft = tmp_path / "ft.pt"
+    loud = [a for a in TINY if a != "--quiet"]
+    assert main(["train", "--out", str(ft), "--init", str(init), *loud]) == 0
+    r = read_meta(ft).recipe
+    for key in ("families", "layouts", "snow", "setting_weights"):
+        assert r[key] == r0[key], key  # not the shipped defaults: four families, snow 0.2
+    err = capsys.readouterr().err
+    assert f"synthetic tiles as {init} was trained on: families classic=1,flat=1, layouts v2, snow 0.1, setting weights town=" in err  # fmt: skip
+    # what is given wins; the rest still comes from the init
+    assert main(["train", "--out", str(ft), "--init", str(init), *TINY, "--snow", "0"]) == 0
+    r = read_meta(ft).recipe
+    assert r["snow"] == 0.0 and r["families"] == r0["families"] and r["layouts"] == "v2"
+    # an init of the plain generator (classic, v1: fields its recipe leaves out) stays plain
+    plain = tmp_path / "plain.pt"
+    assert main(["train", "--out", str(plain), *TINY, "--families", "classic=1", "--layouts",
+                 "v1", "--snow", "0"]) == 0  # fmt: skip
+    assert main(["train", "--out", str(ft), "--init", str(plain), *TINY]) == 0
+    r = read_meta(ft).recipe
+    assert r["families"] == {"classic": 1.0} and "layouts" not in r and r["snow"] == 0.0
+    assert "setting_weights" not in r
+
+
 def test_bad_flags_are_one_line_errors(tmp_path, capsys):
     out = tmp_path / "m.pt"
     rc = main(["train", "--out", str(out), *TINY, "--families", "classic=1,zebra=1"])
