@@ -311,6 +311,7 @@ def _init_data(init: Path) -> dict:
 
 
 def _describe_data(fields: dict) -> str:
+    """One line of what the synthetic tiles will be, for the log."""
     from ..synth.mixes import format_mix
 
     sw = fields.get("setting_weights")
@@ -374,8 +375,8 @@ def run(args) -> int:
     elif args.init is not None:  # a fine-tune keeps the synthetic data its init trained on
         fields, out = _init_data(args.init), None
         if not args.quiet and not set(DATA_OPTIONS) <= set(given):
-            print(f"synthetic tiles as {args.init} was trained on: {_describe_data({**fields, **given})}",
-                  file=sys.stderr)  # fmt: skip
+            what = _describe_data({**fields, **given})
+            print(f"synthetic tiles as {args.init} was trained on: {what}", file=sys.stderr)
     else:
         fields, out = dict(SHIPPED_DATA), None
     out = args.out or out
