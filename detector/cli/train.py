@@ -12,8 +12,9 @@ The synthetic tiles are those of the shipped weights unless told otherwise (four
 families, the v2 terminal layouts and hard negatives, 20 % winter:
 :data:`detector.model.config.SHIPPED_DATA`); ``--families classic=1 --layouts v1 --snow 0``
 is the plain generator (all recorded in the weights and the model card). A fine-tune
-(``--init W``) draws them as ``W``'s own recipe did (:data:`DATA_OPTIONS` it does not give),
-so it keeps the variation ``W`` last trained on, look-alike settings' weights included.
+(``--init W``) draws them as ``W``'s own recipe did (the data options it does not give:
+:func:`detector.model.config.recipe_data`), so it keeps the variation ``W`` last trained
+on, look-alike settings' weights included.
 ``ccount train --resume CKPT`` continues it (the checkpoint carries the other options; one
 given that would change the result is an error naming the fields, exit 2) and gives the
 weights of the uninterrupted run. A finished run removes its checkpoint.
@@ -290,42 +291,6 @@ _OPTIONS = {
 }  # fmt: skip
 
 
-#: the recipe fields that say what the synthetic tiles look like, with the value a recipe
-#: without the field means (TrainConfig.recipe leaves out the plain generator's)
-DATA_OPTIONS = {
-    "families": None, "layouts": "v1", "snow": 0.0, "deep_snow": 0.0,
-    "setting_weights": None, "colour": "tone",
-}  # fmt: skip
-
-
-def _init_data(init: Path) -> dict:
-    """The synthetic data options of ``init``'s recipe (:data:`DATA_OPTIONS`), or
-    :data:`~detector.model.config.SHIPPED_DATA` for weights without a recipe."""
-    from ..model.config import SHIPPED_DATA
-    from ..model.weights import read_meta
-
-    recipe = read_meta(init).recipe
-    if not recipe:
-        return dict(SHIPPED_DATA)
-    return {k: recipe.get(k, plain) for k, plain in DATA_OPTIONS.items()}
-
-
-def _describe_data(fields: dict) -> str:
-    """One line of what the synthetic tiles will be, for the log."""
-    from ..synth.mixes import format_mix
-
-    sw = fields.get("setting_weights")
-    parts = [f"families {format_mix(fields.get('families'))}",
-             f"layouts {fields.get('layouts', 'v1')}", f"snow {fields.get('snow', 0.0):g}"]  # fmt: skip
-    if sw:
-        parts.append("setting weights " + ",".join(f"{k}={v:g}" for k, v in sw.items()))
-    if fields.get("deep_snow"):
-        parts.append(f"deep snow {fields['deep_snow']:g}")
-    if fields.get("colour", "tone") != "tone":
-        parts.append(f"colour {fields['colour']}")
-    return ", ".join(parts)
-
-
 def _from_checkpoint(path: Path) -> tuple[dict, Path | None]:
     """(TrainConfig fields from the checkpoint's config, its weights path)."""
     import dataclasses
@@ -373,9 +338,12 @@ def run(args) -> int:
     if args.resume is not None:  # the checkpoint carries its recipe
         fields, out = _from_checkpoint(args.resume)
     elif args.init is not None:  # a fine-tune keeps the synthetic data its init trained on
-        fields, out = _init_data(args.init), None
+        from ..model.config import DATA_OPTIONS, describe_data, recipe_data
+        from ..model.weights import read_meta
+
+        fields, out = recipe_data(read_meta(args.init).recipe), None
         if not args.quiet and not set(DATA_OPTIONS) <= set(given):
-            what = _describe_data({**fields, **given})
+            what = describe_data({**fields, **given})
             print(f"synthetic tiles as {args.init} was trained on: {what}", file=sys.stderr)
     else:
         fields, out = dict(SHIPPED_DATA), None

@@ -89,6 +89,9 @@ def test_a_fine_tune_samples_what_its_init_trained_on(tmp_path, capsys):
     r = read_meta(ft).recipe
     assert r["families"] == {"classic": 1.0} and "layouts" not in r and r["snow"] == 0.0
     assert "setting_weights" not in r
+    from detector.model.config import SHIPPED_DATA, recipe_data
+
+    assert recipe_data({}) == SHIPPED_DATA  # weights that record no recipe: the shipped mix
 
 
 def test_bad_flags_are_one_line_errors(tmp_path, capsys):
