@@ -112,7 +112,8 @@ def fine_tune(labels: Path, out_pt: Path, s: dict, steps: int) -> float:
 
 def ceiling_labels(rnd_path: Path, scenes: Path, out: Path, unit_px: int) -> Path:
     """Full truth labels of every scene in ``scenes`` (the reviewed family's), less the
-    hold-out units of the round: the reviewed-set format with ``reviewed`` = every unit square of the grid but those."""
+    hold-out units of the round: the reviewed-set format with ``reviewed`` = every unit
+    square of the grid but those."""
     from detector.imagery.raster import open_scene
     from detector.imagery.reader import SceneReader
     from detector.labels.io import read_geojson, write_geojson

@@ -335,16 +335,15 @@ def run(args) -> int:
         if args.init is not None:
             raise ConfigError("--widths: not with --init (the init weights' architecture is used)")
         given["arch_kwargs"] = {"widths": parse_widths(args.widths)}
+    drawn_as_init = False
     if args.resume is not None:  # the checkpoint carries its recipe
         fields, out = _from_checkpoint(args.resume)
     elif args.init is not None:  # a fine-tune keeps the synthetic data its init trained on
-        from ..model.config import DATA_OPTIONS, describe_data, recipe_data
+        from ..model.config import DATA_OPTIONS, recipe_data
         from ..model.weights import read_meta
 
         fields, out = recipe_data(read_meta(args.init).recipe), None
-        if not args.quiet and not set(DATA_OPTIONS) <= set(given):
-            what = describe_data({**fields, **given})
-            print(f"synthetic tiles as {args.init} was trained on: {what}", file=sys.stderr)
+        drawn_as_init = not set(DATA_OPTIONS) <= set(given)  # some options not given
     else:
         fields, out = dict(SHIPPED_DATA), None
     out = args.out or out
@@ -364,6 +363,11 @@ def run(args) -> int:
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
+
+    if drawn_as_init and not args.quiet:
+        from ..model.config import describe_data
+
+        log(f"synthetic tiles as {args.init} was trained on: {describe_data(config)}")
 
     result = train(config, log=None if args.quiet else log, resume=args.resume)
     if not result.finished:

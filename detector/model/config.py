@@ -34,37 +34,6 @@ SHIPPED_DATA: dict[str, Any] = {
     "snow": 0.2,
 }
 
-#: The recipe fields that say what the synthetic tiles look like, with the value a recipe
-#: without the field means (:meth:`TrainConfig.recipe` leaves out the plain generator's).
-DATA_OPTIONS: dict[str, Any] = {
-    "families": None, "layouts": "v1", "snow": 0.0, "deep_snow": 0.0,
-    "setting_weights": None, "colour": "tone",
-}  # fmt: skip
-
-
-def recipe_data(recipe: dict[str, Any]) -> dict[str, Any]:
-    """The synthetic data options (:data:`DATA_OPTIONS`) a weights file's ``recipe`` trained
-    on, for a fine-tune of it to draw the same; :data:`SHIPPED_DATA` for a file without one."""
-    if not recipe:
-        return dict(SHIPPED_DATA)
-    return {k: recipe.get(k, plain) for k, plain in DATA_OPTIONS.items()}
-
-
-def describe_data(fields: dict[str, Any]) -> str:
-    """One line of what synthetic tiles ``fields`` (TrainConfig field values) draw."""
-    from ..synth.mixes import format_mix
-
-    parts = [f"families {format_mix(fields.get('families'))}",
-             f"layouts {fields.get('layouts', 'v1')}", f"snow {fields.get('snow', 0.0):g}"]  # fmt: skip
-    if sw := fields.get("setting_weights"):
-        parts.append("setting weights " + ",".join(f"{k}={v:g}" for k, v in sw.items()))
-    if fields.get("deep_snow"):
-        parts.append(f"deep snow {fields['deep_snow']:g}")
-    if fields.get("colour", "tone") != "tone":
-        parts.append(f"colour {fields['colour']}")
-    return ", ".join(parts)
-
-
 #: Photometric jitters of ``--colour`` (:func:`detector.model.data.colour_jitter`).
 COLOURS = ("tone", "chroma", "randconv")
 
@@ -208,3 +177,33 @@ class TrainConfig:
             if d.get(key) is None:
                 d.pop(key, None)
         return d
+
+
+#: The TrainConfig fields that say what the synthetic tiles look like (a recipe leaves out
+#: those at their default: :meth:`TrainConfig.recipe`).
+DATA_OPTIONS = ("families", "layouts", "snow", "deep_snow", "setting_weights", "colour")
+
+
+def recipe_data(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`DATA_OPTIONS` fields a weights file's ``recipe`` trained on, for a fine-tune
+    of it to draw the same; :data:`SHIPPED_DATA` for a file without a recipe."""
+    if not recipe:
+        return dict(SHIPPED_DATA)
+    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return {k: recipe.get(k, default[k]) for k in DATA_OPTIONS}
+
+
+def describe_data(config: TrainConfig) -> str:
+    """One line of what synthetic tiles ``config`` draws."""
+    from ..synth.mixes import format_mix
+
+    parts = [f"families {format_mix(config.families)}", f"layouts {config.layouts}",
+             f"snow {config.snow:g}"]  # fmt: skip
+    if config.setting_weights:
+        sw = config.setting_weights
+        parts.append("setting weights " + ",".join(f"{k}={v:g}" for k, v in sw.items()))
+    if config.deep_snow:
+        parts.append(f"deep snow {config.deep_snow:g}")
+    if config.colour != "tone":
+        parts.append(f"colour {config.colour}")
+    return ", ".join(parts)
